@@ -1,0 +1,45 @@
+package dev.kullback.cuda;
+
+/**
+ * The one narrow seam between the CUDA device's Java code and a GPU: memory, copies, kernels.
+ * {@link JCudaGpu} is the real driver; the test suite's host simulator is the other side, so the same
+ * launch code (pool, launch configurations, argument marshalling, multi-kernel reductions) runs in CI
+ * on machines with no GPU. Addresses are raw device addresses; work is ordered on one stream.
+ */
+public interface Gpu extends AutoCloseable {
+    /** A kernel resolved by name from a loaded module. */
+    interface Function {
+    }
+
+    /** e.g. "cuda:0 NVIDIA H100 (sm_90)". */
+    String name();
+
+    /** Allocates device memory, at least 256-byte aligned. */
+    long malloc(long bytes);
+
+    void free(long address);
+
+    /** Copies count floats from src[srcOffset..] to the device at dst, after all queued work. */
+    void copyToDevice(float[] src, int srcOffset, long dst, int count);
+
+    /** Copies count floats from the device at src into dst[dstOffset..], after all queued work. */
+    void copyToHost(long src, float[] dst, int dstOffset, int count);
+
+    /** Sets bytes of device memory to zero, in stream order. */
+    void memsetZero(long dst, long bytes);
+
+    /** The kernel {@code kernel} of {@code kernels/<module>.cu}; the module is loaded once, on first use. */
+    Function function(String module, String kernel);
+
+    /**
+     * Queues a 1-D launch. Arguments are marshalled by their Java type: Long (a device address or a
+     * {@code long long}), Integer ({@code int}), Float ({@code float}).
+     */
+    void launch(Function function, int gridX, int blockX, int sharedBytes, Object... args);
+
+    /** Waits for all queued work. */
+    void synchronize();
+
+    @Override
+    void close();
+}
