@@ -1,0 +1,259 @@
+package dev.kullback.cuda;
+
+import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
+import static jcuda.driver.JCudaDriver.cuDeviceGet;
+import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
+import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
+import static jcuda.driver.JCudaDriver.cuDeviceGetName;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
+import static jcuda.driver.JCudaDriver.cuDriverGetVersion;
+import static jcuda.driver.JCudaDriver.cuInit;
+import static jcuda.driver.JCudaDriver.cuLaunchKernel;
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuMemsetD8Async;
+import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
+import static jcuda.driver.JCudaDriver.cuModuleLoadDataEx;
+import static jcuda.driver.JCudaDriver.cuModuleUnload;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+import jcuda.Pointer;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUresult;
+import jcuda.driver.CUstream;
+import jcuda.driver.CUstream_flags;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * The real side of the {@link Gpu} seam: the CUDA driver API through JCuda. Uses the device's primary
+ * context (shared with any other CUDA code in the process, e.g. a training framework), made current on
+ * whichever thread calls, and one stream. Every CUresult other than success becomes an exception that
+ * names the call and the error.
+ */
+public final class JCudaGpu implements Gpu {
+    private static final String PTX_FOLDER = "/dev/kullback/ptx/";
+
+    private final int ordinal;
+    private final CUdevice device = new CUdevice();
+    private final CUcontext context = new CUcontext();
+    private final CUstream stream = new CUstream();
+    private final String name;
+    private final Map<String, CUmodule> modules = new HashMap<>();
+    private boolean closed;
+
+    private JCudaGpu(int ordinal) {
+        this.ordinal = ordinal;
+        JCudaDriver.setExceptionsEnabled(false); // we check every CUresult ourselves, with context
+        check(cuInit(0), "cuInit");
+        int[] count = {0};
+        check(cuDeviceGetCount(count), "cuDeviceGetCount");
+        if (ordinal >= count[0]) {
+            throw new IllegalStateException("no CUDA device " + ordinal + ": the driver reports " + count[0]
+                    + " device(s)");
+        }
+        check(cuDeviceGet(device, ordinal), "cuDeviceGet");
+        check(cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
+        makeCurrent();
+        check(cuStreamCreate(stream, CUstream_flags.CU_STREAM_DEFAULT), "cuStreamCreate");
+        this.name = "cuda:" + ordinal + " " + deviceName() + " (sm_" + attribute(
+                CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR) + attribute(
+                CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR) + ", driver "
+                + driverVersion() + ")";
+    }
+
+    /** Opens CUDA device {@code ordinal}; throws with the reason when the driver or device is unusable. */
+    public static JCudaGpu open(int ordinal) {
+        return new JCudaGpu(ordinal);
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public synchronized long malloc(long bytes) {
+        makeCurrent();
+        Address address = new Address();
+        check(cuMemAlloc(address, bytes), "cuMemAlloc(" + bytes + " bytes)");
+        return address.value();
+    }
+
+    @Override
+    public synchronized void free(long address) {
+        makeCurrent();
+        check(cuMemFree(Address.of(address)), "cuMemFree");
+    }
+
+    @Override
+    public synchronized void copyToDevice(float[] src, int srcOffset, long dst, int count) {
+        makeCurrent();
+        check(cuStreamSynchronize(stream), "cuStreamSynchronize");
+        check(cuMemcpyHtoD(Address.of(dst), Pointer.to(src).withByteOffset(4L * srcOffset), 4L * count),
+                "cuMemcpyHtoD(" + count + " floats)");
+    }
+
+    @Override
+    public synchronized void copyToHost(long src, float[] dst, int dstOffset, int count) {
+        makeCurrent();
+        check(cuStreamSynchronize(stream), "cuStreamSynchronize");
+        check(cuMemcpyDtoH(Pointer.to(dst).withByteOffset(4L * dstOffset), Address.of(src), 4L * count),
+                "cuMemcpyDtoH(" + count + " floats)");
+    }
+
+    @Override
+    public synchronized void memsetZero(long dst, long bytes) {
+        makeCurrent();
+        check(cuMemsetD8Async(Address.of(dst), (byte) 0, bytes, stream), "cuMemsetD8Async(" + bytes + " bytes)");
+    }
+
+    @Override
+    public synchronized Function function(String module, String kernel) {
+        makeCurrent();
+        CUmodule loaded = modules.get(module);
+        if (loaded == null) {
+            loaded = new CUmodule();
+            byte[] ptx = readPtx(module);
+            check(cuModuleLoadDataEx(loaded, Pointer.to(ptx), 0, new int[0], Pointer.to(new int[0])),
+                    "cuModuleLoadDataEx(" + module + ".ptx)");
+            modules.put(module, loaded);
+        }
+        CUfunction function = new CUfunction();
+        check(cuModuleGetFunction(function, loaded, kernel), "cuModuleGetFunction(" + module + "." + kernel + ")");
+        return new Kernel(module + "." + kernel, function);
+    }
+
+    @Override
+    public synchronized void launch(Function function, int gridX, int blockX, int sharedBytes, Object... args) {
+        makeCurrent();
+        Kernel kernel = (Kernel) function;
+        Pointer[] params = new Pointer[args.length];
+        for (int i = 0; i < args.length; i++) {
+            params[i] = marshal(args[i], kernel, i);
+        }
+        check(cuLaunchKernel(kernel.function, gridX, 1, 1, blockX, 1, 1, sharedBytes, stream, Pointer.to(params),
+                null), "cuLaunchKernel(" + kernel.name + ", grid " + gridX + ", block " + blockX + ")");
+    }
+
+    @Override
+    public synchronized void synchronize() {
+        makeCurrent();
+        check(cuStreamSynchronize(stream), "cuStreamSynchronize");
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        makeCurrent();
+        cuStreamSynchronize(stream);
+        modules.values().forEach(m -> cuModuleUnload(m));
+        modules.clear();
+        cuStreamDestroy(stream);
+        cuDevicePrimaryCtxRelease(device);
+    }
+
+    private void makeCurrent() {
+        if (closed) {
+            throw new IllegalStateException(name + " is closed");
+        }
+        check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
+    }
+
+    private static Pointer marshal(Object arg, Kernel kernel, int index) {
+        if (arg instanceof Long) {
+            return Pointer.to(new long[] {(Long) arg});
+        }
+        if (arg instanceof Integer) {
+            return Pointer.to(new int[] {(Integer) arg});
+        }
+        if (arg instanceof Float) {
+            return Pointer.to(new float[] {(Float) arg});
+        }
+        throw new IllegalArgumentException("argument " + index + " of " + kernel.name + " has unsupported type "
+                + (arg == null ? "null" : arg.getClass().getName()));
+    }
+
+    private String deviceName() {
+        byte[] buffer = new byte[256];
+        check(cuDeviceGetName(buffer, buffer.length, device), "cuDeviceGetName");
+        int length = 0;
+        while (length < buffer.length && buffer[length] != 0) {
+            length++;
+        }
+        return new String(buffer, 0, length, StandardCharsets.US_ASCII);
+    }
+
+    private int attribute(int attribute) {
+        int[] value = {0};
+        check(cuDeviceGetAttribute(value, attribute, device), "cuDeviceGetAttribute(" + attribute + ")");
+        return value[0];
+    }
+
+    private static String driverVersion() {
+        int[] version = {0};
+        check(cuDriverGetVersion(version), "cuDriverGetVersion");
+        return version[0] / 1000 + "." + version[0] % 1000 / 10;
+    }
+
+    /** The shipped PTX of {@code kernels/<module>.cu}, NUL-terminated as cuModuleLoadDataEx expects. */
+    static byte[] readPtx(String module) {
+        String resource = PTX_FOLDER + module + ".ptx";
+        try (InputStream in = JCudaGpu.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new IllegalStateException("PTX resource " + resource + " is missing from the classpath");
+            }
+            byte[] text = in.readAllBytes();
+            byte[] terminated = new byte[text.length + 1];
+            System.arraycopy(text, 0, terminated, 0, text.length);
+            return terminated;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + resource, e);
+        }
+    }
+
+    static void check(int result, String call) {
+        if (result != CUresult.CUDA_SUCCESS) {
+            throw new CudaException(call, CUresult.stringFor(result));
+        }
+    }
+
+    private static final class Kernel implements Function {
+        final String name;
+        final CUfunction function;
+
+        Kernel(String name, CUfunction function) {
+            this.name = name;
+            this.function = function;
+        }
+    }
+
+    /** A CUdeviceptr that can be read as, and made from, a raw device address. */
+    private static final class Address extends CUdeviceptr {
+        long value() {
+            return getNativePointer() + getByteOffset();
+        }
+
+        static CUdeviceptr of(long address) {
+            return new CUdeviceptr().withByteOffset(address);
+        }
+    }
+}
