@@ -103,6 +103,21 @@ class EdgeSemanticsTest {
             both(e, "one finite logit at the end of a " + cols + "-wide row of -inf", 1, cols, z, zls, zsm);
             both(e, "a " + cols + "-wide row of all -inf", 1, cols, filled(cols, NI), filled(cols, NAN),
                     filled(cols, NAN));
+            // the max in the last (or the first) block/chunk of a long row, 2000 above everything else
+            for (int at : new int[] {0, cols - 1}) {
+                float[] w = filled(cols, -1000);
+                w[at] = 1000;
+                float[] wls = filled(cols, -2000);
+                wls[at] = 0;
+                float[] wsm = new float[cols];
+                wsm[at] = 1;
+                both(e, "1000 at column " + at + " of a " + cols + "-wide row of -1000", 1, cols, w, wls, wsm);
+            }
+            float[] alt = new float[cols];
+            for (int i = 0; i < cols; i++) {
+                alt[i] = i % 2 == 0 ? 1000 : -1000;
+            }
+            both(e, "alternating +-1000 in a " + cols + "-wide row", 1, cols, alt, null, null);
         }
 
         // log-softmax backward: gradIn = g - exp(y) * sum(g)
