@@ -51,7 +51,12 @@ public final class TestDevices {
     }
 
     private static final List<Kind> KINDS = List.of(
-            new Kind("cpu", CpuDevice::new)
+            // the CPU device as Devices.cpu() makes it: Vector API kernels where available, every core
+            new Kind("cpu", CpuDevice::new),
+            // its other configurations: the scalar kernels (the fallback without the Vector API), and an odd
+            // thread count, so uneven row and chunk partitions are exercised
+            new Kind("cpu scalar", () -> new CpuDevice(2, false)),
+            new Kind("cpu 3 threads", () -> new CpuDevice(3))
             // The CUDA device on the host simulator, and on a real GPU when one is usable, go here.
     );
 
