@@ -222,15 +222,30 @@ public abstract class AbstractDevice<T extends AbstractTensor> implements Device
         }
     }
 
+    /** "[rows, cols]" of any Tensor implementation, for messages; never throws. */
+    private static String describe(Tensor tensor) {
+        try {
+            return "[" + tensor.rows() + ", " + tensor.cols() + "]";
+        } catch (RuntimeException e) {
+            return "(shape unknown)";
+        }
+    }
+
     /** The argument as this device's own tensor, or a clear exception. */
     protected final T own(Tensor tensor, String argument) {
         requireOpen();
         if (tensor == null) {
             throw new IllegalArgumentException(argument + " is null");
         }
-        if (tensor.device() != this || !tensorType.isInstance(tensor)) {
-            throw new IllegalStateException(argument + " lives on " + tensor.device().name() + ", not on " + name()
+        Device owner = tensor.device();
+        if (owner != this) {
+            throw new IllegalStateException(argument + " " + describe(tensor) + " lives on "
+                    + (owner == null ? "no device" : owner.name()) + ", not on " + name()
                     + "; copy it with toArray() and upload()");
+        }
+        if (!tensorType.isInstance(tensor)) {
+            throw new IllegalStateException(argument + " is a " + tensor.getClass().getName() + ", not a tensor made by "
+                    + name());
         }
         T own = tensorType.cast(tensor);
         if (own.isClosed()) {

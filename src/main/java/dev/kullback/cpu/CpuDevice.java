@@ -1,0 +1,459 @@
+package dev.kullback.cpu;
+
+import dev.kullback.internal.AbstractDevice;
+import java.lang.System.Logger.Level;
+import java.util.Arrays;
+import java.util.concurrent.ForkJoinPool;
+
+/**
+ * The CPU implementation of {@link dev.kullback.Device}: tensors are float[] on the Java heap, inner loops run on the
+ * JDK Vector API when it is available (scalar Java otherwise, see {@link KernelsProvider}), and work is split across
+ * threads.
+ *
+ * <h2>Threads</h2>
+ * A device runs each operation on {@link #threads()} threads: the calling thread plus helpers from a fork/join pool.
+ * {@code new CpuDevice()} uses {@code -Dkullback.cpu.threads} or every available processor, and a pool shared by all
+ * such devices in the JVM; it is cheap to create, and closing it marks only that device closed. A device made with an
+ * explicit thread count owns its pool and shuts it down on {@link #close()}.
+ * Rows are processed in parallel; when there are fewer rows than about four per thread, each row is also cut into
+ * chunks processed in parallel, so a single [1, 262144] row still uses every core.
+ *
+ * <h2>Determinism</h2>
+ * Results are bitwise identical from run to run and do not depend on the thread count or on scheduling:
+ * <ul>
+ *   <li>each row is cut into chunks of {@value #CHUNK} values that depend on the row length only; row-wise max and
+ *       sums are per-chunk partials combined in double, in chunk order;</li>
+ *   <li>whole-tensor reductions use blocks of {@value #BLOCK} values over the flattened tensor, their partials added
+ *       in double in block order;</li>
+ *   <li>elementwise results do not depend on where a thread's range starts or ends (see {@link Kernels}).</li>
+ * </ul>
+ * The vector kernels and the scalar kernels give slightly different (both accurate) results, and so may machines
+ * with different vector widths.
+ *
+ * <h2>Memory</h2>
+ * A closed tensor's array goes to a pool of the device and is reused for the next tensor of the same size (see
+ * {@link ArrayPool}), so a loop that closes what it no longer needs allocates nothing in steady state.
+ *
+ * <h2>Softmax</h2>
+ * Per chunk: a max pass, then a pass that adds exp(x - chunk max) (and, for softmax, stores it), while the chunk is
+ * still in L1; then the chunks are combined as {@code S = Σ s_c exp(m_c - M)} and a last pass writes
+ * {@code (x - M) - log S}, or scales the stored exponentials by {@code exp(m_c - M) / S}. A row is read from memory
+ * once and written once. PyTorch's edge semantics: a row holding NaN or +inf, or only -inf, is all NaN; -inf entries
+ * of an otherwise finite row give -inf (log-softmax) and 0 (softmax).
+ */
+public final class CpuDevice extends AbstractDevice<CpuTensor> {
+    /** Row chunk: the unit of row-wise max and sum partials. */
+    static final int CHUNK = 4096;
+    /** Block of the flattened tensor: the unit of whole-tensor sum partials. */
+    static final int BLOCK = 4096;
+    /** The least work (values) worth handing to another thread. */
+    private static final int GRAIN = 32768;
+    /** The most values a Java array (and so a CPU tensor) holds. */
+    static final int MAX_VALUES = Integer.MAX_VALUE - 8;
+    static final String THREADS_PROPERTY = "kullback.cpu.threads";
+
+    private final Kernels kernels;
+    private final Workers workers;
+    private final boolean ownsPool;
+    private final String name;
+    private final ArrayPool arrays = new ArrayPool(ArrayPool.defaultCapacity());
+
+    /** All available processors (or {@code -Dkullback.cpu.threads}), the best kernels, the JVM-wide pool. */
+    public CpuDevice() {
+        this(SharedPool.WORKERS, KernelsProvider.best(), false);
+    }
+
+    /** {@code threads} threads (this device's own pool), the best kernels. */
+    public CpuDevice(int threads) {
+        this(threads, true);
+    }
+
+    /**
+     * {@code threads} threads (this device's own pool); the Vector API kernels when {@code vectorize} and available
+     * (otherwise the scalar kernels, the reason logged once), the scalar kernels when not {@code vectorize}.
+     */
+    public CpuDevice(int threads, boolean vectorize) {
+        this(threads, vectorize ? KernelsProvider.vector().orElse(KernelsProvider.scalar()) : KernelsProvider.scalar());
+    }
+
+    CpuDevice(int threads, Kernels kernels) {
+        this(ownWorkers(threads), kernels, true);
+    }
+
+    private CpuDevice(Workers workers, Kernels kernels, boolean ownsPool) {
+        super(CpuTensor.class);
+        this.kernels = kernels;
+        this.workers = workers;
+        this.ownsPool = ownsPool;
+        int t = workers.threads();
+        this.name = "cpu (" + kernels.description() + ", " + t + (t == 1 ? " thread)" : " threads)");
+    }
+
+    private static Workers ownWorkers(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be at least 1, got " + threads);
+        }
+        return new Workers(threads, threads == 1 ? null : Workers.newPool(threads - 1, "kullback-cpu"));
+    }
+
+    /** The pool of every {@code new CpuDevice()}, made on first use; its daemon threads end when idle. */
+    private static final class SharedPool {
+        static final Workers WORKERS;
+
+        static {
+            int threads = defaultThreads();
+            WORKERS = new Workers(threads, threads == 1 ? null : Workers.newPool(threads - 1, "kullback-cpu-shared"));
+        }
+    }
+
+    static int defaultThreads() {
+        int cores = Runtime.getRuntime().availableProcessors();
+        String value = System.getProperty(THREADS_PROPERTY);
+        if (value == null || value.isBlank()) {
+            return cores;
+        }
+        try {
+            int threads = Integer.parseInt(value.trim());
+            if (threads >= 1) {
+                return threads;
+            }
+        } catch (NumberFormatException ignored) {
+            // logged below
+        }
+        System.getLogger("dev.kullback.cpu").log(Level.WARNING, "-D" + THREADS_PROPERTY + "=" + value
+                + " is not a positive integer; using " + cores + " threads");
+        return cores;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public boolean isGpu() {
+        return false;
+    }
+
+    /** How many threads an operation runs on (the caller's included). */
+    public int threads() {
+        return workers.threads();
+    }
+
+    /** Whether the inner loops run on the JDK Vector API. */
+    public boolean isVectorized() {
+        return kernels.isVectorized();
+    }
+
+    Kernels kernels() {
+        return kernels;
+    }
+
+    // ---- memory ---------------------------------------------------------------------------------------
+
+    private static int checkedSize(int rows, int cols) {
+        long n = (long) rows * cols;
+        if (n > MAX_VALUES) {
+            throw new IllegalArgumentException("shape [" + rows + ", " + cols + "] has " + n
+                    + " values; a CPU tensor holds at most " + MAX_VALUES + " (one Java array)");
+        }
+        return (int) n;
+    }
+
+    /** Arrays come from the pool when it has one of the right length (contents unspecified), else are new. */
+    @Override
+    protected CpuTensor allocate(int rows, int cols) {
+        return new CpuTensor(this, arrays.take(checkedSize(rows, cols)), rows, cols);
+    }
+
+    @Override
+    protected CpuTensor allocateZeros(int rows, int cols) {
+        float[] array = arrays.take(checkedSize(rows, cols));
+        Arrays.fill(array, 0f);
+        return new CpuTensor(this, array, rows, cols);
+    }
+
+    @Override
+    protected CpuTensor copyOf(float[] data, int rows, int cols) {
+        float[] array = arrays.take(checkedSize(rows, cols));
+        System.arraycopy(data, 0, array, 0, array.length);
+        return new CpuTensor(this, array, rows, cols);
+    }
+
+    /** Called by a closing tensor: its array goes to the pool, unless the device is closed. */
+    void recycle(float[] array) {
+        if (!isClosed()) {
+            arrays.give(array);
+        }
+    }
+
+    @Override
+    protected void release() {
+        arrays.clear();
+        if (ownsPool) {
+            workers.shutdown();
+        }
+    }
+
+    // ---- how work is split ------------------------------------------------------------------------------
+
+    private static int chunks(int cols) {
+        return (cols + CHUNK - 1) / CHUNK;
+    }
+
+    /** Chunks in parallel when rows alone cannot keep every thread busy. */
+    private boolean byChunks(int rows, int chunks) {
+        return chunks > 1 && workers.threads() > 1 && rows < 4 * workers.threads();
+    }
+
+    private int rowGrain(int rows, int cols) {
+        return workers.grain(rows, (GRAIN + cols - 1) / cols);
+    }
+
+    private int unitGrain(int units, int unitSize) {
+        return workers.grain(units, Math.max(1, GRAIN / unitSize));
+    }
+
+    // ---- softmax and log-softmax ---------------------------------------------------------------------------
+
+    @Override
+    protected void softmaxInto(CpuTensor x, CpuTensor out, boolean log) {
+        float[] a = x.data();
+        float[] o = out.data();
+        int rows = x.rows();
+        int cols = x.cols();
+        int chunks = chunks(cols);
+        if (byChunks(rows, chunks)) {
+            int units = rows * chunks;
+            float[] m = new float[units];
+            double[] s = new double[units];
+            workers.forEach(units, unitGrain(units, CHUNK), (u0, u1) -> {
+                for (int u = u0; u < u1; u++) {
+                    int r = u / chunks;
+                    int from = r * cols + (u - r * chunks) * CHUNK;
+                    softmaxStats(a, o, from, Math.min(r * cols + cols, from + CHUNK), log, m, s, u);
+                }
+            });
+            float[] rowMax = new float[rows];
+            double[] rowSum = new double[rows];
+            for (int r = 0; r < rows; r++) {
+                rowMax[r] = max(m, r * chunks, chunks);
+                rowSum[r] = sumExp(m, s, r * chunks, chunks, rowMax[r]);
+            }
+            workers.forEach(units, unitGrain(units, CHUNK), (u0, u1) -> {
+                for (int u = u0; u < u1; u++) {
+                    int r = u / chunks;
+                    int from = r * cols + (u - r * chunks) * CHUNK;
+                    softmaxWrite(a, o, from, Math.min(r * cols + cols, from + CHUNK), log, rowMax[r], rowSum[r], m[u]);
+                }
+            });
+        } else {
+            workers.forEach(rows, rowGrain(rows, cols), (r0, r1) -> {
+                float[] m = new float[chunks];
+                double[] s = new double[chunks];
+                for (int r = r0; r < r1; r++) {
+                    int base = r * cols;
+                    int end = base + cols;
+                    for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
+                        softmaxStats(a, o, from, Math.min(end, from + CHUNK), log, m, s, c);
+                    }
+                    float rowMax = max(m, 0, chunks);
+                    double rowSum = sumExp(m, s, 0, chunks, rowMax);
+                    for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
+                        softmaxWrite(a, o, from, Math.min(end, from + CHUNK), log, rowMax, rowSum, m[c]);
+                    }
+                }
+            });
+        }
+    }
+
+    /** m[i] = max of the chunk, s[i] = Σ exp(x - m[i]) (0 when the chunk is all -inf); softmax stores the exps. */
+    private void softmaxStats(float[] a, float[] o, int from, int to, boolean log, float[] m, double[] s, int i) {
+        float mc = kernels.max(a, from, to);
+        m[i] = mc;
+        if (Float.isFinite(mc)) {
+            s[i] = log ? kernels.sumExp(a, from, to, mc) : kernels.sumExpStore(a, from, to, mc, o);
+        } else {
+            // all -inf: contributes nothing; NaN or +inf: the row becomes NaN in softmaxWrite
+            s[i] = 0;
+            if (!log) {
+                Arrays.fill(o, from, to, 0f);
+            }
+        }
+    }
+
+    /** The row maximum from its chunks' maxima, NaN if any is NaN. */
+    private static float max(float[] m, int off, int chunks) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int c = off; c < off + chunks; c++) {
+            max = Math.max(max, m[c]);
+        }
+        return max;
+    }
+
+    /** Σ exp(x - rowMax) over the row, from the chunks' partials, in chunk order. */
+    private static double sumExp(float[] m, double[] s, int off, int chunks, float rowMax) {
+        if (!Float.isFinite(rowMax)) {
+            return Double.NaN;
+        }
+        double sum = 0;
+        for (int c = off; c < off + chunks; c++) {
+            if (m[c] == rowMax) {
+                sum += s[c];
+            } else if (m[c] != Float.NEGATIVE_INFINITY) {
+                sum += s[c] * Math.exp((double) m[c] - rowMax);
+            }
+        }
+        return sum;
+    }
+
+    private void softmaxWrite(float[] a, float[] o, int from, int to, boolean log, float rowMax, double rowSum,
+                              float chunkMax) {
+        if (!Float.isFinite(rowMax)) {
+            Arrays.fill(o, from, to, Float.NaN); // a NaN or +inf in the row, or only -inf: PyTorch gives NaN
+        } else if (log) {
+            kernels.logSoftmaxWrite(a, from, to, rowMax, (float) Math.log(rowSum), o);
+        } else if (chunkMax != Float.NEGATIVE_INFINITY) {
+            double factor = chunkMax == rowMax ? 1.0 : Math.exp((double) chunkMax - rowMax);
+            kernels.scale(o, from, to, (float) (factor / rowSum));
+        }
+    }
+
+    // ---- log-softmax backward and row sums --------------------------------------------------------------------
+
+    @Override
+    protected void logSoftmaxBackwardInto(CpuTensor gradOutput, CpuTensor output, CpuTensor gradInput) {
+        float[] g = gradOutput.data();
+        float[] y = output.data();
+        float[] o = gradInput.data();
+        rowwiseSums(g, y, o, gradOutput.rows(), gradOutput.cols(), true);
+    }
+
+    @Override
+    protected void rowSumInto(CpuTensor x, CpuTensor out) {
+        rowwiseSums(x.data(), null, out.data(), x.rows(), x.cols(), false);
+    }
+
+    /**
+     * Row sums of {@code g} by chunks. For the backward, writes {@code o = g - exp(y) * rowSum} row by row; else
+     * writes the row sums to {@code o[r]}.
+     */
+    private void rowwiseSums(float[] g, float[] y, float[] o, int rows, int cols, boolean backward) {
+        int chunks = chunks(cols);
+        if (byChunks(rows, chunks)) {
+            int units = rows * chunks;
+            double[] s = new double[units];
+            workers.forEach(units, unitGrain(units, CHUNK), (u0, u1) -> {
+                for (int u = u0; u < u1; u++) {
+                    int r = u / chunks;
+                    int from = r * cols + (u - r * chunks) * CHUNK;
+                    s[u] = kernels.sum(g, from, Math.min(r * cols + cols, from + CHUNK));
+                }
+            });
+            float[] rowSum = new float[rows];
+            for (int r = 0; r < rows; r++) {
+                rowSum[r] = (float) sum(s, r * chunks, chunks);
+            }
+            if (!backward) {
+                System.arraycopy(rowSum, 0, o, 0, rows);
+                return;
+            }
+            workers.forEach(units, unitGrain(units, CHUNK), (u0, u1) -> {
+                for (int u = u0; u < u1; u++) {
+                    int r = u / chunks;
+                    int from = r * cols + (u - r * chunks) * CHUNK;
+                    kernels.logSoftmaxBackward(g, y, from, Math.min(r * cols + cols, from + CHUNK), rowSum[r], o);
+                }
+            });
+        } else {
+            workers.forEach(rows, rowGrain(rows, cols), (r0, r1) -> {
+                double[] s = new double[chunks];
+                for (int r = r0; r < r1; r++) {
+                    int base = r * cols;
+                    int end = base + cols;
+                    for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
+                        s[c] = kernels.sum(g, from, Math.min(end, from + CHUNK));
+                    }
+                    float rowSum = (float) sum(s, 0, chunks);
+                    if (backward) {
+                        kernels.logSoftmaxBackward(g, y, base, end, rowSum, o);
+                    } else {
+                        o[r] = rowSum;
+                    }
+                }
+            });
+        }
+    }
+
+    /** Partials added in double, in order. */
+    private static double sum(double[] s, int off, int count) {
+        double sum = 0;
+        for (int i = off; i < off + count; i++) {
+            sum += s[i];
+        }
+        return sum;
+    }
+
+    // ---- kl_div ---------------------------------------------------------------------------------------------
+
+    @Override
+    protected void klDivPointwiseInto(CpuTensor input, CpuTensor target, CpuTensor out, boolean logTarget) {
+        float[] x = input.data();
+        float[] t = target.data();
+        float[] o = out.data();
+        int n = x.length;
+        workers.forEach(n, workers.grain(n, GRAIN), (from, to) -> kernels.klDiv(x, t, from, to, logTarget, o));
+    }
+
+    @Override
+    protected void klDivSumInto(CpuTensor input, CpuTensor target, CpuTensor out, boolean logTarget,
+                                float divisor) {
+        float[] x = input.data();
+        float[] t = target.data();
+        double total = blockSums(x.length, (from, to) -> kernels.klDivSum(x, t, from, to, logTarget));
+        out.data()[0] = (float) (total / divisor);
+    }
+
+    @Override
+    protected void klDivBackwardInto(CpuTensor gradOutput, CpuTensor target, CpuTensor gradInput, boolean logTarget,
+                                     boolean scalarGrad, float divisor) {
+        float[] g = gradOutput.data();
+        float[] t = target.data();
+        float[] o = gradInput.data();
+        int n = t.length;
+        if (scalarGrad) {
+            float scale = g[0] / divisor;
+            workers.forEach(n, workers.grain(n, GRAIN),
+                    (from, to) -> kernels.klDivBackward(scale, t, from, to, logTarget, o));
+        } else {
+            workers.forEach(n, workers.grain(n, GRAIN),
+                    (from, to) -> kernels.klDivBackward(g, t, from, to, logTarget, o));
+        }
+    }
+
+    // ---- whole-tensor sums ------------------------------------------------------------------------------------
+
+    @Override
+    protected void sumInto(CpuTensor x, CpuTensor out, float divisor) {
+        float[] a = x.data();
+        double total = blockSums(a.length, (from, to) -> kernels.sum(a, from, to));
+        out.data()[0] = (float) (total / divisor);
+    }
+
+    private interface BlockSum {
+        double of(int from, int to);
+    }
+
+    /** Σ over blocks of {@value #BLOCK} values of [0, n), computed in parallel, added in double in block order. */
+    private double blockSums(int n, BlockSum block) {
+        int blocks = (int) ((n + (long) BLOCK - 1) / BLOCK);
+        double[] partials = new double[blocks];
+        workers.forEach(blocks, unitGrain(blocks, BLOCK), (b0, b1) -> {
+            for (int b = b0; b < b1; b++) {
+                int from = b * BLOCK;
+                partials[b] = block.of(from, (int) Math.min(n, (long) from + BLOCK));
+            }
+        });
+        return sum(partials, 0, blocks);
+    }
+}

@@ -1,0 +1,56 @@
+package dev.kullback.cpu;
+
+/**
+ * The inner loops of the CPU device: each method works on one contiguous range {@code [from, to)} of row-major
+ * arrays that share their indexing (all operands have the same shape). {@link CpuDevice} decides how a tensor is cut
+ * into ranges and in which order partial results are combined; a kernel only has to be deterministic for a given
+ * range, and every elementwise result must be independent of where a range starts and ends, so that any split of a
+ * pointwise operation across threads gives the same bits.
+ *
+ * <p>Two implementations, after Apache Lucene's {@code internal/vectorization}: {@link ScalarKernels}, plain Java that
+ * runs everywhere, and {@code PanamaKernels} on the JDK Vector API ({@code jdk.incubator.vector}), loaded by
+ * {@link KernelsProvider} only when that module is present and usable.
+ */
+interface Kernels {
+    /** Short description for {@link CpuDevice#name()}, e.g. "scalar" or "AVX-512 512-bit vectors". */
+    String description();
+
+    /** Whether this implementation runs on the Vector API. */
+    boolean isVectorized();
+
+    /** The largest value of {@code a[from, to)}, with {@link Math#max} semantics: any NaN gives NaN; -inf if empty. */
+    float max(float[] a, int from, int to);
+
+    /** Σ exp(a[i] - m), for a finite {@code m} that is the range's maximum. */
+    double sumExp(float[] a, int from, int to, float m);
+
+    /** As {@link #sumExp}, and also stores {@code out[i] = exp(a[i] - m)} (rounded to float). */
+    double sumExpStore(float[] a, int from, int to, float m, float[] out);
+
+    /** out[i] = (a[i] - m) - logSum. */
+    void logSoftmaxWrite(float[] a, int from, int to, float m, float logSum, float[] out);
+
+    /** a[i] = a[i] * s. */
+    void scale(float[] a, int from, int to, float s);
+
+    /** Σ a[i]. */
+    double sum(float[] a, int from, int to);
+
+    /** out[i] = g[i] - exp(y[i]) * gSum: the log-softmax backward of one row, given that row's Σ g. */
+    void logSoftmaxBackward(float[] g, float[] y, int from, int to, float gSum, float[] out);
+
+    /**
+     * out[i] = pointwise kl_div: {@code (t == 0 ? 0 : t * log(t)) - t * x}, or {@code exp(t) * (t - x)} when
+     * {@code logTarget}.
+     */
+    void klDiv(float[] x, float[] t, int from, int to, boolean logTarget, float[] out);
+
+    /** Σ of pointwise kl_div over the range. */
+    double klDivSum(float[] x, float[] t, int from, int to, boolean logTarget);
+
+    /** out[i] = -(g * w[i]) with w = t, or exp(t) when {@code logTarget}. */
+    void klDivBackward(float g, float[] t, int from, int to, boolean logTarget, float[] out);
+
+    /** out[i] = -(g[i] * w[i]) with w = t, or exp(t) when {@code logTarget}. */
+    void klDivBackward(float[] g, float[] t, int from, int to, boolean logTarget, float[] out);
+}

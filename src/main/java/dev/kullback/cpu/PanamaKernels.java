@@ -1,0 +1,521 @@
+package dev.kullback.cpu;
+
+import static jdk.incubator.vector.VectorOperators.ASHR;
+import static jdk.incubator.vector.VectorOperators.EQ;
+import static jdk.incubator.vector.VectorOperators.GT;
+import static jdk.incubator.vector.VectorOperators.I2F;
+import static jdk.incubator.vector.VectorOperators.IS_NAN;
+import static jdk.incubator.vector.VectorOperators.LSHL;
+import static jdk.incubator.vector.VectorOperators.LSHR;
+import static jdk.incubator.vector.VectorOperators.LT;
+import static jdk.incubator.vector.VectorOperators.SQRT;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The kernels on the JDK Vector API ({@code jdk.incubator.vector}), at the platform's preferred vector width.
+ * Loaded only through {@link KernelsProvider}, after checking that the module is present: this class must never be
+ * touched when it is not.
+ *
+ * <h2>Why exp and log are written out here</h2>
+ * The Vector API has lanewise {@code EXP} and {@code LOG} (SVML on x86), but its Java fallback, which runs until C2
+ * compiles a loop, computes them with {@code Math.exp}: the first calls of an operation and the later ones could then
+ * differ in the last bit, and results would depend on JIT timing. Here exp and log are polynomials (Cephes' expf and
+ * logf, within 2 ulp; checked against {@code Math.exp}/{@code Math.log} by the tests) made only of IEEE-exact lanewise
+ * operations (add, mul, fma, compare, blend, bit casts), which give the same bits interpreted or compiled. Each also
+ * has a scalar twin that repeats the same operations on one float, used for the elements past the last full vector:
+ * an element's result is then the same whichever range it falls in, so any split across threads gives the same bits.
+ *
+ * <h2>Sums</h2>
+ * In float lanes, in blocks of 16 vectors whose sums are added into a running vector (so a lane adds about
+ * 16 + n / (16 L) terms, a few dozen for the ranges {@link CpuDevice} uses), whose lanes are then added in double
+ * in lane order; the caller combines ranges in double.
+ *
+ * <h2>Loop shapes</h2>
+ * One exp or log per loop body: C2 inlines the whole Vector API call tree of a loop body or boxes the vectors, and
+ * four inlined exps exceed its node budget (NodeCountInliningCutoff).
+ */
+final class PanamaKernels implements Kernels {
+    static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+    private static final int L = SPECIES.length();
+
+    private final String description;
+
+    PanamaKernels() {
+        if (L < 4) {
+            throw new UnsupportedOperationException("the preferred float vector has " + L + " lanes ("
+                    + SPECIES.vectorBitSize() + " bits); at least 4 are needed");
+        }
+        this.description = isa(SPECIES.vectorBitSize()) + SPECIES.vectorBitSize() + "-bit vectors";
+    }
+
+    private static String isa(int bits) {
+        String arch = System.getProperty("os.arch", "");
+        if (arch.equals("amd64") || arch.equals("x86_64")) {
+            return bits >= 512 ? "AVX-512 " : bits >= 256 ? "AVX2 " : "SSE ";
+        }
+        if (arch.equals("aarch64")) {
+            return bits > 128 ? "SVE " : "NEON ";
+        }
+        return "";
+    }
+
+    @Override
+    public String description() {
+        return description;
+    }
+
+    @Override
+    public boolean isVectorized() {
+        return true;
+    }
+
+    // ---- exp ------------------------------------------------------------------------------------
+    // Constants the vector code uses are prebuilt vectors: each Vector API call inlines a deep call tree, and C2 stops
+    // inlining past a node budget (NodeCountInliningCutoff), after which vectors are boxed and loops get 10x slower.
+    // Fewer calls per element (no broadcast per use) keep exp and log well under it.
+
+    private static final float EXP_HI = 88.8f;       // exp(88.8) overflows to +inf, as must everything above
+    private static final float EXP_LO = -104f;       // exp(-104) rounds to 0, as must everything below
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float MAGIC = 12582912f;    // 1.5 * 2^23: adding it rounds to an integer, to nearest even
+    private static final int MAGIC_BITS = 0x4B400000;
+    private static final float LN2_HI = 0.693359375f; // ln 2 = LN2_HI - LN2_LO, LN2_HI exact in few bits
+    private static final float LN2_LO = 2.12194440e-4f;
+    private static final float E0 = 1.9875691500e-4f;
+    private static final float E1 = 1.3981999507e-3f;
+    private static final float E2 = 8.3334519073e-3f;
+    private static final float E3 = 4.1665795894e-2f;
+    private static final float E4 = 1.6666665459e-1f;
+    private static final float E5 = 5.0000001201e-1f;
+
+    private static final FloatVector V_EXP_HI = v(EXP_HI);
+    private static final FloatVector V_EXP_LO = v(EXP_LO);
+    private static final FloatVector V_LOG2E = v(LOG2E);
+    private static final FloatVector V_MAGIC = v(MAGIC);
+    private static final FloatVector V_NEG_LN2_HI = v(-LN2_HI);
+    private static final FloatVector V_LN2_LO = v(LN2_LO);
+    private static final FloatVector V_NEG_LN2_LO = v(-LN2_LO);
+    private static final FloatVector V_LN2_HI = v(LN2_HI);
+    private static final FloatVector V_E0 = v(E0);
+    private static final FloatVector V_E1 = v(E1);
+    private static final FloatVector V_E2 = v(E2);
+    private static final FloatVector V_E3 = v(E3);
+    private static final FloatVector V_E4 = v(E4);
+    private static final FloatVector V_E5 = v(E5);
+    private static final FloatVector V_ONE = v(1f);
+    private static final IntVector V_MAGIC_BITS = IntVector.broadcast(SPECIES.withLanes(int.class), MAGIC_BITS);
+    private static final IntVector V_127 = IntVector.broadcast(SPECIES.withLanes(int.class), 127);
+
+    private static FloatVector v(float c) {
+        return FloatVector.broadcast(SPECIES, c);
+    }
+
+    /**
+     * exp(x) = 2^k * exp(r), k = round(x / ln 2), r = x - k ln 2 in [-ln2/2, ln2/2]; 2^k is applied in two halves
+     * so that results in the subnormal range and overflow to +inf come out right. exp(-inf) = 0, exp(+inf) = +inf,
+     * exp(NaN) = NaN, exp(0) = 1 exactly.
+     */
+    static FloatVector exp(FloatVector x) {
+        x = x.blend(V_EXP_HI, x.compare(GT, V_EXP_HI)); // compare and blend: NaN stays NaN, and in JDK 17
+        x = x.blend(V_EXP_LO, x.compare(LT, V_EXP_LO)); // this is twice as fast as Java-semantics min/max
+        FloatVector t = x.fma(V_LOG2E, V_MAGIC);
+        FloatVector k = t.sub(V_MAGIC);
+        FloatVector r = k.fma(V_NEG_LN2_HI, x);
+        r = k.fma(V_LN2_LO, r);
+        FloatVector p = V_E0.fma(r, V_E1).fma(r, V_E2).fma(r, V_E3).fma(r, V_E4).fma(r, V_E5);
+        p = p.fma(r.mul(r), r).add(V_ONE);
+        IntVector ki = t.reinterpretAsInts().sub(V_MAGIC_BITS);
+        IntVector k1 = ki.lanewise(ASHR, 1);
+        IntVector k2 = ki.sub(k1);
+        FloatVector s1 = k1.add(V_127).lanewise(LSHL, 23).reinterpretAsFloats();
+        FloatVector s2 = k2.add(V_127).lanewise(LSHL, 23).reinterpretAsFloats();
+        return p.mul(s1).mul(s2);
+    }
+
+    /** The scalar twin of {@link #exp(FloatVector)}: the same operations, so the same bits. */
+    static float exp(float x) {
+        if (x > EXP_HI) {
+            x = EXP_HI;
+        }
+        if (x < EXP_LO) {
+            x = EXP_LO;
+        }
+        float t = Math.fma(x, LOG2E, MAGIC);
+        float k = t - MAGIC;
+        float r = Math.fma(k, -LN2_HI, x);
+        r = Math.fma(k, LN2_LO, r);
+        float p = Math.fma(E0, r, E1);
+        p = Math.fma(p, r, E2);
+        p = Math.fma(p, r, E3);
+        p = Math.fma(p, r, E4);
+        p = Math.fma(p, r, E5);
+        p = Math.fma(p, r * r, r) + 1f;
+        int ki = Float.floatToRawIntBits(t) - MAGIC_BITS;
+        int k1 = ki >> 1;
+        int k2 = ki - k1;
+        return p * Float.intBitsToFloat((k1 + 127) << 23) * Float.intBitsToFloat((k2 + 127) << 23);
+    }
+
+    // ---- log ------------------------------------------------------------------------------------
+
+    private static final float TWO_23 = 8388608f;
+    private static final float SQRT_HALF = 0.707106781186547524f;
+    private static final float L0 = 7.0376836292e-2f;
+    private static final float L1 = -1.1514610310e-1f;
+    private static final float L2 = 1.1676998740e-1f;
+    private static final float L3 = -1.2420140846e-1f;
+    private static final float L4 = 1.4249322787e-1f;
+    private static final float L5 = -1.6668057665e-1f;
+    private static final float L6 = 2.0000714765e-1f;
+    private static final float L7 = -2.4999993993e-1f;
+    private static final float L8 = 3.3333331174e-1f;
+
+    private static final FloatVector V_MIN_NORMAL = v(Float.MIN_NORMAL);
+    private static final FloatVector V_TWO_23 = v(TWO_23);
+    private static final FloatVector V_23 = v(23f);
+    private static final FloatVector V_SQRT_HALF = v(SQRT_HALF);
+    private static final FloatVector V_MINUS_HALF = v(-0.5f);
+    private static final FloatVector V_ZERO = v(0f);
+    private static final FloatVector V_INF = v(Float.POSITIVE_INFINITY);
+    private static final FloatVector V_NEG_INF = v(Float.NEGATIVE_INFINITY);
+    private static final FloatVector V_L0 = v(L0);
+    private static final FloatVector V_L1 = v(L1);
+    private static final FloatVector V_L2 = v(L2);
+    private static final FloatVector V_L3 = v(L3);
+    private static final FloatVector V_L4 = v(L4);
+    private static final FloatVector V_L5 = v(L5);
+    private static final FloatVector V_L6 = v(L6);
+    private static final FloatVector V_L7 = v(L7);
+    private static final FloatVector V_L8 = v(L8);
+    private static final IntVector V_126 = IntVector.broadcast(SPECIES.withLanes(int.class), 126);
+    private static final IntVector V_MANTISSA = IntVector.broadcast(SPECIES.withLanes(int.class), 0x807fffff);
+    private static final IntVector V_HALF_EXPONENT = IntVector.broadcast(SPECIES.withLanes(int.class), 0x3f000000);
+
+    /**
+     * log(x) for x in (0, +inf): e ln 2 + log(m), x = m 2^e with m in [sqrt(1/2), sqrt(2)); subnormals are scaled by
+     * 2^23 first. Other inputs give unspecified values: {@link #log(FloatVector)} and {@link #xlogx} handle them.
+     */
+    private static FloatVector logPositive(FloatVector x) {
+        VectorMask<Float> tiny = x.compare(LT, V_MIN_NORMAL);
+        FloatVector xs = x.blend(x.mul(V_TWO_23), tiny);
+        IntVector bits = xs.reinterpretAsInts();
+        FloatVector e = (FloatVector) bits.lanewise(LSHR, 23).sub(V_126).convert(I2F, 0);
+        e = e.blend(e.sub(V_23), tiny);
+        FloatVector m = bits.and(V_MANTISSA).or(V_HALF_EXPONENT).reinterpretAsFloats();
+        VectorMask<Float> low = m.compare(LT, V_SQRT_HALF);
+        e = e.blend(e.sub(V_ONE), low);
+        m = m.sub(V_ONE).blend(m.add(m).sub(V_ONE), low);
+        FloatVector z = m.mul(m);
+        FloatVector y = V_L0.fma(m, V_L1).fma(m, V_L2).fma(m, V_L3).fma(m, V_L4).fma(m, V_L5).fma(m, V_L6)
+                .fma(m, V_L7).fma(m, V_L8).mul(m).mul(z);
+        y = e.fma(V_NEG_LN2_LO, y);
+        y = z.fma(V_MINUS_HALF, y);
+        return e.fma(V_LN2_HI, m.add(y));
+    }
+
+    /** log(x): log(0) = -inf, log(+inf) = +inf, log(x < 0) = log(NaN) = NaN, log(1) = 0 exactly. */
+    static FloatVector log(FloatVector x) {
+        FloatVector r = logPositive(x);
+        r = r.blend(V_NEG_INF, x.compare(EQ, V_ZERO));
+        r = r.blend(V_INF, x.compare(EQ, V_INF));
+        return r.blend(x.lanewise(SQRT), x.compare(LT, V_ZERO).or(x.test(IS_NAN))); // sqrt gives their NaN
+    }
+
+    /** xlogy(t, t) = t == 0 ? 0 : t * log(t); for +inf, +inf; for t < 0 or NaN, NaN. */
+    static FloatVector xlogx(FloatVector t) {
+        VectorMask<Float> regular = t.compare(GT, V_ZERO).and(t.compare(LT, V_INF));
+        // the others: +-0 -> +0, +inf -> +inf, negative or NaN -> NaN, which is exactly sqrt(t) + 0
+        return t.lanewise(SQRT).add(V_ZERO).blend(t.mul(logPositive(t)), regular);
+    }
+
+    /** The scalar twin of {@link #logPositive(FloatVector)}. */
+    private static float logPositive(float x) {
+        boolean tiny = x < Float.MIN_NORMAL;
+        float xs = tiny ? x * TWO_23 : x;
+        int bits = Float.floatToRawIntBits(xs);
+        float e = (float) ((bits >>> 23) - 126);
+        if (tiny) {
+            e = e - 23f;
+        }
+        float m = Float.intBitsToFloat((bits & 0x807fffff) | 0x3f000000);
+        if (m < SQRT_HALF) {
+            e = e - 1f;
+            m = (m + m) - 1f;
+        } else {
+            m = m - 1f;
+        }
+        float z = m * m;
+        float y = Math.fma(L0, m, L1);
+        y = Math.fma(y, m, L2);
+        y = Math.fma(y, m, L3);
+        y = Math.fma(y, m, L4);
+        y = Math.fma(y, m, L5);
+        y = Math.fma(y, m, L6);
+        y = Math.fma(y, m, L7);
+        y = Math.fma(y, m, L8);
+        y = y * m * z;
+        y = Math.fma(e, -LN2_LO, y);
+        y = Math.fma(z, -0.5f, y);
+        return Math.fma(e, LN2_HI, m + y);
+    }
+
+    /** The scalar twin of {@link #log(FloatVector)}. */
+    static float log(float x) {
+        if (x == 0f) {
+            return Float.NEGATIVE_INFINITY;
+        }
+        if (x == Float.POSITIVE_INFINITY) {
+            return Float.POSITIVE_INFINITY;
+        }
+        if (x < 0f || x != x) {
+            return Float.NaN;
+        }
+        return logPositive(x);
+    }
+
+    /** The scalar twin of {@link #xlogx(FloatVector)}. */
+    static float xlogx(float t) {
+        return t > 0f && t < Float.POSITIVE_INFINITY ? t * logPositive(t) : (float) Math.sqrt(t) + 0f;
+    }
+
+    private static FloatVector klDivLogTarget(FloatVector x, FloatVector t) {
+        return exp(t).mul(t.sub(x));
+    }
+
+    private static FloatVector klDivProb(FloatVector x, FloatVector t) {
+        return xlogx(t).sub(t.mul(x));
+    }
+
+    private static float klDiv(float x, float t, boolean logTarget) {
+        return logTarget ? exp(t) * (t - x) : xlogx(t) - t * x;
+    }
+
+    // ---- helpers ----------------------------------------------------------------------------------
+
+    private static FloatVector load(float[] a, int i) {
+        return FloatVector.fromArray(SPECIES, a, i);
+    }
+
+    /** The lanes of {@code v}, added in double in lane order. */
+    private static double lanes(FloatVector v) {
+        float[] l = v.toArray();
+        double s = 0;
+        for (float f : l) {
+            s += f;
+        }
+        return s;
+    }
+
+    // ---- the kernels ------------------------------------------------------------------------------
+
+    @Override
+    public float max(float[] a, int from, int to) {
+        FloatVector m0 = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
+        FloatVector m1 = m0, m2 = m0, m3 = m0;
+        int i = from;
+        for (; i <= to - 4 * L; i += 4 * L) {
+            m0 = m0.max(load(a, i));
+            m1 = m1.max(load(a, i + L));
+            m2 = m2.max(load(a, i + 2 * L));
+            m3 = m3.max(load(a, i + 3 * L));
+        }
+        for (; i <= to - L; i += L) {
+            m0 = m0.max(load(a, i));
+        }
+        float[] l = m0.max(m1).max(m2.max(m3)).toArray();
+        float m = Float.NEGATIVE_INFINITY;
+        for (float f : l) {
+            m = Math.max(m, f);
+        }
+        for (; i < to; i++) {
+            m = Math.max(m, a[i]);
+        }
+        return m;
+    }
+
+    /**
+     * The vectors of one accumulation block: a sum adds a block's vectors into a fresh accumulator and then the block
+     * into the running one, so that no lane adds more than about 16 + (range / 16 L) terms in float.
+     */
+    private static final int BLOCK_VECTORS = 16;
+
+    @Override
+    public double sumExp(float[] a, int from, int to, float m) {
+        FloatVector vm = FloatVector.broadcast(SPECIES, m);
+        FloatVector acc = FloatVector.zero(SPECIES);
+        int i = from;
+        int last = to - L;
+        while (i <= last) {
+            int end = Math.min(last, i + (BLOCK_VECTORS - 1) * L);
+            FloatVector block = FloatVector.zero(SPECIES);
+            for (; i <= end; i += L) {
+                block = block.add(exp(load(a, i).sub(vm)));
+            }
+            acc = acc.add(block);
+        }
+        double s = lanes(acc);
+        for (; i < to; i++) {
+            s += exp(a[i] - m);
+        }
+        return s;
+    }
+
+    @Override
+    public double sumExpStore(float[] a, int from, int to, float m, float[] out) {
+        FloatVector vm = FloatVector.broadcast(SPECIES, m);
+        FloatVector acc = FloatVector.zero(SPECIES);
+        int i = from;
+        int last = to - L;
+        while (i <= last) {
+            int end = Math.min(last, i + (BLOCK_VECTORS - 1) * L);
+            FloatVector block = FloatVector.zero(SPECIES);
+            for (; i <= end; i += L) {
+                FloatVector e = exp(load(a, i).sub(vm));
+                e.intoArray(out, i);
+                block = block.add(e);
+            }
+            acc = acc.add(block);
+        }
+        double s = lanes(acc);
+        for (; i < to; i++) {
+            float e = exp(a[i] - m);
+            out[i] = e;
+            s += e;
+        }
+        return s;
+    }
+
+    @Override
+    public void logSoftmaxWrite(float[] a, int from, int to, float m, float logSum, float[] out) {
+        int i = from;
+        for (; i <= to - L; i += L) {
+            load(a, i).sub(m).sub(logSum).intoArray(out, i);
+        }
+        for (; i < to; i++) {
+            out[i] = (a[i] - m) - logSum;
+        }
+    }
+
+    @Override
+    public void scale(float[] a, int from, int to, float s) {
+        int i = from;
+        for (; i <= to - L; i += L) {
+            load(a, i).mul(s).intoArray(a, i);
+        }
+        for (; i < to; i++) {
+            a[i] *= s;
+        }
+    }
+
+    @Override
+    public double sum(float[] a, int from, int to) {
+        FloatVector acc = FloatVector.zero(SPECIES);
+        int i = from;
+        int last = to - L;
+        while (i <= last) {
+            int end = Math.min(last, i + (BLOCK_VECTORS - 1) * L);
+            FloatVector block = FloatVector.zero(SPECIES);
+            for (; i <= end; i += L) {
+                block = block.add(load(a, i));
+            }
+            acc = acc.add(block);
+        }
+        double s = lanes(acc);
+        for (; i < to; i++) {
+            s += a[i];
+        }
+        return s;
+    }
+
+    @Override
+    public void logSoftmaxBackward(float[] g, float[] y, int from, int to, float gSum, float[] out) {
+        int i = from;
+        for (; i <= to - L; i += L) {
+            load(g, i).sub(exp(load(y, i)).mul(gSum)).intoArray(out, i);
+        }
+        for (; i < to; i++) {
+            out[i] = g[i] - exp(y[i]) * gSum;
+        }
+    }
+
+    @Override
+    public void klDiv(float[] x, float[] t, int from, int to, boolean logTarget, float[] out) {
+        int i = from;
+        if (logTarget) {
+            for (; i <= to - L; i += L) {
+                klDivLogTarget(load(x, i), load(t, i)).intoArray(out, i);
+            }
+        } else {
+            for (; i <= to - L; i += L) {
+                klDivProb(load(x, i), load(t, i)).intoArray(out, i);
+            }
+        }
+        for (; i < to; i++) {
+            out[i] = klDiv(x[i], t[i], logTarget);
+        }
+    }
+
+    @Override
+    public double klDivSum(float[] x, float[] t, int from, int to, boolean logTarget) {
+        FloatVector acc = FloatVector.zero(SPECIES);
+        int i = from;
+        int last = to - L;
+        while (i <= last) {
+            int end = Math.min(last, i + (BLOCK_VECTORS - 1) * L);
+            FloatVector block = FloatVector.zero(SPECIES);
+            if (logTarget) {
+                for (; i <= end; i += L) {
+                    block = block.add(klDivLogTarget(load(x, i), load(t, i)));
+                }
+            } else {
+                for (; i <= end; i += L) {
+                    block = block.add(klDivProb(load(x, i), load(t, i)));
+                }
+            }
+            acc = acc.add(block);
+        }
+        double s = lanes(acc);
+        for (; i < to; i++) {
+            s += klDiv(x[i], t[i], logTarget);
+        }
+        return s;
+    }
+
+    @Override
+    public void klDivBackward(float g, float[] t, int from, int to, boolean logTarget, float[] out) {
+        int i = from;
+        if (logTarget) {
+            for (; i <= to - L; i += L) {
+                exp(load(t, i)).mul(g).neg().intoArray(out, i);
+            }
+        } else {
+            for (; i <= to - L; i += L) {
+                load(t, i).mul(g).neg().intoArray(out, i);
+            }
+        }
+        for (; i < to; i++) {
+            out[i] = -(g * (logTarget ? exp(t[i]) : t[i]));
+        }
+    }
+
+    @Override
+    public void klDivBackward(float[] g, float[] t, int from, int to, boolean logTarget, float[] out) {
+        int i = from;
+        if (logTarget) {
+            for (; i <= to - L; i += L) {
+                load(g, i).mul(exp(load(t, i))).neg().intoArray(out, i);
+            }
+        } else {
+            for (; i <= to - L; i += L) {
+                load(g, i).mul(load(t, i)).neg().intoArray(out, i);
+            }
+        }
+        for (; i < to; i++) {
+            out[i] = -(g[i] * (logTarget ? exp(t[i]) : t[i]));
+        }
+    }
+}

@@ -1,0 +1,107 @@
+package dev.kullback;
+
+import dev.kullback.cpu.CpuDevice;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+
+/**
+ * The devices every correctness test runs on. Each test class is parameterized over {@link #all()}
+ * (JUnit {@code @MethodSource}), and its display names start with the device's {@code name()}, so a
+ * report says which device failed.
+ *
+ * <p>To put another device under test (the CUDA device on the host simulator, a real GPU), add one
+ * {@link Kind} to {@link #KINDS}: a label and a way to open a fresh instance. The shared instance of each
+ * kind is opened on first use and stays open for the whole run; tests that close a device or need a
+ * second instance (closed-device and mixed-device checks) get one from {@link #fresh(Device)}.
+ *
+ * <p>A {@link Device} is {@link AutoCloseable}, and JUnit closes AutoCloseable arguments after each parameterized
+ * invocation unless told not to: every test that takes a shared device says
+ * {@code @ParameterizedTest(autoCloseArguments = false, ...)}. {@link #all()} fails loudly if a shared device
+ * was closed anyway.
+ */
+public final class TestDevices {
+    /** A kind of device under test: a label for reports and a factory of fresh, independent instances. */
+    public static final class Kind {
+        private final String label;
+        private final Supplier<Device> factory;
+
+        public Kind(String label, Supplier<Device> factory) {
+            this.label = Objects.requireNonNull(label);
+            this.factory = Objects.requireNonNull(factory);
+        }
+
+        public String label() {
+            return label;
+        }
+
+        /** A new instance that the caller owns and closes. */
+        public Device open() {
+            return Objects.requireNonNull(factory.get(), label + " factory returned null");
+        }
+
+        @Override
+        public String toString() {
+            return label;
+        }
+    }
+
+    private static final List<Kind> KINDS = List.of(
+            // the CPU device as Devices.cpu() makes it: Vector API kernels where available, every core
+            new Kind("cpu", CpuDevice::new),
+            // its other configurations: the scalar kernels (the fallback without the Vector API), and an odd
+            // thread count, so uneven row and chunk partitions are exercised
+            new Kind("cpu scalar", () -> new CpuDevice(2, false)),
+            new Kind("cpu 3 threads", () -> new CpuDevice(3))
+            // The CUDA device on the host simulator, and on a real GPU when one is usable, go here.
+    );
+
+    private static final Map<Kind, Device> SHARED = new ConcurrentHashMap<>();
+    private static final Map<Device, Kind> KIND_OF = Collections.synchronizedMap(new java.util.IdentityHashMap<>());
+
+    private TestDevices() {
+    }
+
+    public static List<Kind> kinds() {
+        return KINDS;
+    }
+
+    /** One open instance of every kind under test, shared by all tests; never closed by a test. */
+    public static List<Device> all() {
+        List<Device> devices = new ArrayList<>();
+        for (Kind kind : KINDS) {
+            Device d = SHARED.computeIfAbsent(kind, k -> {
+                Device opened = k.open();
+                KIND_OF.put(opened, k);
+                return opened;
+            });
+            if (d instanceof dev.kullback.internal.AbstractDevice && ((dev.kullback.internal.AbstractDevice<?>) d).isClosed()) {
+                throw new IllegalStateException("the shared " + kind + " device was closed by a test; shared devices "
+                        + "must stay open (use @ParameterizedTest(autoCloseArguments = false))");
+            }
+            devices.add(d);
+        }
+        if (devices.isEmpty()) {
+            throw new IllegalStateException("no device under test");
+        }
+        return List.copyOf(devices);
+    }
+
+    /** A new, independent instance of the same kind as {@code device} (one of {@link #all()}); the caller closes it. */
+    public static Device fresh(Device device) {
+        Kind kind = KIND_OF.get(device);
+        if (kind == null) {
+            throw new IllegalArgumentException(device + " is not one of TestDevices.all()");
+        }
+        return kind.open();
+    }
+
+    /** A CPU device that is a different instance from every shared device: the "other device" of mixing checks. */
+    public static Device otherCpu() {
+        return new CpuDevice();
+    }
+}
