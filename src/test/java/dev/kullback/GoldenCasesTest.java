@@ -22,7 +22,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The worked examples of {@code src/test/resources/seed-cases.json}, with PyTorch's values, on every device;
+ * The worked examples of {@code seed-cases.json} (shipped with the demo), with PyTorch's values, on every device;
  * and the oracle's own reproduction of each value (a check of {@link TorchOracle}).
  *
  * <p>Every case and every expected value in the file is either turned into a test here or listed in
@@ -99,9 +99,9 @@ class GoldenCasesTest {
 
     private static Loaded parse() {
         JsonNode root;
-        try (InputStream in = GoldenCasesTest.class.getResourceAsStream("/seed-cases.json")) {
+        try (InputStream in = GoldenCasesTest.class.getResourceAsStream("/dev/kullback/demo/seed-cases.json")) {
             if (in == null) {
-                throw new IllegalStateException("seed-cases.json is not on the test classpath");
+                throw new IllegalStateException("seed-cases.json is not on the classpath");
             }
             root = new ObjectMapper().readTree(in);
         } catch (IOException e) {

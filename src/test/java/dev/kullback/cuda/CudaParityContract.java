@@ -1,0 +1,205 @@
+package dev.kullback.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.kullback.Device;
+import dev.kullback.Devices;
+import dev.kullback.Reduction;
+import dev.kullback.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.function.BiFunction;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Every op of the CUDA device against the CPU device, on a grid of shapes that reaches every launch
+ * branch (warp per row, block per row, every block size, float4 and scalar tails, one partial and many),
+ * with the edge values in the data: -inf logits, an all -inf row, NaN, +-1000, zeros in the target.
+ * A subclass supplies the CUDA device: a real GPU, or the host simulator.
+ */
+abstract class CudaParityContract {
+    static final int[] COLS = {1, 2, 31, 32, 33, 127, 1000, 4097, 32000, 131072, 262147};
+
+    /** The CUDA device under test; the same instance for the whole class. */
+    abstract CudaDevice cuda();
+
+    /** Rows for a width: fewer for the widest, to keep the run short. */
+    static int[] rowsFor(int cols) {
+        return cols >= 131072 ? new int[] {1, 3} : new int[] {1, 3, 257};
+    }
+
+    static Stream<Arguments> cases() {
+        List<Arguments> cases = new ArrayList<>();
+        for (int cols : COLS) {
+            for (int rows : rowsFor(cols)) {
+                for (Op op : Op.values()) {
+                    cases.add(Arguments.of(op, rows, cols, false));
+                    if (rows == 3) {
+                        cases.add(Arguments.of(op, rows, cols, true));
+                    }
+                }
+            }
+        }
+        return cases.stream();
+    }
+
+    @ParameterizedTest(name = "{0} [{1}, {2}] edge values {3}")
+    @MethodSource("cases")
+    void matchesCpu(Op op, int rows, int cols, boolean edges) {
+        Inputs inputs = Inputs.of(rows, cols, edges);
+        float[] expected = op.run(Devices.cpu(), inputs);
+        float[] actual = op.run(cuda(), inputs);
+        assertClose(op + " [" + rows + ", " + cols + "]" + (edges ? " with edge values" : ""), expected, actual,
+                op.tolerance(inputs));
+    }
+
+    /** The ops and option combinations, each computed the same way on both devices. */
+    enum Op {
+        LOG_SOFTMAX((d, in) -> d.logSoftmax(in.logits)),
+        SOFTMAX((d, in) -> d.softmax(in.logits)),
+        LOG_SOFTMAX_BACKWARD((d, in) -> d.logSoftmaxBackward(in.grad, in.logProbs)),
+        KL_NONE((d, in) -> d.klDiv(in.logProbs, in.probs, Reduction.NONE, false)),
+        KL_SUM((d, in) -> d.klDiv(in.logProbs, in.probs, Reduction.SUM, false)),
+        KL_MEAN((d, in) -> d.klDiv(in.logProbs, in.probs, Reduction.MEAN, false)),
+        KL_BATCHMEAN((d, in) -> d.klDiv(in.logProbs, in.probs, Reduction.BATCHMEAN, false)),
+        KL_NONE_LOG_TARGET((d, in) -> d.klDiv(in.logProbs, in.logTarget, Reduction.NONE, true)),
+        KL_BATCHMEAN_LOG_TARGET((d, in) -> d.klDiv(in.logProbs, in.logTarget, Reduction.BATCHMEAN, true)),
+        KL_BACKWARD_NONE((d, in) -> d.klDivBackward(in.grad, in.logProbs, in.probs, Reduction.NONE, false)),
+        KL_BACKWARD_BATCHMEAN((d, in) -> d.klDivBackward(in.scalarGrad, in.logProbs, in.probs,
+                Reduction.BATCHMEAN, false)),
+        KL_BACKWARD_MEAN_LOG_TARGET((d, in) -> d.klDivBackward(in.scalarGrad, in.logProbs, in.logTarget,
+                Reduction.MEAN, true)),
+        SUM((d, in) -> d.sum(in.logits)),
+        MEAN((d, in) -> d.mean(in.grad)),
+        ROW_SUM((d, in) -> d.rowSum(in.grad));
+
+        private final BiFunction<Device, Uploaded, Tensor> call;
+
+        Op(BiFunction<Device, Uploaded, Tensor> call) {
+            this.call = call;
+        }
+
+        float[] run(Device device, Inputs inputs) {
+            try (Uploaded uploaded = new Uploaded(device, inputs); Tensor result = call.apply(device, uploaded)) {
+                return result.toArray();
+            }
+        }
+
+        /** Reductions may differ by the order of additions: allow for it in proportion to the row width. */
+        double tolerance(Inputs inputs) {
+            switch (this) {
+                case KL_SUM: case KL_MEAN: case KL_BATCHMEAN: case KL_BATCHMEAN_LOG_TARGET: case SUM: case MEAN:
+                case ROW_SUM:
+                    return 2e-6 * Math.sqrt((double) inputs.rows * inputs.cols) + 1e-5;
+                default:
+                    return 2e-5;
+            }
+        }
+    }
+
+    /**
+     * Host data for one shape; with {@code edges}, row 0 holds -inf, +-1000 and a zero in the target, row 1 is
+     * all -inf and row 2 holds a NaN (which make whole-tensor reductions NaN, hence the clean variant too).
+     */
+    static final class Inputs {
+        final int rows;
+        final int cols;
+        final float[] logits;
+        final float[] grad;
+        final float[] logProbs;
+        final float[] probs;
+        final float[] logTarget;
+
+        private Inputs(int rows, int cols, boolean edges) {
+            this.rows = rows;
+            this.cols = cols;
+            Random random = new Random(31L * rows + cols);
+            int n = rows * cols;
+            logits = new float[n];
+            grad = new float[n];
+            float[] other = new float[n];
+            for (int i = 0; i < n; i++) {
+                logits[i] = (float) (random.nextGaussian() * 3);
+                grad[i] = (float) random.nextGaussian();
+                other[i] = (float) (random.nextGaussian() * 2);
+            }
+            if (edges && cols > 2) {
+                logits[cols / 2] = Float.NEGATIVE_INFINITY;  // a masked entry in row 0
+                logits[cols - 1] = 1000f;                     // a huge logit in row 0
+                logits[1] = -1000f;
+                other[cols / 3] = Float.NEGATIVE_INFINITY;    // an exact zero in the target of row 0
+            }
+            if (edges && rows >= 3) {
+                for (int c = 0; c < cols; c++) {
+                    logits[cols + c] = Float.NEGATIVE_INFINITY; // row 1: all -inf
+                }
+                logits[2 * cols + cols / 2] = Float.NaN;       // row 2: one NaN
+            }
+            logProbs = onCpu(logits, rows, cols, Device::logSoftmax);
+            probs = onCpu(other, rows, cols, Device::softmax);
+            logTarget = onCpu(other, rows, cols, Device::logSoftmax);
+        }
+
+        static Inputs of(int rows, int cols, boolean edges) {
+            return new Inputs(rows, cols, edges);
+        }
+
+        private static float[] onCpu(float[] data, int rows, int cols, BiFunction<Device, Tensor, Tensor> op) {
+            Device cpu = Devices.cpu();
+            try (Tensor x = cpu.upload(data, rows, cols); Tensor y = op.apply(cpu, x)) {
+                return y.toArray();
+            }
+        }
+    }
+
+    /** The inputs on one device, closed together. */
+    static final class Uploaded implements AutoCloseable {
+        final Tensor logits;
+        final Tensor logProbs;
+        final Tensor probs;
+        final Tensor logTarget;
+        final Tensor grad;
+        final Tensor scalarGrad;
+
+        Uploaded(Device device, Inputs in) {
+            logits = device.upload(in.logits, in.rows, in.cols);
+            logProbs = device.upload(in.logProbs, in.rows, in.cols);
+            probs = device.upload(in.probs, in.rows, in.cols);
+            logTarget = device.upload(in.logTarget, in.rows, in.cols);
+            grad = device.upload(in.grad, in.rows, in.cols);
+            scalarGrad = device.upload(new float[] {0.75f}, 1, 1);
+        }
+
+        @Override
+        public void close() {
+            for (Tensor t : new Tensor[] {logits, logProbs, probs, logTarget, grad, scalarGrad}) {
+                t.close();
+            }
+        }
+    }
+
+    /** Same NaNs, same infinities, finite values within {@code tolerance} (absolute, and relative above 1). */
+    static void assertClose(String what, float[] expected, float[] actual, double tolerance) {
+        assertEquals(expected.length, actual.length, what + ": length");
+        for (int i = 0; i < expected.length; i++) {
+            float e = expected[i];
+            float a = actual[i];
+            boolean ok;
+            if (Float.isNaN(e) || Float.isInfinite(e)) {
+                ok = Float.compare(e, a) == 0 || (Float.isNaN(e) && Float.isNaN(a));
+            } else {
+                ok = Math.abs(a - e) <= tolerance * Math.max(1, Math.abs(e));
+            }
+            if (!ok) {
+                fail(what + ": element " + i + " expected " + e + " but was " + a + " (tolerance " + tolerance + ")");
+            }
+        }
+        assertTrue(expected.length > 0, what + ": empty result");
+    }
+}
