@@ -52,9 +52,10 @@ abstract class CudaParityContract {
     @ParameterizedTest(name = "{0} [{1}, {2}] edge values {3}")
     @MethodSource("cases")
     void matchesCpu(Op op, int rows, int cols, boolean edges) {
+        CudaDevice cuda = cuda();
         Inputs inputs = Inputs.of(rows, cols, edges);
         float[] expected = op.run(Devices.cpu(), inputs);
-        float[] actual = op.run(cuda(), inputs);
+        float[] actual = op.run(cuda, inputs);
         assertClose(op + " [" + rows + ", " + cols + "]" + (edges ? " with edge values" : ""), expected, actual,
                 op.tolerance(inputs));
     }
