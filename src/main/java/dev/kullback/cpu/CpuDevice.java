@@ -285,7 +285,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor> {
     }
 
     private static int chunkEnd(int u, int chunks, int cols, int from) {
-        return Math.min((u / chunks) * cols + cols, from + CHUNK);
+        return from + Math.min(CHUNK, (u / chunks) * cols + cols - from); // no overflow near 2^31 values
     }
 
     /** Rows [r0, r1) of a log-softmax, each by its chunks: statistics, combine, write. */
@@ -297,7 +297,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor> {
             int base = r * cols;
             int end = base + cols;
             for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
-                logStats(a, from, Math.min(end, from + CHUNK), m, s, c);
+                logStats(a, from, from + Math.min(CHUNK, end - from), m, s, c);
             }
             float rowMax = max(m, 0, chunks);
             logWrite(a, o, base, end, rowMax, sumExp(m, s, 0, chunks, rowMax));
@@ -313,12 +313,12 @@ public final class CpuDevice extends AbstractDevice<CpuTensor> {
             int base = r * cols;
             int end = base + cols;
             for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
-                softStats(a, o, from, Math.min(end, from + CHUNK), m, s, c);
+                softStats(a, o, from, from + Math.min(CHUNK, end - from), m, s, c);
             }
             float rowMax = max(m, 0, chunks);
             double rowSum = sumExp(m, s, 0, chunks, rowMax);
             for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
-                softWrite(o, from, Math.min(end, from + CHUNK), rowMax, rowSum, m[c]);
+                softWrite(o, from, from + Math.min(CHUNK, end - from), rowMax, rowSum, m[c]);
             }
         }
     }
@@ -417,7 +417,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor> {
                 for (int u = u0; u < u1; u++) {
                     int r = u / chunks;
                     int from = r * cols + (u - r * chunks) * CHUNK;
-                    s[u] = kernels.sum(g, from, Math.min(r * cols + cols, from + CHUNK));
+                    s[u] = kernels.sum(g, from, chunkEnd(u, chunks, cols, from));
                 }
             });
             float[] rowSum = new float[rows];
@@ -432,7 +432,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor> {
                 for (int u = u0; u < u1; u++) {
                     int r = u / chunks;
                     int from = r * cols + (u - r * chunks) * CHUNK;
-                    kernels.logSoftmaxBackward(g, y, from, Math.min(r * cols + cols, from + CHUNK), rowSum[r], o);
+                    kernels.logSoftmaxBackward(g, y, from, chunkEnd(u, chunks, cols, from), rowSum[r], o);
                 }
             });
         } else {
@@ -442,7 +442,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor> {
                     int base = r * cols;
                     int end = base + cols;
                     for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
-                        s[c] = kernels.sum(g, from, Math.min(end, from + CHUNK));
+                        s[c] = kernels.sum(g, from, from + Math.min(CHUNK, end - from));
                     }
                     float rowSum = (float) sum(s, 0, chunks);
                     if (backward) {

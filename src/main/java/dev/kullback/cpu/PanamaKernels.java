@@ -375,7 +375,7 @@ final class PanamaKernels implements Kernels {
         int i = from;
         int last = to - L;
         while (i <= last) {
-            int end = Math.min(last, i + (BLOCK_VECTORS - 1) * L);
+            int end = i + Math.min(last - i, (BLOCK_VECTORS - 1) * L); // no overflow near 2^31
             FloatVector block = FloatVector.zero(SPECIES);
             for (; i <= end; i += L) {
                 block = block.add(exp(load(a, i).sub(vm)));
@@ -396,7 +396,7 @@ final class PanamaKernels implements Kernels {
         int i = from;
         int last = to - L;
         while (i <= last) {
-            int end = Math.min(last, i + (BLOCK_VECTORS - 1) * L);
+            int end = i + Math.min(last - i, (BLOCK_VECTORS - 1) * L); // no overflow near 2^31
             FloatVector block = FloatVector.zero(SPECIES);
             for (; i <= end; i += L) {
                 FloatVector e = exp(load(a, i).sub(vm));

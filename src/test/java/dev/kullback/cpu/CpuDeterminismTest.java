@@ -15,7 +15,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * threads, which changes how rows and chunks are dealt out and whether a row is processed chunk-parallel.
  */
 class CpuDeterminismTest {
-    private static final int[][] SHAPES = {{1, 262147}, {3, 262147}, {16, 12289}, {5, 9000}, {200, 1000}, {1, 7},
+    private static final int[][] SHAPES = {{1, 262147}, {3, 50001}, {16, 12289}, {5, 9000}, {200, 1000}, {1, 7},
         {1000, 33}};
 
     /** Every operation's output, flattened, in a fixed order. */
@@ -57,9 +57,9 @@ class CpuDeterminismTest {
             float[] t = CpuTesting.probabilities(random, rows, cols, 0.05);
             float[] g = CpuTesting.logits(random, rows * cols, 1);
             List<float[]> first = null;
-            for (int threads : new int[] {1, 2, 3, 7, 2}) {
+            for (int threads : new int[] {1, 2, 3, 7}) {
                 try (CpuDevice d = CpuTesting.device(which, threads)) {
-                    for (int run = 0; run < 2; run++) {
+                    for (int run = 0; run < (threads == 1 ? 2 : 1); run++) {
                         List<float[]> results = everything(d, x, t, g, rows, cols);
                         if (first == null) {
                             first = results;
