@@ -15,6 +15,9 @@ import java.util.concurrent.ForkJoinPool;
  * {@code new CpuDevice()} uses {@code -Dkullback.cpu.threads} or every available processor, and a pool shared by all
  * such devices in the JVM; it is cheap to create, and closing it marks only that device closed. A device made with an
  * explicit thread count owns its pool and shuts it down on {@link #close()}.
+ * There is deliberately no shared singleton device: {@link #close()} (final in AbstractDevice) marks a device closed
+ * for good, so one holder's try-with-resources would break every other holder. {@code Devices.cpu()} should return a
+ * {@code new CpuDevice()}, which costs two small objects.
  * Rows are processed in parallel; when there are fewer rows than about four per thread, each row is also cut into
  * chunks processed in parallel, so a single [1, 262144] row still uses every core.
  *

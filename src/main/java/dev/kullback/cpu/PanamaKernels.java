@@ -40,9 +40,14 @@ import jdk.incubator.vector.VectorSpecies;
  * the widening would cost a tenth of the hottest loop, for terms that carry exp's own rounding anyway. Lanes are
  * added in double in lane order; the caller combines ranges in double.
  *
- * <h2>Loop shapes</h2>
- * One exp or log per loop body: C2 inlines the whole Vector API call tree of a loop body or boxes the vectors, and
- * four inlined exps exceed its node budget (NodeCountInliningCutoff).
+ * <h2>Loop shapes, and C2</h2>
+ * A Vector API loop is fast only when C2 inlines every call in its body down to the intrinsics; a call left out of
+ * line boxes its vectors and the loop runs about ten times slower, with the same results. C2 stops inlining our (not
+ * {@code @ForceInline}) helpers once a compilation passes a node budget (NodeCountInliningCutoff), and each Vector API
+ * call costs hundreds of nodes. Hence: one exp or log per loop body (four unrolled exps exceed the budget), at most one
+ * such loop per method (see {@link Kernels}), helpers under C2's 325-byte inlining limit, constants as prebuilt
+ * vectors, and {@link Workers}' barrier so that no kernel is inlined into a large caller.
+ * {@code VectorInliningTest} checks C2's decisions.
  */
 final class PanamaKernels implements Kernels {
     static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
