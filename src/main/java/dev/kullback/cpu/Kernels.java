@@ -26,10 +26,7 @@ interface Kernels {
     /** The largest value of {@code a[from, to)}, with {@link Math#max} semantics: any NaN gives NaN; -inf if empty. */
     float max(float[] a, int from, int to);
 
-    /** Σ exp(a[i] - m), for a finite {@code m} that is the range's maximum. */
-    double sumExp(float[] a, int from, int to, float m);
-
-    /** As {@link #sumExp}, and also stores {@code out[i] = exp(a[i] - m)} (rounded to float). */
+    /** Σ exp(a[i] - m), for a finite {@code m} that is the range's maximum; stores {@code out[i] = exp(a[i] - m)}. */
     double sumExpStore(float[] a, int from, int to, float m, float[] out);
 
     /** out[i] = (a[i] - m) - logSum. */

@@ -374,27 +374,6 @@ final class PanamaKernels implements Kernels {
     private static final int BLOCK_VECTORS = 16;
 
     @Override
-    public double sumExp(float[] a, int from, int to, float m) {
-        FloatVector vm = FloatVector.broadcast(SPECIES, m);
-        FloatVector acc = FloatVector.zero(SPECIES);
-        int i = from;
-        int last = to - L;
-        while (i <= last) {
-            int end = i + Math.min(last - i, (BLOCK_VECTORS - 1) * L); // no overflow near 2^31
-            FloatVector block = FloatVector.zero(SPECIES);
-            for (; i <= end; i += L) {
-                block = block.add(exp(load(a, i).sub(vm)));
-            }
-            acc = acc.add(block);
-        }
-        double s = lanes(acc.toArray());
-        for (; i < to; i++) {
-            s += expScalar(a[i] - m);
-        }
-        return s;
-    }
-
-    @Override
     public double sumExpStore(float[] a, int from, int to, float m, float[] out) {
         FloatVector vm = FloatVector.broadcast(SPECIES, m);
         FloatVector acc = FloatVector.zero(SPECIES);

@@ -40,20 +40,6 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public double sumExp(float[] a, int from, int to, float m) {
-        double s0 = 0, s1 = 0;
-        int i = from;
-        for (; i + 1 < to; i += 2) {
-            s0 += Math.exp(a[i] - m);
-            s1 += Math.exp(a[i + 1] - m);
-        }
-        if (i < to) {
-            s0 += Math.exp(a[i] - m);
-        }
-        return s0 + s1;
-    }
-
-    @Override
     public double sumExpStore(float[] a, int from, int to, float m, float[] out) {
         double s = 0;
         for (int i = from; i < to; i++) {
