@@ -66,14 +66,15 @@ public final class CpuDevice extends AbstractDevice<CpuTensor> {
         this(SharedPool.WORKERS, KernelsProvider.best(), false);
     }
 
-    /** {@code threads} threads (this device's own pool), the best kernels. */
+    /** {@code threads} threads (this device's own pool), the best kernels (as {@code new CpuDevice()}). */
     public CpuDevice(int threads) {
-        this(threads, true);
+        this(threads, KernelsProvider.best());
     }
 
     /**
      * {@code threads} threads (this device's own pool); the Vector API kernels when {@code vectorize} and available
-     * (otherwise the scalar kernels, the reason logged once), the scalar kernels when not {@code vectorize}.
+     * (otherwise the scalar kernels, the reason logged once), the scalar kernels when not {@code vectorize}. Unlike
+     * the other constructors, this ignores {@code -Dkullback.cpu.vector}.
      */
     public CpuDevice(int threads, boolean vectorize) {
         this(threads, vectorize ? KernelsProvider.vector().orElse(KernelsProvider.scalar()) : KernelsProvider.scalar());

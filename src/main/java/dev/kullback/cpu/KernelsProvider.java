@@ -11,7 +11,8 @@ import java.util.Optional;
  * has FMA, and the class loads and passes a quick self-check; otherwise the scalar kernels, with the reason logged once
  * (System.Logger {@code dev.kullback.cpu}).
  *
- * <p>{@code -Dkullback.cpu.vector=false} forces the scalar kernels.
+ * <p>{@code -Dkullback.cpu.vector=false} makes {@link #best()}, and so {@code new CpuDevice()} and
+ * {@code new CpuDevice(threads)}, use the scalar kernels.
  */
 final class KernelsProvider {
     static final String DISABLE_PROPERTY = "kullback.cpu.vector";

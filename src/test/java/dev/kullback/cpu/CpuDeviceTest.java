@@ -135,12 +135,13 @@ class CpuDeviceTest {
         }
     }
 
-    /** Without the jdk.incubator.vector module, the CPU device runs scalar kernels and logs why, once. */
-    @Test
-    void fallsBackToScalarWithoutTheVectorModule() throws Exception {
+    /** Runs {@link FallbackProbe} in a fresh JVM with these options; returns its output. */
+    private static String runProbe(String... jvmOptions) throws Exception {
         String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
-        List<String> command = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"),
-                FallbackProbe.class.getName()));
+        List<String> command = new ArrayList<>();
+        command.add(java);
+        command.addAll(List.of(jvmOptions));
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), FallbackProbe.class.getName()));
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String output;
         try (InputStream in = p.getInputStream()) {
@@ -150,10 +151,28 @@ class CpuDeviceTest {
         }
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
         assertEquals(0, p.exitValue(), output);
+        assertTrue(output.contains("logSoftmax=[0.0, -1000.0, -2000.0]"), output);
+        return output;
+    }
+
+    /** Without the jdk.incubator.vector module, the CPU device runs scalar kernels and logs why, once. */
+    @Test
+    void fallsBackToScalarWithoutTheVectorModule() throws Exception {
+        String output = runProbe();
         assertTrue(output.contains("name=cpu (scalar, "), output);
+        assertTrue(output.contains("second=cpu (scalar, 2 threads)"), output);
         assertTrue(output.contains("jdk.incubator.vector module is not present"), output);
         assertEquals(output.indexOf("fall back to scalar"), output.lastIndexOf("fall back to scalar"),
                 "logged once: " + output);
-        assertTrue(output.contains("logSoftmax=[0.0, -1000.0, -2000.0]"), output);
+    }
+
+    /** -Dkullback.cpu.vector=false forces the scalar kernels, and says so. */
+    @Test
+    void propertyForcesScalar() throws Exception {
+        String output = runProbe("--add-modules", "jdk.incubator.vector", "-Dkullback.cpu.vector=false");
+        assertTrue(output.contains("name=cpu (scalar, "), output);
+        assertTrue(output.contains("-Dkullback.cpu.vector=false"), output);
+        assertTrue(output.contains("second=cpu (") && output.contains("-bit vectors, 2 threads)"),
+                "an explicit vectorize=true device still gets the vector kernels: " + output);
     }
 }
