@@ -6,6 +6,7 @@ import java.lang.invoke.MethodType;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.ForkJoinWorkerThread;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -95,8 +96,13 @@ final class Workers {
             }
         };
         ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[helpers];
-        for (int i = 0; i < helpers; i++) {
-            tasks[i] = pool.submit(worker);
+        int submitted = 0;
+        try {
+            for (; submitted < helpers; submitted++) {
+                tasks[submitted] = pool.submit(worker);
+            }
+        } catch (RejectedExecutionException e) {
+            // the pool is shutting down (its device was closed during the call): the caller does the rest
         }
         Throwable failure = null;
         try {
@@ -104,9 +110,9 @@ final class Workers {
         } catch (Throwable t) {
             failure = t;
         }
-        for (ForkJoinTask<?> task : tasks) {
+        for (int i = 0; i < submitted; i++) {
             try {
-                task.join();
+                tasks[i].join();
             } catch (Throwable t) {
                 if (failure == null) {
                     failure = t;
