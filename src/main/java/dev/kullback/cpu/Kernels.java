@@ -7,6 +7,11 @@ package dev.kullback.cpu;
  * range, and every elementwise result must be independent of where a range starts and ends, so that any split of a
  * pointwise operation across threads gives the same bits.
  *
+ * <p>Each method holds at most one loop with an exp or a log, and kl_div has a method per target kind rather than a
+ * flag: C2 stops inlining once a compilation grows past a node budget (NodeCountInliningCutoff), and a Vector API
+ * helper left out of line boxes its vectors, which makes a loop ten times slower. One heavy loop per method keeps
+ * every compilation of a kernel well inside the budget.
+ *
  * <p>Two implementations, after Apache Lucene's {@code internal/vectorization}: {@link ScalarKernels}, plain Java that
  * runs everywhere, and {@code PanamaKernels} on the JDK Vector API ({@code jdk.incubator.vector}), loaded by
  * {@link KernelsProvider} only when that module is present and usable.
@@ -21,10 +26,7 @@ interface Kernels {
     /** The largest value of {@code a[from, to)}, with {@link Math#max} semantics: any NaN gives NaN; -inf if empty. */
     float max(float[] a, int from, int to);
 
-    /** Σ exp(a[i] - m), for a finite {@code m} that is the range's maximum. */
-    double sumExp(float[] a, int from, int to, float m);
-
-    /** As {@link #sumExp}, and also stores {@code out[i] = exp(a[i] - m)} (rounded to float). */
+    /** Σ exp(a[i] - m), for a finite {@code m} that is the range's maximum; stores {@code out[i] = exp(a[i] - m)}. */
     double sumExpStore(float[] a, int from, int to, float m, float[] out);
 
     /** out[i] = (a[i] - m) - logSum. */
@@ -39,18 +41,27 @@ interface Kernels {
     /** out[i] = g[i] - exp(y[i]) * gSum: the log-softmax backward of one row, given that row's Σ g. */
     void logSoftmaxBackward(float[] g, float[] y, int from, int to, float gSum, float[] out);
 
-    /**
-     * out[i] = pointwise kl_div: {@code (t == 0 ? 0 : t * log(t)) - t * x}, or {@code exp(t) * (t - x)} when
-     * {@code logTarget}.
-     */
-    void klDiv(float[] x, float[] t, int from, int to, boolean logTarget, float[] out);
+    /** out[i] = xlogy(t, t) - t * x: pointwise kl_div of probabilities ({@code t == 0} gives 0, or NaN for x = -inf). */
+    void klDiv(float[] x, float[] t, int from, int to, float[] out);
 
-    /** Σ of pointwise kl_div over the range. */
-    double klDivSum(float[] x, float[] t, int from, int to, boolean logTarget);
+    /** out[i] = exp(t) * (t - x): pointwise kl_div of log-probabilities. */
+    void klDivLogTarget(float[] x, float[] t, int from, int to, float[] out);
 
-    /** out[i] = -(g * w[i]) with w = t, or exp(t) when {@code logTarget}. */
-    void klDivBackward(float g, float[] t, int from, int to, boolean logTarget, float[] out);
+    /** Σ xlogy(t, t) - t * x over the range. */
+    double klDivSum(float[] x, float[] t, int from, int to);
 
-    /** out[i] = -(g[i] * w[i]) with w = t, or exp(t) when {@code logTarget}. */
-    void klDivBackward(float[] g, float[] t, int from, int to, boolean logTarget, float[] out);
+    /** Σ exp(t) * (t - x) over the range. */
+    double klDivSumLogTarget(float[] x, float[] t, int from, int to);
+
+    /** out[i] = -(g * t[i]). */
+    void klDivBackward(float g, float[] t, int from, int to, float[] out);
+
+    /** out[i] = -(g * exp(t[i])). */
+    void klDivBackwardLogTarget(float g, float[] t, int from, int to, float[] out);
+
+    /** out[i] = -(g[i] * t[i]). */
+    void klDivBackward(float[] g, float[] t, int from, int to, float[] out);
+
+    /** out[i] = -(g[i] * exp(t[i])). */
+    void klDivBackwardLogTarget(float[] g, float[] t, int from, int to, float[] out);
 }

@@ -11,7 +11,8 @@ import java.util.Optional;
  * has FMA, and the class loads and passes a quick self-check; otherwise the scalar kernels, with the reason logged once
  * (System.Logger {@code dev.kullback.cpu}).
  *
- * <p>{@code -Dkullback.cpu.vector=false} forces the scalar kernels.
+ * <p>{@code -Dkullback.cpu.vector=false} makes {@link #best()}, and so {@code new CpuDevice()} and
+ * {@code new CpuDevice(threads)}, use the scalar kernels.
  */
 final class KernelsProvider {
     static final String DISABLE_PROPERTY = "kullback.cpu.vector";
@@ -141,8 +142,8 @@ final class KernelsProvider {
             x[i] = (i - 33) * 0.37f;
         }
         float m = k.max(x, 0, x.length);
-        double s = k.sumExp(x, 0, x.length, m);
-        double expected = ScalarKernels.INSTANCE.sumExp(x, 0, x.length, m);
+        double s = k.sumExpStore(x, 0, x.length, m, new float[x.length]);
+        double expected = ScalarKernels.INSTANCE.sumExpStore(x, 0, x.length, m, new float[x.length]);
         if (m != x[x.length - 1] || !(Math.abs(s - expected) <= 1e-5 * expected)) {
             return "the Vector API kernels failed their self-check (max " + m + ", sum " + s + ", expected "
                     + expected + ")";

@@ -2,6 +2,7 @@ package dev.kullback.cpu;
 
 import static jdk.incubator.vector.VectorOperators.ASHR;
 import static jdk.incubator.vector.VectorOperators.EQ;
+import static jdk.incubator.vector.VectorOperators.F2D;
 import static jdk.incubator.vector.VectorOperators.GT;
 import static jdk.incubator.vector.VectorOperators.I2F;
 import static jdk.incubator.vector.VectorOperators.IS_NAN;
@@ -10,9 +11,11 @@ import static jdk.incubator.vector.VectorOperators.LSHR;
 import static jdk.incubator.vector.VectorOperators.LT;
 import static jdk.incubator.vector.VectorOperators.SQRT;
 
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -30,17 +33,32 @@ import jdk.incubator.vector.VectorSpecies;
  * an element's result is then the same whichever range it falls in, so any split across threads gives the same bits.
  *
  * <h2>Sums</h2>
- * In float lanes, in blocks of 16 vectors whose sums are added into a running vector (so a lane adds about
- * 16 + n / (16 L) terms, a few dozen for the ranges {@link CpuDevice} uses), whose lanes are then added in double
- * in lane order; the caller combines ranges in double.
+ * {@link #sum} and {@link #klDivSum} add in double lanes (floats widened exactly): a sum of values is memory-bound
+ * and a sum of kl_div terms is bound by the log, so the widening is free, and sums of 10^8 values come out right.
+ * The sums of exp (softmax) add in float lanes, in blocks of 16 vectors whose sums are added into a running vector
+ * (so a lane adds about 16 + n / (16 L) terms of [0, 1], a few dozen for the ranges {@link CpuDevice} uses): there
+ * the widening would cost a tenth of the hottest loop, for terms that carry exp's own rounding anyway. Lanes are
+ * added in double in lane order; the caller combines ranges in double.
  *
- * <h2>Loop shapes</h2>
- * One exp or log per loop body: C2 inlines the whole Vector API call tree of a loop body or boxes the vectors, and
- * four inlined exps exceed its node budget (NodeCountInliningCutoff).
+ * <h2>Loop shapes, and C2</h2>
+ * A Vector API loop is fast only when C2 inlines every call in its body down to the intrinsics; a call left out of
+ * line boxes its vectors and the loop runs about ten times slower, with the same results. C2 stops inlining our (not
+ * {@code @ForceInline}) helpers once a compilation passes a node budget (NodeCountInliningCutoff), and each Vector API
+ * call costs hundreds of nodes. Hence: one exp or log per loop body (four unrolled exps exceed the budget), at most one
+ * such loop per method (see {@link Kernels}), helpers under C2's 325-byte inlining limit, constants as prebuilt
+ * vectors, and {@link Workers}' barrier so that no kernel is inlined into a large caller.
+ * {@code VectorInliningTest} checks C2's decisions.
  */
 final class PanamaKernels implements Kernels {
     static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
     private static final int L = SPECIES.length();
+    /** Doubles in a vector of the preferred size: half as many lanes as {@link #SPECIES}. */
+    private static final VectorSpecies<Double> DOUBLES =
+            VectorSpecies.of(double.class, VectorShape.forBitSize(SPECIES.vectorBitSize()));
+    /** Floats in half a vector, as many lanes as {@link #DOUBLES}: widened to doubles by one conversion. */
+    private static final VectorSpecies<Float> HALF =
+            VectorSpecies.of(float.class, VectorShape.forBitSize(SPECIES.vectorBitSize() / 2));
+    private static final int H = HALF.length();
 
     private final String description;
 
@@ -137,7 +155,7 @@ final class PanamaKernels implements Kernels {
     }
 
     /** The scalar twin of {@link #exp(FloatVector)}: the same operations, so the same bits. */
-    static float exp(float x) {
+    static float expScalar(float x) {
         if (x > EXP_HI) {
             x = EXP_HI;
         }
@@ -233,7 +251,7 @@ final class PanamaKernels implements Kernels {
     }
 
     /** The scalar twin of {@link #logPositive(FloatVector)}. */
-    private static float logPositive(float x) {
+    private static float logPositiveScalar(float x) {
         boolean tiny = x < Float.MIN_NORMAL;
         float xs = tiny ? x * TWO_23 : x;
         int bits = Float.floatToRawIntBits(xs);
@@ -264,7 +282,7 @@ final class PanamaKernels implements Kernels {
     }
 
     /** The scalar twin of {@link #log(FloatVector)}. */
-    static float log(float x) {
+    static float logScalar(float x) {
         if (x == 0f) {
             return Float.NEGATIVE_INFINITY;
         }
@@ -274,24 +292,28 @@ final class PanamaKernels implements Kernels {
         if (x < 0f || x != x) {
             return Float.NaN;
         }
-        return logPositive(x);
+        return logPositiveScalar(x);
     }
 
     /** The scalar twin of {@link #xlogx(FloatVector)}. */
-    static float xlogx(float t) {
-        return t > 0f && t < Float.POSITIVE_INFINITY ? t * logPositive(t) : (float) Math.sqrt(t) + 0f;
+    static float xlogxScalar(float t) {
+        return t > 0f && t < Float.POSITIVE_INFINITY ? t * logPositiveScalar(t) : (float) Math.sqrt(t) + 0f;
     }
 
-    private static FloatVector klDivLogTarget(FloatVector x, FloatVector t) {
+    private static FloatVector klDivLogTargetTerm(FloatVector x, FloatVector t) {
         return exp(t).mul(t.sub(x));
     }
 
-    private static FloatVector klDivProb(FloatVector x, FloatVector t) {
+    private static FloatVector klDivTerm(FloatVector x, FloatVector t) {
         return xlogx(t).sub(t.mul(x));
     }
 
-    private static float klDiv(float x, float t, boolean logTarget) {
-        return logTarget ? exp(t) * (t - x) : xlogx(t) - t * x;
+    private static float klDivLogTargetScalar(float x, float t) {
+        return expScalar(t) * (t - x);
+    }
+
+    private static float klDivProbScalar(float x, float t) {
+        return xlogxScalar(t) - t * x;
     }
 
     // ---- helpers ----------------------------------------------------------------------------------
@@ -300,9 +322,17 @@ final class PanamaKernels implements Kernels {
         return FloatVector.fromArray(SPECIES, a, i);
     }
 
-    /** The lanes of {@code v}, added in double in lane order. */
-    private static double lanes(FloatVector v) {
-        float[] l = v.toArray();
+    /** Lanes (of a DoubleVector's toArray()) added in lane order; takes an array so that no vector crosses a call. */
+    private static double lanes(double[] l) {
+        double s = 0;
+        for (double d : l) {
+            s += d;
+        }
+        return s;
+    }
+
+    /** Lanes (of a FloatVector's toArray()) added in double in lane order. */
+    private static double lanes(float[] l) {
         double s = 0;
         for (float f : l) {
             s += f;
@@ -344,34 +374,13 @@ final class PanamaKernels implements Kernels {
     private static final int BLOCK_VECTORS = 16;
 
     @Override
-    public double sumExp(float[] a, int from, int to, float m) {
-        FloatVector vm = FloatVector.broadcast(SPECIES, m);
-        FloatVector acc = FloatVector.zero(SPECIES);
-        int i = from;
-        int last = to - L;
-        while (i <= last) {
-            int end = Math.min(last, i + (BLOCK_VECTORS - 1) * L);
-            FloatVector block = FloatVector.zero(SPECIES);
-            for (; i <= end; i += L) {
-                block = block.add(exp(load(a, i).sub(vm)));
-            }
-            acc = acc.add(block);
-        }
-        double s = lanes(acc);
-        for (; i < to; i++) {
-            s += exp(a[i] - m);
-        }
-        return s;
-    }
-
-    @Override
     public double sumExpStore(float[] a, int from, int to, float m, float[] out) {
         FloatVector vm = FloatVector.broadcast(SPECIES, m);
         FloatVector acc = FloatVector.zero(SPECIES);
         int i = from;
         int last = to - L;
         while (i <= last) {
-            int end = Math.min(last, i + (BLOCK_VECTORS - 1) * L);
+            int end = i + Math.min(last - i, (BLOCK_VECTORS - 1) * L); // no overflow near 2^31
             FloatVector block = FloatVector.zero(SPECIES);
             for (; i <= end; i += L) {
                 FloatVector e = exp(load(a, i).sub(vm));
@@ -380,9 +389,9 @@ final class PanamaKernels implements Kernels {
             }
             acc = acc.add(block);
         }
-        double s = lanes(acc);
+        double s = lanes(acc.toArray());
         for (; i < to; i++) {
-            float e = exp(a[i] - m);
+            float e = expScalar(a[i] - m);
             out[i] = e;
             s += e;
         }
@@ -411,20 +420,17 @@ final class PanamaKernels implements Kernels {
         }
     }
 
+    /** Σ a[i], in double lanes: each half-width float vector is widened to doubles, exactly, and added. */
     @Override
     public double sum(float[] a, int from, int to) {
-        FloatVector acc = FloatVector.zero(SPECIES);
+        DoubleVector acc0 = DoubleVector.zero(DOUBLES);
+        DoubleVector acc1 = acc0;
         int i = from;
-        int last = to - L;
-        while (i <= last) {
-            int end = Math.min(last, i + (BLOCK_VECTORS - 1) * L);
-            FloatVector block = FloatVector.zero(SPECIES);
-            for (; i <= end; i += L) {
-                block = block.add(load(a, i));
-            }
-            acc = acc.add(block);
+        for (; i <= to - 2 * H; i += 2 * H) {
+            acc0 = acc0.add(FloatVector.fromArray(HALF, a, i).convertShape(F2D, DOUBLES, 0));
+            acc1 = acc1.add(FloatVector.fromArray(HALF, a, i + H).convertShape(F2D, DOUBLES, 0));
         }
-        double s = lanes(acc);
+        double s = lanes(acc0.toArray()) + lanes(acc1.toArray());
         for (; i < to; i++) {
             s += a[i];
         }
@@ -438,84 +444,108 @@ final class PanamaKernels implements Kernels {
             load(g, i).sub(exp(load(y, i)).mul(gSum)).intoArray(out, i);
         }
         for (; i < to; i++) {
-            out[i] = g[i] - exp(y[i]) * gSum;
+            out[i] = g[i] - expScalar(y[i]) * gSum;
         }
     }
 
     @Override
-    public void klDiv(float[] x, float[] t, int from, int to, boolean logTarget, float[] out) {
+    public void klDiv(float[] x, float[] t, int from, int to, float[] out) {
         int i = from;
-        if (logTarget) {
-            for (; i <= to - L; i += L) {
-                klDivLogTarget(load(x, i), load(t, i)).intoArray(out, i);
-            }
-        } else {
-            for (; i <= to - L; i += L) {
-                klDivProb(load(x, i), load(t, i)).intoArray(out, i);
-            }
+        for (; i <= to - L; i += L) {
+            klDivTerm(load(x, i), load(t, i)).intoArray(out, i);
         }
         for (; i < to; i++) {
-            out[i] = klDiv(x[i], t[i], logTarget);
+            out[i] = klDivProbScalar(x[i], t[i]);
         }
     }
 
     @Override
-    public double klDivSum(float[] x, float[] t, int from, int to, boolean logTarget) {
-        FloatVector acc = FloatVector.zero(SPECIES);
+    public void klDivLogTarget(float[] x, float[] t, int from, int to, float[] out) {
         int i = from;
-        int last = to - L;
-        while (i <= last) {
-            int end = Math.min(last, i + (BLOCK_VECTORS - 1) * L);
-            FloatVector block = FloatVector.zero(SPECIES);
-            if (logTarget) {
-                for (; i <= end; i += L) {
-                    block = block.add(klDivLogTarget(load(x, i), load(t, i)));
-                }
-            } else {
-                for (; i <= end; i += L) {
-                    block = block.add(klDivProb(load(x, i), load(t, i)));
-                }
-            }
-            acc = acc.add(block);
+        for (; i <= to - L; i += L) {
+            klDivLogTargetTerm(load(x, i), load(t, i)).intoArray(out, i);
         }
-        double s = lanes(acc);
         for (; i < to; i++) {
-            s += klDiv(x[i], t[i], logTarget);
+            out[i] = klDivLogTargetScalar(x[i], t[i]);
+        }
+    }
+
+    /** Σ kl_div: pointwise in float vectors, added in double lanes (the two halves of each vector widened). */
+    @Override
+    public double klDivSum(float[] x, float[] t, int from, int to) {
+        DoubleVector acc0 = DoubleVector.zero(DOUBLES);
+        DoubleVector acc1 = acc0;
+        int i = from;
+        for (; i <= to - L; i += L) {
+            FloatVector kl = klDivTerm(load(x, i), load(t, i));
+            acc0 = acc0.add(kl.convertShape(F2D, DOUBLES, 0));
+            acc1 = acc1.add(kl.convertShape(F2D, DOUBLES, 1));
+        }
+        double s = lanes(acc0.toArray()) + lanes(acc1.toArray());
+        for (; i < to; i++) {
+            s += klDivProbScalar(x[i], t[i]);
         }
         return s;
     }
 
     @Override
-    public void klDivBackward(float g, float[] t, int from, int to, boolean logTarget, float[] out) {
+    public double klDivSumLogTarget(float[] x, float[] t, int from, int to) {
+        DoubleVector acc0 = DoubleVector.zero(DOUBLES);
+        DoubleVector acc1 = acc0;
         int i = from;
-        if (logTarget) {
-            for (; i <= to - L; i += L) {
-                exp(load(t, i)).mul(g).neg().intoArray(out, i);
-            }
-        } else {
-            for (; i <= to - L; i += L) {
-                load(t, i).mul(g).neg().intoArray(out, i);
-            }
+        for (; i <= to - L; i += L) {
+            FloatVector kl = klDivLogTargetTerm(load(x, i), load(t, i));
+            acc0 = acc0.add(kl.convertShape(F2D, DOUBLES, 0));
+            acc1 = acc1.add(kl.convertShape(F2D, DOUBLES, 1));
+        }
+        double s = lanes(acc0.toArray()) + lanes(acc1.toArray());
+        for (; i < to; i++) {
+            s += klDivLogTargetScalar(x[i], t[i]);
+        }
+        return s;
+    }
+
+    @Override
+    public void klDivBackward(float g, float[] t, int from, int to, float[] out) {
+        int i = from;
+        for (; i <= to - L; i += L) {
+            load(t, i).mul(g).neg().intoArray(out, i);
         }
         for (; i < to; i++) {
-            out[i] = -(g * (logTarget ? exp(t[i]) : t[i]));
+            out[i] = -(g * t[i]);
         }
     }
 
     @Override
-    public void klDivBackward(float[] g, float[] t, int from, int to, boolean logTarget, float[] out) {
+    public void klDivBackwardLogTarget(float g, float[] t, int from, int to, float[] out) {
         int i = from;
-        if (logTarget) {
-            for (; i <= to - L; i += L) {
-                load(g, i).mul(exp(load(t, i))).neg().intoArray(out, i);
-            }
-        } else {
-            for (; i <= to - L; i += L) {
-                load(g, i).mul(load(t, i)).neg().intoArray(out, i);
-            }
+        for (; i <= to - L; i += L) {
+            exp(load(t, i)).mul(g).neg().intoArray(out, i);
         }
         for (; i < to; i++) {
-            out[i] = -(g[i] * (logTarget ? exp(t[i]) : t[i]));
+            out[i] = -(g * expScalar(t[i]));
+        }
+    }
+
+    @Override
+    public void klDivBackward(float[] g, float[] t, int from, int to, float[] out) {
+        int i = from;
+        for (; i <= to - L; i += L) {
+            load(g, i).mul(load(t, i)).neg().intoArray(out, i);
+        }
+        for (; i < to; i++) {
+            out[i] = -(g[i] * t[i]);
+        }
+    }
+
+    @Override
+    public void klDivBackwardLogTarget(float[] g, float[] t, int from, int to, float[] out) {
+        int i = from;
+        for (; i <= to - L; i += L) {
+            load(g, i).mul(exp(load(t, i))).neg().intoArray(out, i);
+        }
+        for (; i < to; i++) {
+            out[i] = -(g[i] * expScalar(t[i]));
         }
     }
 }

@@ -40,20 +40,6 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public double sumExp(float[] a, int from, int to, float m) {
-        double s0 = 0, s1 = 0;
-        int i = from;
-        for (; i + 1 < to; i += 2) {
-            s0 += Math.exp(a[i] - m);
-            s1 += Math.exp(a[i + 1] - m);
-        }
-        if (i < to) {
-            s0 += Math.exp(a[i] - m);
-        }
-        return s0 + s1;
-    }
-
-    @Override
     public double sumExpStore(float[] a, int from, int to, float m, float[] out) {
         double s = 0;
         for (int i = from; i < to; i++) {
@@ -101,42 +87,81 @@ final class ScalarKernels implements Kernels {
         }
     }
 
-    static float klDiv(float x, float t, boolean logTarget) {
-        return logTarget ? exp(t) * (t - x) : xlogx(t) - t * x;
+    static float klDiv(float x, float t) {
+        return xlogx(t) - t * x;
+    }
+
+    static float klDivLogTarget(float x, float t) {
+        return exp(t) * (t - x);
     }
 
     @Override
-    public void klDiv(float[] x, float[] t, int from, int to, boolean logTarget, float[] out) {
+    public void klDiv(float[] x, float[] t, int from, int to, float[] out) {
         for (int i = from; i < to; i++) {
-            out[i] = klDiv(x[i], t[i], logTarget);
+            out[i] = klDiv(x[i], t[i]);
         }
     }
 
     @Override
-    public double klDivSum(float[] x, float[] t, int from, int to, boolean logTarget) {
+    public void klDivLogTarget(float[] x, float[] t, int from, int to, float[] out) {
+        for (int i = from; i < to; i++) {
+            out[i] = klDivLogTarget(x[i], t[i]);
+        }
+    }
+
+    @Override
+    public double klDivSum(float[] x, float[] t, int from, int to) {
         double s0 = 0, s1 = 0;
         int i = from;
         for (; i + 1 < to; i += 2) {
-            s0 += klDiv(x[i], t[i], logTarget);
-            s1 += klDiv(x[i + 1], t[i + 1], logTarget);
+            s0 += klDiv(x[i], t[i]);
+            s1 += klDiv(x[i + 1], t[i + 1]);
         }
         if (i < to) {
-            s0 += klDiv(x[i], t[i], logTarget);
+            s0 += klDiv(x[i], t[i]);
         }
         return s0 + s1;
     }
 
     @Override
-    public void klDivBackward(float g, float[] t, int from, int to, boolean logTarget, float[] out) {
+    public double klDivSumLogTarget(float[] x, float[] t, int from, int to) {
+        double s0 = 0, s1 = 0;
+        int i = from;
+        for (; i + 1 < to; i += 2) {
+            s0 += klDivLogTarget(x[i], t[i]);
+            s1 += klDivLogTarget(x[i + 1], t[i + 1]);
+        }
+        if (i < to) {
+            s0 += klDivLogTarget(x[i], t[i]);
+        }
+        return s0 + s1;
+    }
+
+    @Override
+    public void klDivBackward(float g, float[] t, int from, int to, float[] out) {
         for (int i = from; i < to; i++) {
-            out[i] = -(g * (logTarget ? exp(t[i]) : t[i]));
+            out[i] = -(g * t[i]);
         }
     }
 
     @Override
-    public void klDivBackward(float[] g, float[] t, int from, int to, boolean logTarget, float[] out) {
+    public void klDivBackwardLogTarget(float g, float[] t, int from, int to, float[] out) {
         for (int i = from; i < to; i++) {
-            out[i] = -(g[i] * (logTarget ? exp(t[i]) : t[i]));
+            out[i] = -(g * exp(t[i]));
+        }
+    }
+
+    @Override
+    public void klDivBackward(float[] g, float[] t, int from, int to, float[] out) {
+        for (int i = from; i < to; i++) {
+            out[i] = -(g[i] * t[i]);
+        }
+    }
+
+    @Override
+    public void klDivBackwardLogTarget(float[] g, float[] t, int from, int to, float[] out) {
+        for (int i = from; i < to; i++) {
+            out[i] = -(g[i] * exp(t[i]));
         }
     }
 }

@@ -1,8 +1,12 @@
 package dev.kullback.cpu;
 
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.ForkJoinWorkerThread;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -11,6 +15,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * so a slow or busy thread never holds up the others. Which thread runs a unit never changes a result: callers only
  * write results to fixed places (an output element, a slot of a partials array) and combine partials afterwards in
  * a fixed order.
+ *
+ * <h2>A compilation barrier</h2>
+ * Every body is called through {@link #call}, a {@link MethodHandle} that C2 cannot constant-fold, so C2 never inlines
+ * a body into the code that started the operation (a user's hot loop, say). Each body is then compiled as its own
+ * root, holding the one kernel loop it calls. Without the barrier C2 may inline a whole operation, kernels and all,
+ * into a large caller, run out of its node budget (NodeCountInliningCutoff) before it reaches the Vector API helpers
+ * inside the kernels, and leave them out of line, which boxes every vector: ten times slower. A call costs a few
+ * nanoseconds, once per unit of at least tens of thousands of values, or per row range.
  */
 final class Workers {
     /** A range body: processes indices {@code [from, to)}. */
@@ -18,8 +30,32 @@ final class Workers {
         void run(int from, int to);
     }
 
+    /** {@link Body#run}; deliberately not final, so that C2 sees no constant handle and cannot inline through it. */
+    @SuppressWarnings("FieldMayBeFinal")
+    private static MethodHandle run = findRun();
+
     private final int threads;
     private final ForkJoinPool pool;
+
+    private static MethodHandle findRun() {
+        try {
+            return MethodHandles.lookup().findVirtual(Body.class, "run",
+                    MethodType.methodType(void.class, int.class, int.class));
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** body.run(from, to), behind the compilation barrier. */
+    private static void call(Body body, int from, int to) {
+        try {
+            run.invokeExact(body, from, to);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
 
     /** {@code pool} holds the helpers ({@code threads - 1} of them); null when {@code threads} is 1. */
     Workers(int threads, ForkJoinPool pool) {
@@ -48,7 +84,7 @@ final class Workers {
         int units = (int) ((n + (long) grain - 1) / grain);
         int helpers = Math.min(threads, units) - 1;
         if (helpers <= 0 || pool == null) {
-            body.run(0, n);
+            call(body, 0, n);
             return;
         }
         AtomicInteger next = new AtomicInteger();
@@ -56,12 +92,17 @@ final class Workers {
             int u;
             while ((u = next.getAndIncrement()) < units) {
                 long from = (long) u * grain;
-                body.run((int) from, (int) Math.min(n, from + grain));
+                call(body, (int) from, (int) Math.min(n, from + grain));
             }
         };
         ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[helpers];
-        for (int i = 0; i < helpers; i++) {
-            tasks[i] = pool.submit(worker);
+        int submitted = 0;
+        try {
+            for (; submitted < helpers; submitted++) {
+                tasks[submitted] = pool.submit(worker);
+            }
+        } catch (RejectedExecutionException e) {
+            // the pool is shutting down (its device was closed during the call): the caller does the rest
         }
         Throwable failure = null;
         try {
@@ -69,9 +110,9 @@ final class Workers {
         } catch (Throwable t) {
             failure = t;
         }
-        for (ForkJoinTask<?> task : tasks) {
+        for (int i = 0; i < submitted; i++) {
             try {
-                task.join();
+                tasks[i].join();
             } catch (Throwable t) {
                 if (failure == null) {
                     failure = t;

@@ -1,0 +1,46 @@
+package dev.kullback.cpu;
+
+import dev.kullback.Reduction;
+import dev.kullback.Tensor;
+import java.util.Random;
+
+/**
+ * A workload for {@link VectorInliningTest}: run with {@code -XX:+PrintInlining}, every
+ * operation in both modes, on row lengths that go row-parallel and chunk-parallel, long enough for C2. Argument
+ * "kl" runs only kl_div in both target modes, alternating (the case where two heavy loops share call sites).
+ */
+public final class InliningProbe {
+    public static void main(String[] args) {
+        boolean klOnly = args.length > 0 && args[0].equals("kl");
+        Random random = new Random(1);
+        try (CpuDevice d = new CpuDevice(2, true)) {
+            for (int[] shape : new int[][] {{64, 4096}, {2, 40000}, {512, 33}}) {
+                int rows = shape[0];
+                int cols = shape[1];
+                float[] x = new float[rows * cols];
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = (float) random.nextGaussian();
+                }
+                try (Tensor xt = d.upload(x, rows, cols); Tensor y = d.logSoftmax(xt); Tensor p = d.softmax(xt)) {
+                    long end = System.nanoTime() + 600_000_000L;
+                    while (System.nanoTime() < end) {
+                        if (!klOnly) {
+                            d.logSoftmax(xt).close();
+                            d.softmax(xt).close();
+                            d.logSoftmaxBackward(xt, y).close();
+                            d.sum(xt).close();
+                            d.rowSum(xt).close();
+                        }
+                        for (boolean logTarget : new boolean[] {false, true}) {
+                            Tensor t = logTarget ? y : p;
+                            d.klDiv(y, t, Reduction.NONE, logTarget).close();
+                            d.klDiv(y, t, Reduction.SUM, logTarget).close();
+                            d.klDivBackward(xt, y, t, Reduction.NONE, logTarget).close();
+                        }
+                    }
+                }
+            }
+        }
+        System.out.println("probe done");
+    }
+}
