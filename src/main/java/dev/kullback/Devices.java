@@ -2,7 +2,6 @@ package dev.kullback;
 
 import dev.kullback.cpu.CpuDevice;
 import dev.kullback.cuda.CudaDevice;
-import dev.kullback.internal.AbstractDevice;
 import java.lang.System.Logger.Level;
 import java.util.Locale;
 import java.util.regex.Matcher;
@@ -11,7 +10,9 @@ import java.util.regex.Pattern;
 /**
  * Where to run: {@link #best()} picks CUDA device 0 when it is usable and the CPU otherwise.
  * {@code -Dkullback.device=auto|cpu|cuda} overrides the choice ({@code cuda} fails, with the reason, when
- * no GPU is usable).
+ * no GPU is usable). The devices handed out here are shared by the whole process and stay open: their
+ * {@code close()} does nothing. For a device with a lifetime of its own, use {@code new CpuDevice()} or
+ * {@code CudaDevice.open(0)}.
  */
 public final class Devices {
     private static final System.Logger LOG = System.getLogger("dev.kullback");
@@ -28,7 +29,7 @@ public final class Devices {
 
     /** The best device here, chosen once: a usable GPU, else the CPU. Never throws for "no GPU". */
     public static synchronized Device best() {
-        if (best == null || ((AbstractDevice<?>) best).isClosed()) {
+        if (best == null) {
             best = choose();
         }
         return best;
@@ -40,19 +41,17 @@ public final class Devices {
         return reason;
     }
 
-    /** The CPU implementation, always available: one shared instance, made anew if someone closed it. */
+    /** The CPU implementation, always available: one instance for the process, which close() leaves open. */
     public static synchronized Device cpu() {
-        if (cpu == null || cpu.isClosed()) {
+        if (cpu == null) {
             cpu = new CpuDevice();
+            cpu.makeProcessWide();
         }
         return cpu;
     }
 
     /** CUDA device 0; throws {@link IllegalStateException} with the reason when no GPU is usable. */
     public static synchronized Device cuda() {
-        if (cuda != null && cuda.isClosed()) {
-            cuda = null; // closed by its user: open it again
-        }
         probeCuda();
         if (cuda == null) {
             throw new IllegalStateException("no usable CUDA device: " + describe(cudaFailure), cudaFailure);
@@ -91,6 +90,7 @@ public final class Devices {
         }
         try {
             cuda = CudaDevice.open(0);
+            cuda.makeProcessWide();
         } catch (Throwable failure) {
             cudaFailure = failure;
         }

@@ -12,6 +12,7 @@ import dev.kullback.Tensor;
 public abstract class AbstractDevice<T extends AbstractTensor> implements Device {
     private final Class<T> tensorType;
     private volatile boolean closed;
+    private volatile boolean processWide;
 
     protected AbstractDevice(Class<T> tensorType) {
         this.tensorType = tensorType;
@@ -162,8 +163,15 @@ public abstract class AbstractDevice<T extends AbstractTensor> implements Device
         return run(out, () -> rowSumInto(in, out));
     }
 
+    /**
+     * Closes the device, unless it is one of the process-wide instances that {@code Devices} hands out:
+     * those are shared by every caller, so one caller's try-with-resources must not close them for all.
+     */
     @Override
     public final void close() {
+        if (processWide) {
+            return;
+        }
         if (!closed) {
             synchronized (this) {
                 if (!closed) {
@@ -176,6 +184,11 @@ public abstract class AbstractDevice<T extends AbstractTensor> implements Device
 
     public final boolean isClosed() {
         return closed;
+    }
+
+    /** Makes {@link #close()} a no-op: for the shared instances of {@code dev.kullback.Devices}. */
+    public final void makeProcessWide() {
+        processWide = true;
     }
 
     @Override
