@@ -51,6 +51,83 @@ public interface Device extends AutoCloseable {
     /** Sum of each row, as a [rows, 1] tensor. */
     Tensor rowSum(Tensor x);
 
+    // ---- losses from logits, each fused with its gradient ------------------------------------------------
+
+    /** Integer class labels on this device, one per row: targets for cross-entropy, a row mask for distillation. */
+    Labels uploadLabels(int[] labels);
+
+    /**
+     * Knowledge distillation: {@code T² · KL(softmax(teacher / T) || softmax(student / T))} (or KL(student ||
+     * teacher) when {@link Distillation#reverse}), with the gradient with respect to the student's logits, from
+     * one fused pass over both logits; the [rows, cols] probabilities are never stored. Vocabulary entries that
+     * are -inf in both logits (masked) add 0 to the loss and 0 to the gradient, where PyTorch's composition
+     * {@code kl_div(log_softmax(s / T), softmax(t / T))} gives NaN.
+     */
+    Loss distillationKl(Tensor studentLogits, Tensor teacherLogits, Distillation options);
+
+    /** {@link #distillationKl(Tensor, Tensor, Distillation)} at {@code temperature}, BATCHMEAN, every row counted. */
+    default Loss distillationKl(Tensor studentLogits, Tensor teacherLogits, float temperature) {
+        return distillationKl(studentLogits, teacherLogits, Distillation.options().temperature(temperature));
+    }
+
+    /**
+     * {@code torch.nn.functional.cross_entropy(logits, labels, weight, ignore_index, reduction, label_smoothing)}
+     * with class-index labels, plus the optional z-loss, and its gradient with respect to the logits, in one fused
+     * pass. A label outside [0, cols) that is not the ignore index is an {@link IllegalArgumentException}.
+     */
+    Loss crossEntropy(Tensor logits, Labels labels, CrossEntropy options);
+
+    /** {@link #crossEntropy(Tensor, Labels, CrossEntropy)} with PyTorch's defaults: MEAN, ignore index -100. */
+    default Loss crossEntropy(Tensor logits, Labels labels) {
+        return crossEntropy(logits, labels, CrossEntropy.options());
+    }
+
+    /**
+     * Cross-entropy against soft targets (probabilities, [rows, cols]), as PyTorch computes it for a
+     * floating-point target: MEAN divides by rows, whatever the weights. The ignore index does not apply.
+     */
+    Loss crossEntropy(Tensor logits, Tensor targetProbabilities, CrossEntropy options);
+
+    /**
+     * Liger-Kernel's generalized Jensen-Shannon divergence of P = softmax(teacher) and Q = softmax(student):
+     * {@code beta · KL(P || M) + (1 - beta) · KL(Q || M)} with {@code M = beta · P + (1 - beta) · Q}; beta = 0 is
+     * the forward KL(P || Q) and beta = 1 the reverse KL(Q || P) (as Liger defines them), 0.5 the symmetric JSD.
+     * Gradients with respect to both logits: input 0 the student, input 1 the teacher.
+     */
+    Loss jsd(Tensor studentLogits, Tensor teacherLogits, float beta, Reduction reduction);
+
+    /**
+     * KL(P || Q) + KL(Q || P) of P = softmax(logitsP) and Q = softmax(logitsQ) (R-Drop's consistency loss), with
+     * the gradients with respect to both logits.
+     */
+    Loss symmetricKl(Tensor logitsP, Tensor logitsQ, Reduction reduction);
+
+    /**
+     * The entropy H(softmax(logits)) of each row, with its gradient. NONE gives each row's entropy; SUM their sum;
+     * MEAN and BATCHMEAN their mean over rows.
+     */
+    Loss entropy(Tensor logits, Reduction reduction);
+
+    /**
+     * {@code tf.keras.losses.KLDivergence}: both inputs clipped to [1e-7, 1], {@code Σ yTrue · log(yTrue / yPred)}
+     * over each row, reduced (Keras's default, the mean over the batch, is BATCHMEAN); in bits rather than nats
+     * when {@code bits}. The gradient is with respect to {@code yPred} (0 where it was clipped).
+     */
+    Loss kerasKl(Tensor yTrue, Tensor yPred, Reduction reduction, boolean bits);
+
+    /**
+     * KL(N(mu1, exp(logvar1)) || N(mu2, exp(logvar2))) of diagonal Gaussians given as [rows, dims]:
+     * {@code 0.5 · (logvar2 - logvar1 + (exp(logvar1) + (mu1 - mu2)²) / exp(logvar2) - 1)} per dimension, reduced
+     * like kl_div (NONE sums each row); gradients for mu1, logvar1, mu2, logvar2, in that order.
+     */
+    Loss gaussianKl(Tensor mu1, Tensor logvar1, Tensor mu2, Tensor logvar2, Reduction reduction);
+
+    /**
+     * The VAE form, KL(N(mu, exp(logvar)) || N(0, I)) = {@code -0.5 · Σ (1 + logvar - mu² - exp(logvar))};
+     * gradients for mu and logvar.
+     */
+    Loss gaussianKl(Tensor mu, Tensor logvar, Reduction reduction);
+
     /** Releases the device's resources; tensors of a closed device may no longer be used. Idempotent. */
     @Override
     void close();

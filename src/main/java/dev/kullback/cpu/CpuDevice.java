@@ -1,5 +1,6 @@
 package dev.kullback.cpu;
 
+import dev.kullback.Reduction;
 import dev.kullback.internal.AbstractDevice;
 import java.lang.System.Logger.Level;
 import java.util.Arrays;
@@ -44,7 +45,7 @@ import java.util.concurrent.ForkJoinPool;
  * memory once and written once; on [1024, 32768] log-softmax runs at about the speed of System.arraycopy. PyTorch's edge semantics: a row holding NaN or +inf, or only -inf, is all NaN; -inf entries
  * of an otherwise finite row give -inf (log-softmax) and 0 (softmax).
  */
-public final class CpuDevice extends AbstractDevice<CpuTensor> {
+public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     /** Row chunk: the unit of row-wise max and sum partials. */
     static final int CHUNK = 4096;
     /** Block of the flattened tensor: the unit of whole-tensor sum partials. */
@@ -85,7 +86,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor> {
     }
 
     private CpuDevice(Workers workers, Kernels kernels, boolean ownsPool) {
-        super(CpuTensor.class);
+        super(CpuTensor.class, CpuLabels.class);
         this.kernels = kernels;
         this.workers = workers;
         this.ownsPool = ownsPool;
@@ -562,5 +563,57 @@ public final class CpuDevice extends AbstractDevice<CpuTensor> {
 
     private int blockGrain(int blocks) {
         return unitGrain(blocks, BLOCK);
+    }
+
+    // ---- losses -------------------------------------------------------------------------------------
+
+    @Override
+    protected CpuLabels labelsOf(int[] labels) {
+        return new CpuLabels(this, labels);
+    }
+
+    @Override
+    protected void distillationInto(CpuTensor student, CpuTensor teacher, CpuLabels labels, int ignoreIndex, float temperature,
+                                    boolean reverse, float divisor, CpuTensor value, CpuTensor grad) {
+        throw new UnsupportedOperationException("distillationKl: not yet on " + name());
+    }
+
+    @Override
+    protected void crossEntropyInto(CpuTensor logits, CpuLabels labels, CpuTensor weights, Reduction reduction, int ignoreIndex,
+                                    float labelSmoothing, float zLoss, CpuTensor value, CpuTensor grad) {
+        throw new UnsupportedOperationException("crossEntropy: not yet on " + name());
+    }
+
+    @Override
+    protected void softCrossEntropyInto(CpuTensor logits, CpuTensor target, CpuTensor weights, Reduction reduction, float labelSmoothing,
+                                        float zLoss, CpuTensor value, CpuTensor grad) {
+        throw new UnsupportedOperationException("crossEntropy: not yet on " + name());
+    }
+
+    @Override
+    protected void jsdInto(CpuTensor student, CpuTensor teacher, float beta, boolean perRow, float divisor, CpuTensor value, CpuTensor gradStudent,
+                           CpuTensor gradTeacher) {
+        throw new UnsupportedOperationException("jsd: not yet on " + name());
+    }
+
+    @Override
+    protected void symmetricKlInto(CpuTensor p, CpuTensor q, boolean perRow, float divisor, CpuTensor value, CpuTensor gradP, CpuTensor gradQ) {
+        throw new UnsupportedOperationException("symmetricKl: not yet on " + name());
+    }
+
+    @Override
+    protected void entropyInto(CpuTensor logits, boolean perRow, float divisor, CpuTensor value, CpuTensor grad) {
+        throw new UnsupportedOperationException("entropy: not yet on " + name());
+    }
+
+    @Override
+    protected void kerasKlInto(CpuTensor yTrue, CpuTensor yPred, boolean bits, boolean perRow, float divisor, CpuTensor value, CpuTensor gradPred) {
+        throw new UnsupportedOperationException("kerasKl: not yet on " + name());
+    }
+
+    @Override
+    protected void gaussianKlInto(CpuTensor mu1, CpuTensor logvar1, CpuTensor mu2, CpuTensor logvar2, boolean perRow, float divisor, CpuTensor value,
+                                  CpuTensor gradMu1, CpuTensor gradLogvar1, CpuTensor gradMu2, CpuTensor gradLogvar2) {
+        throw new UnsupportedOperationException("gaussianKl: not yet on " + name());
     }
 }

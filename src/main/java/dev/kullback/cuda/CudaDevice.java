@@ -1,5 +1,6 @@
 package dev.kullback.cuda;
 
+import dev.kullback.Reduction;
 import dev.kullback.internal.AbstractDevice;
 import java.util.function.LongConsumer;
 
@@ -7,7 +8,7 @@ import java.util.function.LongConsumer;
  * The Device on a GPU: tensors in pooled device memory, ops as kernel launches on one stream. All GPU
  * access goes through a {@link Gpu}: the JCuda driver in production, the host simulator in tests.
  */
-public final class CudaDevice extends AbstractDevice<CudaTensor> {
+public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     private final Gpu gpu;
     private final MemoryPool pool;
     private final LogSoftmaxKernels logSoftmax;
@@ -16,7 +17,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor> {
 
     /** Runs on {@code gpu}, resolving every kernel now so that a module that cannot load fails here. */
     public CudaDevice(Gpu gpu) {
-        super(CudaTensor.class);
+        super(CudaTensor.class, CudaLabels.class);
         this.gpu = gpu;
         this.pool = new MemoryPool(gpu);
         this.logSoftmax = new LogSoftmaxKernels(gpu);
@@ -146,5 +147,64 @@ public final class CudaDevice extends AbstractDevice<CudaTensor> {
     protected void release() {
         pool.close();
         gpu.close();
+    }
+
+    // ---- losses -------------------------------------------------------------------------------------
+
+    @Override
+    protected CudaLabels labelsOf(int[] labels) {
+        long address = pool.acquire(4L * labels.length);
+        try {
+            gpu.copyToDevice(labels, address);
+            return new CudaLabels(this, labels, address);
+        } catch (RuntimeException | Error e) {
+            pool.release(address, 4L * labels.length);
+            throw e;
+        }
+    }
+
+    @Override
+    protected void distillationInto(CudaTensor student, CudaTensor teacher, CudaLabels labels, int ignoreIndex, float temperature,
+                                    boolean reverse, float divisor, CudaTensor value, CudaTensor grad) {
+        throw new UnsupportedOperationException("distillationKl: not yet on " + name());
+    }
+
+    @Override
+    protected void crossEntropyInto(CudaTensor logits, CudaLabels labels, CudaTensor weights, Reduction reduction, int ignoreIndex,
+                                    float labelSmoothing, float zLoss, CudaTensor value, CudaTensor grad) {
+        throw new UnsupportedOperationException("crossEntropy: not yet on " + name());
+    }
+
+    @Override
+    protected void softCrossEntropyInto(CudaTensor logits, CudaTensor target, CudaTensor weights, Reduction reduction, float labelSmoothing,
+                                        float zLoss, CudaTensor value, CudaTensor grad) {
+        throw new UnsupportedOperationException("crossEntropy: not yet on " + name());
+    }
+
+    @Override
+    protected void jsdInto(CudaTensor student, CudaTensor teacher, float beta, boolean perRow, float divisor, CudaTensor value, CudaTensor gradStudent,
+                           CudaTensor gradTeacher) {
+        throw new UnsupportedOperationException("jsd: not yet on " + name());
+    }
+
+    @Override
+    protected void symmetricKlInto(CudaTensor p, CudaTensor q, boolean perRow, float divisor, CudaTensor value, CudaTensor gradP, CudaTensor gradQ) {
+        throw new UnsupportedOperationException("symmetricKl: not yet on " + name());
+    }
+
+    @Override
+    protected void entropyInto(CudaTensor logits, boolean perRow, float divisor, CudaTensor value, CudaTensor grad) {
+        throw new UnsupportedOperationException("entropy: not yet on " + name());
+    }
+
+    @Override
+    protected void kerasKlInto(CudaTensor yTrue, CudaTensor yPred, boolean bits, boolean perRow, float divisor, CudaTensor value, CudaTensor gradPred) {
+        throw new UnsupportedOperationException("kerasKl: not yet on " + name());
+    }
+
+    @Override
+    protected void gaussianKlInto(CudaTensor mu1, CudaTensor logvar1, CudaTensor mu2, CudaTensor logvar2, boolean perRow, float divisor, CudaTensor value,
+                                  CudaTensor gradMu1, CudaTensor gradLogvar1, CudaTensor gradMu2, CudaTensor gradLogvar2) {
+        throw new UnsupportedOperationException("gaussianKl: not yet on " + name());
     }
 }

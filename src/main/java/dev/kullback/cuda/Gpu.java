@@ -22,6 +22,9 @@ public interface Gpu extends AutoCloseable {
     /** Copies count floats from src[srcOffset..] to the device at dst, after all queued work. */
     void copyToDevice(float[] src, int srcOffset, long dst, int count);
 
+    /** Copies all of {@code src} (int32 labels) to the device at dst, after all queued work. */
+    void copyToDevice(int[] src, long dst);
+
     /** Copies count floats from the device at src into dst[dstOffset..], after all queued work. */
     void copyToHost(long src, float[] dst, int dstOffset, int count);
 

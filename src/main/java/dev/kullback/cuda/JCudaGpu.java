@@ -110,6 +110,14 @@ public final class JCudaGpu implements Gpu {
     }
 
     @Override
+    public synchronized void copyToDevice(int[] src, long dst) {
+        makeCurrent();
+        check(cuStreamSynchronize(stream), "cuStreamSynchronize");
+        check(cuMemcpyHtoD(Address.of(dst), Pointer.to(src), 4L * src.length), "cuMemcpyHtoD(" + src.length
+                + " ints)");
+    }
+
+    @Override
     public synchronized void copyToHost(long src, float[] dst, int dstOffset, int count) {
         makeCurrent();
         check(cuStreamSynchronize(stream), "cuStreamSynchronize");

@@ -1,21 +1,30 @@
 package dev.kullback.internal;
 
+import dev.kullback.CrossEntropy;
 import dev.kullback.Device;
+import dev.kullback.Distillation;
+import dev.kullback.Labels;
+import dev.kullback.Loss;
 import dev.kullback.Reduction;
 import dev.kullback.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BiConsumer;
 
 /**
  * The one place where arguments are checked and results allocated. A device implementation supplies
  * memory and the raw operations on tensors it owns; everything a caller can get wrong is caught here,
  * before any kernel runs, so no device ever sees a bad shape.
  */
-public abstract class AbstractDevice<T extends AbstractTensor> implements Device {
+public abstract class AbstractDevice<T extends AbstractTensor, L extends AbstractLabels> implements Device {
     private final Class<T> tensorType;
+    private final Class<L> labelsType;
     private volatile boolean closed;
     private volatile boolean processWide;
 
-    protected AbstractDevice(Class<T> tensorType) {
+    protected AbstractDevice(Class<T> tensorType, Class<L> labelsType) {
         this.tensorType = tensorType;
+        this.labelsType = labelsType;
     }
 
     // ---- what an implementation supplies ------------------------------------------------------
@@ -51,6 +60,49 @@ public abstract class AbstractDevice<T extends AbstractTensor> implements Device
 
     /** out[r, 0] = sum of row r of x. */
     protected abstract void rowSumInto(T x, T out);
+
+    /** Labels holding a copy of {@code labels}. */
+    protected abstract L labelsOf(int[] labels);
+
+    /**
+     * value = T² · the reduced KL of each counted row (per row into [rows, 1] for NONE; rows whose label is the
+     * ignore index give 0); grad = its gradient with respect to the student. {@code divisor} is what the sum of
+     * the counted rows' losses is divided by (1 for SUM and NONE); {@code labels} is null when every row counts.
+     */
+    protected abstract void distillationInto(T student, T teacher, L labels, int ignoreIndex, float temperature,
+                                             boolean reverse, float divisor, T value, T grad);
+
+    /**
+     * PyTorch's cross_entropy with class indices (already checked to be classes or the ignore index), plus
+     * {@code zLoss · lse²} per counted row; {@code weights} is [1, cols] or null. value is [rows, 1] for NONE.
+     */
+    protected abstract void crossEntropyInto(T logits, L labels, T weights, Reduction reduction, int ignoreIndex,
+                                             float labelSmoothing, float zLoss, T value, T grad);
+
+    /** PyTorch's cross_entropy with probability targets, plus the z-loss; value is [rows, 1] for NONE. */
+    protected abstract void softCrossEntropyInto(T logits, T target, T weights, Reduction reduction,
+                                                 float labelSmoothing, float zLoss, T value, T grad);
+
+    /** Liger's generalized JSD of P = softmax(teacher), Q = softmax(student); row sums / divisor. */
+    protected abstract void jsdInto(T student, T teacher, float beta, boolean perRow, float divisor, T value,
+                                    T gradStudent, T gradTeacher);
+
+    /** KL(P || Q) + KL(Q || P) of P = softmax(p), Q = softmax(q); row sums / divisor. */
+    protected abstract void symmetricKlInto(T p, T q, boolean perRow, float divisor, T value, T gradP, T gradQ);
+
+    /** H(softmax(logits)) per row; row sums / divisor. */
+    protected abstract void entropyInto(T logits, boolean perRow, float divisor, T value, T grad);
+
+    /** Keras's clipped KL, in nats or bits; row sums / divisor. */
+    protected abstract void kerasKlInto(T yTrue, T yPred, boolean bits, boolean perRow, float divisor, T value,
+                                        T gradPred);
+
+    /**
+     * Diagonal Gaussian KL per element, row sums / divisor. {@code mu2} and {@code logvar2} (and their gradients)
+     * are null for the standard normal N(0, I).
+     */
+    protected abstract void gaussianKlInto(T mu1, T logvar1, T mu2, T logvar2, boolean perRow, float divisor,
+                                           T value, T gradMu1, T gradLogvar1, T gradMu2, T gradLogvar2);
 
     /** Frees the device's own resources; called exactly once. */
     protected abstract void release();
@@ -167,6 +219,216 @@ public abstract class AbstractDevice<T extends AbstractTensor> implements Device
      * Closes the device, unless it is one of the process-wide instances that {@code Devices} hands out:
      * those are shared by every caller, so one caller's try-with-resources must not close them for all.
      */
+    // ---- losses, checked ----------------------------------------------------------------------------
+
+    @Override
+    public final Labels uploadLabels(int[] labels) {
+        requireOpen();
+        if (labels == null) {
+            throw new IllegalArgumentException("labels is null");
+        }
+        if (labels.length == 0) {
+            throw new IllegalArgumentException("labels is empty; there must be one label per row");
+        }
+        return labelsOf(labels);
+    }
+
+    @Override
+    public final Loss distillationKl(Tensor studentLogits, Tensor teacherLogits, Distillation options) {
+        T student = own(studentLogits, "studentLogits");
+        T teacher = own(teacherLogits, "teacherLogits");
+        Shapes.requireSame("studentLogits", student, "teacherLogits", teacher);
+        requireNonNull(options, "options");
+        float temperature = options.temperature();
+        if (!(temperature > 0) || Float.isInfinite(temperature)) {
+            throw new IllegalArgumentException("temperature must be positive and finite, got " + temperature);
+        }
+        Reduction reduction = requireNonNull(options.reduction(), "reduction");
+        L labels = options.labels() == null ? null : ownLabels(options.labels(), "labels", student.rows());
+        int counted = labels == null ? student.rows() : labels.counted(options.ignoreIndex());
+        float divisor = reduction == Reduction.MEAN ? (float) ((double) counted * student.cols())
+                : reduction == Reduction.BATCHMEAN ? counted : 1f;
+        return loss(student.rows(), reduction, List.of(student), (value, grads) -> distillationInto(student, teacher,
+                labels, options.ignoreIndex(), temperature, options.reverse(), divisor, value, grads.get(0)));
+    }
+
+    @Override
+    public final Loss crossEntropy(Tensor logits, Labels labels, CrossEntropy options) {
+        T x = own(logits, "logits");
+        requireNonNull(options, "options");
+        L y = ownLabels(labels, "labels", x.rows());
+        y.requireInRange("labels", x.cols(), options.ignoreIndex());
+        T weights = classWeights(options, x);
+        Reduction reduction = crossEntropyReduction(options);
+        float smoothing = labelSmoothing(options);
+        float zLoss = zLoss(options);
+        return loss(x.rows(), reduction, List.of(x), (value, grads) -> crossEntropyInto(x, y, weights, reduction,
+                options.ignoreIndex(), smoothing, zLoss, value, grads.get(0)));
+    }
+
+    @Override
+    public final Loss crossEntropy(Tensor logits, Tensor targetProbabilities, CrossEntropy options) {
+        T x = own(logits, "logits");
+        T target = own(targetProbabilities, "targetProbabilities");
+        Shapes.requireSame("logits", x, "targetProbabilities", target);
+        requireNonNull(options, "options");
+        T weights = classWeights(options, x);
+        Reduction reduction = crossEntropyReduction(options);
+        float smoothing = labelSmoothing(options);
+        float zLoss = zLoss(options);
+        return loss(x.rows(), reduction, List.of(x), (value, grads) -> softCrossEntropyInto(x, target, weights,
+                reduction, smoothing, zLoss, value, grads.get(0)));
+    }
+
+    @Override
+    public final Loss jsd(Tensor studentLogits, Tensor teacherLogits, float beta, Reduction reduction) {
+        T student = own(studentLogits, "studentLogits");
+        T teacher = own(teacherLogits, "teacherLogits");
+        Shapes.requireSame("studentLogits", student, "teacherLogits", teacher);
+        if (!(beta >= 0 && beta <= 1)) {
+            throw new IllegalArgumentException("beta must be in [0, 1], got " + beta);
+        }
+        float divisor = divisor(requireNonNull(reduction, "reduction"), student);
+        return loss(student.rows(), reduction, List.of(student, teacher), (value, grads) -> jsdInto(student, teacher,
+                beta, reduction == Reduction.NONE, divisor, value, grads.get(0), grads.get(1)));
+    }
+
+    @Override
+    public final Loss symmetricKl(Tensor logitsP, Tensor logitsQ, Reduction reduction) {
+        T p = own(logitsP, "logitsP");
+        T q = own(logitsQ, "logitsQ");
+        Shapes.requireSame("logitsP", p, "logitsQ", q);
+        float divisor = divisor(requireNonNull(reduction, "reduction"), p);
+        return loss(p.rows(), reduction, List.of(p, q), (value, grads) -> symmetricKlInto(p, q,
+                reduction == Reduction.NONE, divisor, value, grads.get(0), grads.get(1)));
+    }
+
+    @Override
+    public final Loss entropy(Tensor logits, Reduction reduction) {
+        T x = own(logits, "logits");
+        requireNonNull(reduction, "reduction");
+        float divisor = reduction == Reduction.MEAN || reduction == Reduction.BATCHMEAN ? x.rows() : 1f;
+        return loss(x.rows(), reduction, List.of(x), (value, grads) -> entropyInto(x, reduction == Reduction.NONE,
+                divisor, value, grads.get(0)));
+    }
+
+    @Override
+    public final Loss kerasKl(Tensor yTrue, Tensor yPred, Reduction reduction, boolean bits) {
+        T truth = own(yTrue, "yTrue");
+        T pred = own(yPred, "yPred");
+        Shapes.requireSame("yTrue", truth, "yPred", pred);
+        float divisor = divisor(requireNonNull(reduction, "reduction"), truth);
+        return loss(truth.rows(), reduction, List.of(pred), (value, grads) -> kerasKlInto(truth, pred, bits,
+                reduction == Reduction.NONE, divisor, value, grads.get(0)));
+    }
+
+    @Override
+    public final Loss gaussianKl(Tensor mu1, Tensor logvar1, Tensor mu2, Tensor logvar2, Reduction reduction) {
+        T m1 = own(mu1, "mu1");
+        T v1 = own(logvar1, "logvar1");
+        T m2 = own(mu2, "mu2");
+        T v2 = own(logvar2, "logvar2");
+        Shapes.requireSame("mu1", m1, "logvar1", v1);
+        Shapes.requireSame("mu1", m1, "mu2", m2);
+        Shapes.requireSame("mu1", m1, "logvar2", v2);
+        float divisor = divisor(requireNonNull(reduction, "reduction"), m1);
+        return loss(m1.rows(), reduction, List.of(m1, v1, m2, v2), (value, grads) -> gaussianKlInto(m1, v1, m2, v2,
+                reduction == Reduction.NONE, divisor, value, grads.get(0), grads.get(1), grads.get(2), grads.get(3)));
+    }
+
+    @Override
+    public final Loss gaussianKl(Tensor mu, Tensor logvar, Reduction reduction) {
+        T m = own(mu, "mu");
+        T v = own(logvar, "logvar");
+        Shapes.requireSame("mu", m, "logvar", v);
+        float divisor = divisor(requireNonNull(reduction, "reduction"), m);
+        return loss(m.rows(), reduction, List.of(m, v), (value, grads) -> gaussianKlInto(m, v, null, null,
+                reduction == Reduction.NONE, divisor, value, grads.get(0), grads.get(1), null, null));
+    }
+
+    /** Allocates a loss's value ([rows, 1] for NONE, else [1, 1]) and one gradient per input, runs, frees on failure. */
+    private Loss loss(int rows, Reduction reduction, List<T> inputs, BiConsumer<T, List<T>> op) {
+        List<T> results = new ArrayList<>();
+        try {
+            T value = allocate(reduction == Reduction.NONE ? rows : 1, 1);
+            results.add(value);
+            for (T input : inputs) {
+                results.add(allocate(input.rows(), input.cols()));
+            }
+            List<T> grads = results.subList(1, results.size());
+            op.accept(value, grads);
+            return new Loss(value, new ArrayList<>(grads));
+        } catch (RuntimeException | Error e) {
+            results.forEach(AbstractTensor::close);
+            throw e;
+        }
+    }
+
+    private T classWeights(CrossEntropy options, T logits) {
+        if (options.weights() == null) {
+            return null;
+        }
+        T weights = own(options.weights(), "weights");
+        if (weights.rows() != 1 || weights.cols() != logits.cols()) {
+            throw new IllegalArgumentException("weights " + weights.shape() + " must be [1, " + logits.cols()
+                    + "], one per class of logits " + logits.shape());
+        }
+        return weights;
+    }
+
+    private static Reduction crossEntropyReduction(CrossEntropy options) {
+        Reduction reduction = requireNonNull(options.reduction(), "reduction");
+        if (reduction == Reduction.BATCHMEAN) {
+            throw new IllegalArgumentException("cross-entropy takes reduction NONE, SUM or MEAN, as PyTorch's does, "
+                    + "not BATCHMEAN");
+        }
+        return reduction;
+    }
+
+    private static float labelSmoothing(CrossEntropy options) {
+        float smoothing = options.labelSmoothing();
+        if (!(smoothing >= 0 && smoothing <= 1)) {
+            throw new IllegalArgumentException("labelSmoothing must be in [0, 1], got " + smoothing);
+        }
+        return smoothing;
+    }
+
+    private static float zLoss(CrossEntropy options) {
+        float scale = options.zLoss();
+        if (!(scale >= 0) || Float.isInfinite(scale)) {
+            throw new IllegalArgumentException("zLoss must be finite and >= 0, got " + scale);
+        }
+        return scale;
+    }
+
+    private static <V> V requireNonNull(V value, String argument) {
+        if (value == null) {
+            throw new IllegalArgumentException(argument + " is null");
+        }
+        return value;
+    }
+
+    /** The argument as this device's own labels, one per row, or a clear exception. */
+    protected final L ownLabels(Labels labels, String argument, int rows) {
+        requireOpen();
+        if (labels == null) {
+            throw new IllegalArgumentException(argument + " is null");
+        }
+        if (labels.device() != this || !labelsType.isInstance(labels)) {
+            throw new IllegalStateException(argument + " live on " + (labels.device() == null ? "no device"
+                    : labels.device().name()) + ", not on " + name());
+        }
+        L own = labelsType.cast(labels);
+        if (own.isClosed()) {
+            throw new IllegalStateException(argument + " [" + own.size() + "] are closed");
+        }
+        if (own.size() != rows) {
+            throw new IllegalArgumentException(argument + " has " + own.size() + " labels, but the logits have "
+                    + rows + " rows");
+        }
+        return own;
+    }
+
     @Override
     public final void close() {
         if (processWide) {

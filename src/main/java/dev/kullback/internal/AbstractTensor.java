@@ -6,12 +6,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /** What every device's tensor shares: its shape, its owner, and an idempotent close. */
 public abstract class AbstractTensor implements Tensor {
-    private final AbstractDevice<?> device;
+    private final AbstractDevice<?, ?> device;
     private final int rows;
     private final int cols;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    protected AbstractTensor(AbstractDevice<?> device, int rows, int cols) {
+    protected AbstractTensor(AbstractDevice<?, ?> device, int rows, int cols) {
         this.device = device;
         this.rows = rows;
         this.cols = cols;

@@ -1,0 +1,76 @@
+package dev.kullback;
+
+/**
+ * Options of {@link Device#crossEntropy}, with the meanings of {@code torch.nn.functional.cross_entropy}'s
+ * arguments, plus an optional z-loss. Immutable; each setter returns a new instance. Defaults: MEAN,
+ * ignoreIndex -100, no label smoothing, no class weights, no z-loss.
+ */
+public final class CrossEntropy {
+    private static final CrossEntropy DEFAULTS = new CrossEntropy(Reduction.MEAN, -100, 0f, null, 0f);
+
+    private final Reduction reduction;
+    private final int ignoreIndex;
+    private final float labelSmoothing;
+    private final Tensor weights;
+    private final float zLoss;
+
+    private CrossEntropy(Reduction reduction, int ignoreIndex, float labelSmoothing, Tensor weights, float zLoss) {
+        this.reduction = reduction;
+        this.ignoreIndex = ignoreIndex;
+        this.labelSmoothing = labelSmoothing;
+        this.weights = weights;
+        this.zLoss = zLoss;
+    }
+
+    public static CrossEntropy options() {
+        return DEFAULTS;
+    }
+
+    /** NONE (each row's loss, [rows, 1]), SUM or MEAN; MEAN over class-index labels is weighted as PyTorch weights it. */
+    public CrossEntropy reduction(Reduction reduction) {
+        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, zLoss);
+    }
+
+    /** Rows with this label add nothing to the loss, the gradient or the mean's denominator. */
+    public CrossEntropy ignoreIndex(int ignoreIndex) {
+        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, zLoss);
+    }
+
+    /** In [0, 1]: the target becomes (1 - s) · onehot + s / classes. */
+    public CrossEntropy labelSmoothing(float labelSmoothing) {
+        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, zLoss);
+    }
+
+    /** A [1, classes] tensor of class weights on the same device, or null. */
+    public CrossEntropy weights(Tensor weights) {
+        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, zLoss);
+    }
+
+    /**
+     * Adds {@code scale · logsumexp(row)²} to each counted row's loss (the z-loss of PaLM, which keeps the
+     * logits' normalizer near 1). Under MEAN it is averaged over the counted rows, unweighted.
+     */
+    public CrossEntropy zLoss(float scale) {
+        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, scale);
+    }
+
+    public Reduction reduction() {
+        return reduction;
+    }
+
+    public int ignoreIndex() {
+        return ignoreIndex;
+    }
+
+    public float labelSmoothing() {
+        return labelSmoothing;
+    }
+
+    public Tensor weights() {
+        return weights;
+    }
+
+    public float zLoss() {
+        return zLoss;
+    }
+}

@@ -1,0 +1,72 @@
+package dev.kullback;
+
+/**
+ * Options of {@link Device#distillationKl}: {@code T² · KL(softmax(teacher / T) || softmax(student / T))}.
+ * Immutable; each setter returns a new instance. Defaults: temperature 1, BATCHMEAN, forward direction, every
+ * row counted.
+ */
+public final class Distillation {
+    private static final Distillation DEFAULTS = new Distillation(1f, Reduction.BATCHMEAN, false, null, -100);
+
+    private final float temperature;
+    private final Reduction reduction;
+    private final boolean reverse;
+    private final Labels labels;
+    private final int ignoreIndex;
+
+    private Distillation(float temperature, Reduction reduction, boolean reverse, Labels labels, int ignoreIndex) {
+        this.temperature = temperature;
+        this.reduction = reduction;
+        this.reverse = reverse;
+        this.labels = labels;
+        this.ignoreIndex = ignoreIndex;
+    }
+
+    public static Distillation options() {
+        return DEFAULTS;
+    }
+
+    /** The softening temperature T > 0; the loss is scaled by T² so gradients keep their size. */
+    public Distillation temperature(float temperature) {
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex);
+    }
+
+    /**
+     * SUM, MEAN (over kept rows × cols, as kl_div's mean), BATCHMEAN (over kept rows; the default) or NONE
+     * (each row's loss, [rows, 1]; PyTorch's kl_div would give the [rows, cols] terms, whose row sums these are).
+     */
+    public Distillation reduction(Reduction reduction) {
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex);
+    }
+
+    /** KL(student || teacher) instead of KL(teacher || student): mode-seeking rather than mean-seeking. */
+    public Distillation reverse(boolean reverse) {
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex);
+    }
+
+    /** Leaves out the rows whose label is {@code ignoreIndex} (padding), from the loss and from the mean. */
+    public Distillation ignore(Labels labels, int ignoreIndex) {
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex);
+    }
+
+    public float temperature() {
+        return temperature;
+    }
+
+    public Reduction reduction() {
+        return reduction;
+    }
+
+    public boolean reverse() {
+        return reverse;
+    }
+
+    /** The row labels of {@link #ignore}, or null when every row counts. */
+    public Labels labels() {
+        return labels;
+    }
+
+    public int ignoreIndex() {
+        return ignoreIndex;
+    }
+}
