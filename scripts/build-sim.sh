@@ -82,7 +82,7 @@ for s in "${sources[@]}"; do
   name=$(basename "$s" .cu)
   so=$OUT/modules/$name.so
   dir=$(dirname "$s")
-  deps=("$s" "$dir"/*.cuh "$dir"/*.h "$SIM"/*.h "$RT" "$ROOT/scripts/sim-gen.pl" "$0")
+  deps=("$s" "$dir"/*.cuh "$dir"/*.h "$SIM"/*.h "$ROOT/scripts/sim-gen.pl" "$0")
   newer "$so" "${deps[@]}" || continue
   echo "build-sim: compiling module $name"
   (

@@ -112,9 +112,11 @@ struct Alloc {
     uintptr_t body_end = 0;  // the trailing guard page
 };
 
-static std::mutex g_mem_mu;
-static std::map<uintptr_t, Alloc> g_live;  // by start
-static std::deque<Alloc> g_quarantine;     // freed, kept PROT_NONE to name use-after-free
+// Globals with destructors are never destroyed: worker threads outlive exit() (a destroyed condition
+// variable with waiters hangs exit, as the JVM's shutdown found out).
+static std::mutex& g_mem_mu = *new std::mutex;
+static std::map<uintptr_t, Alloc>& g_live = *new std::map<uintptr_t, Alloc>;  // by start
+static std::deque<Alloc>& g_quarantine = *new std::deque<Alloc>;  // freed, kept PROT_NONE to name use-after-free
 static size_t g_quarantine_bytes = 0;
 static std::atomic<uint64_t> g_live_bytes{0};
 static std::atomic<uint64_t> g_memory_limit{~0ull};
@@ -191,8 +193,8 @@ struct Module {
     size_t tls_size = 0;
     int index = 0;
 };
-static std::mutex g_mod_mu;
-static std::vector<Module*> g_modules;
+static std::mutex& g_mod_mu = *new std::mutex;
+static std::vector<Module*>& g_modules = *new std::vector<Module*>;
 
 // ---- launches, blocks, workers ----------------------------------------------------------------------------
 enum FiberState { kRunnable = 0, kRunning, kWaitBar, kWaitWarp, kExited };
@@ -272,12 +274,13 @@ struct Worker {
 
 static Worker* g_workers[kMaxWorkers];
 static std::atomic<int> g_nworkers{0};
-static std::mutex g_pool_mu;
-static std::condition_variable g_pool_cv, g_done_cv;
+static std::mutex& g_pool_mu = *new std::mutex;
+static std::condition_variable& g_pool_cv = *new std::condition_variable;
+static std::condition_variable& g_done_cv = *new std::condition_variable;
 static uint64_t g_gen = 0;
 static int g_active = 0;
 static Launch* g_launch = nullptr;
-static std::mutex g_launch_mu;  // one launch or copy at a time: the simulated stream
+static std::mutex& g_launch_mu = *new std::mutex;  // one launch or copy at a time: the simulated stream
 static std::atomic<int> g_reverse{0};
 
 static inline Fiber* fiber_at(Worker* w, unsigned i) {
