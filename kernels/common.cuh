@@ -1,0 +1,196 @@
+// Device helpers shared by the kernel families: warp/block reductions, the online-softmax state,
+// and the split of a range into a scalar head, a float4 body and a scalar tail.
+//
+// Only standard CUDA built-ins are used (no inline PTX, no cooperative groups, no cub), so the
+// same sources also compile with g++ against the host simulator's header.
+#pragma once
+
+#include <math.h>
+
+#define KB_FULL_MASK 0xffffffffu
+
+// ---------------------------------------------------------------------------------------------
+// Reductions. Butterfly (xor) shuffles leave the same bits in every lane, because each step adds
+// the same two values in both partner lanes and float addition is commutative. The block versions
+// go through one small static __shared__ array; the partials are combined in a fixed order, so a
+// result depends only on the data and blockDim.x, never on scheduling.
+// ---------------------------------------------------------------------------------------------
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(KB_FULL_MASK, v, offset);
+    return v;
+}
+
+// max that keeps NaN (fmaxf drops it): NaN if either operand is NaN.
+__device__ __forceinline__ float nan_max(float a, float b) {
+    return (a != a || b != b) ? a + b : fmaxf(a, b);
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) v = nan_max(v, __shfl_xor_sync(KB_FULL_MASK, v, offset));
+    return v;
+}
+
+// Sum over the whole block; every thread gets the result. Must be reached by all threads of the
+// block (it contains __syncthreads). blockDim.x: a multiple of 32, at most 1024.
+__device__ __forceinline__ float block_sum(float v) {
+    __shared__ float warpSums[32];
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int warps = blockDim.x >> 5;
+    v = warp_sum(v);
+    if (lane == 0) warpSums[warp] = v;
+    __syncthreads();
+    v = lane < warps ? warpSums[lane] : 0.0f;
+    v = warp_sum(v);  // every warp adds the same partials in the same order
+    __syncthreads();  // warpSums may be reused by a following call
+    return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Online softmax: (m, s) with s = sum(exp(x - m)) over the elements seen, m their maximum.
+// m == -inf means "empty" (nothing seen, or only -inf, which contributes exp(-inf) = 0); the
+// update and the merge treat it as such and never evaluate exp(-inf - -inf). A NaN element makes
+// m and s NaN for good. A +inf element makes s NaN, because PyTorch evaluates exp(inf - inf).
+// A row whose final m is -inf (all -inf) then yields NaN from the output formulas themselves:
+// x - m = -inf - -inf = NaN. So the formulas need no special cases.
+// ---------------------------------------------------------------------------------------------
+
+struct SoftmaxState {
+    float m;
+    float s;
+};
+
+__device__ __forceinline__ SoftmaxState softmax_empty() {
+    SoftmaxState st;
+    st.m = -INFINITY;
+    st.s = 0.0f;
+    return st;
+}
+
+// One exp per element: exp of (smaller - larger) of x and the running max, so the running sum is
+// rescaled only when the maximum grows.
+__device__ __forceinline__ void softmax_add(SoftmaxState& st, float x) {
+    const bool grows = x > st.m;
+    const float e = expf(grows ? st.m - x : x - st.m);
+    if (grows) {
+        // exp(x - x) is 1, except for x = +inf where PyTorch's exp(inf - inf) is NaN
+        st.s = st.s * e + (x == INFINITY ? NAN : 1.0f);
+        st.m = x;
+    } else if (x != x) {
+        st.m = x;  // NaN
+        st.s = x;
+    } else if (x != -INFINITY) {
+        st.s += e;  // x <= m and m > -inf (or m NaN, and s stays NaN)
+    }
+}
+
+// Commutative: merge(a, b) and merge(b, a) give the same bits.
+__device__ __forceinline__ SoftmaxState softmax_merge(SoftmaxState a, SoftmaxState b) {
+    if (b.m == -INFINITY) return a;  // empty contributes nothing
+    if (a.m == -INFINITY) return b;
+    SoftmaxState r;
+    r.m = nan_max(a.m, b.m);
+    r.s = a.s * expf(a.m - r.m) + b.s * expf(b.m - r.m);
+    return r;
+}
+
+__device__ __forceinline__ SoftmaxState warp_softmax(SoftmaxState st) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        SoftmaxState other;
+        other.m = __shfl_xor_sync(KB_FULL_MASK, st.m, offset);
+        other.s = __shfl_xor_sync(KB_FULL_MASK, st.s, offset);
+        st = softmax_merge(st, other);
+    }
+    return st;
+}
+
+// Same contract as block_sum.
+__device__ __forceinline__ SoftmaxState block_softmax(SoftmaxState st) {
+    __shared__ float warpMax[32];
+    __shared__ float warpSum[32];
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int warps = blockDim.x >> 5;
+    st = warp_softmax(st);
+    if (lane == 0) {
+        warpMax[warp] = st.m;
+        warpSum[warp] = st.s;
+    }
+    __syncthreads();
+    if (lane < warps) {
+        st.m = warpMax[lane];
+        st.s = warpSum[lane];
+    } else {
+        st = softmax_empty();
+    }
+    st = warp_softmax(st);
+    __syncthreads();
+    return st;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vectorized traversal. [0, n) is split into a scalar head of up to 3 elements that brings the
+// first pointer to a 16-byte boundary, a float4 body, and a scalar tail. It is vectorized only
+// when all the pointers involved share the same offset modulo 16 (always true for rows of one
+// 256-byte-aligned allocation when cols % 4 == 0, and for equal-shaped tensors whatever cols is);
+// otherwise head = nvec = 0 and everything is tail, read with plain coalesced scalar loads.
+// ---------------------------------------------------------------------------------------------
+
+template <class I>
+struct Split {
+    I head;  // elements [0, head): scalar
+    I nvec;  // float4s covering [head, head + 4 * nvec)
+    I n;     // elements [head + 4 * nvec, n): scalar
+};
+
+template <class T>
+__device__ __forceinline__ size_t address_of(const T* p) {
+    return reinterpret_cast<size_t>(p);
+}
+
+// p0: the first pointer; mismatch: OR of (address_of(pi) ^ address_of(p0)) over the other pointers.
+template <class I>
+__device__ __forceinline__ Split<I> make_split(I n, size_t p0, size_t mismatch) {
+    Split<I> sp;
+    sp.n = n;
+    if (((mismatch & 15) | (p0 & 3)) != 0) {
+        sp.head = 0;
+        sp.nvec = 0;
+    } else {
+        I head = (I)(((16 - (p0 & 15)) & 15) >> 2);
+        sp.head = head < n ? head : n;
+        sp.nvec = (n - sp.head) >> 2;
+    }
+    return sp;
+}
+
+// Visits every index of sp exactly once across threads tid = 0 .. nthreads-1:
+// vec(j) for the float4 j of the body (elements head + 4j .. head + 4j + 3), scalar(i) for the rest.
+// nthreads must be at least 3 (true for any launch: nthreads is a multiple of 32).
+template <class I, class S, class V>
+__device__ __forceinline__ void for_each_split(const Split<I>& sp, I tid, I nthreads, S scalar, V vec) {
+#pragma unroll 2
+    for (I j = tid; j < sp.nvec; j += nthreads) vec(j);
+    if (tid < sp.head) scalar(tid);
+#pragma unroll 1
+    for (I i = sp.head + 4 * sp.nvec + tid; i < sp.n; i += nthreads) scalar(i);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row ownership. Warp kernels: row = warp_row(), and a warp with row >= rows returns before any
+// shuffle; row is the same in all 32 lanes, so the warp leaves as a whole and the full-mask
+// shuffles of the warps that stay are valid. Block kernels: row = blockIdx.x (grid = rows); their
+// `row >= rows` check is uniform per block, so no __syncthreads is ever reached by part of a block.
+// ---------------------------------------------------------------------------------------------
+
+__device__ __forceinline__ long long warp_row() {
+    return (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+}
+
+// Flat grid-stride loops: this thread's index in the grid, and the grid's thread count.
+__device__ __forceinline__ long long global_tid() { return (long long)blockIdx.x * blockDim.x + threadIdx.x; }
+__device__ __forceinline__ long long global_threads() { return (long long)gridDim.x * blockDim.x; }
