@@ -104,7 +104,7 @@ for my $cu (@modules) {
     my $src = slurp($cu);
     my $scan = blank_comments($src);
     my (%seen, @kernels);
-    while ($scan =~ /\bextern\s+"C"\s+([^;{}()]*?(?:__launch_bounds__\s*\((?:[^()]|\([^()]*\))*\)[^;{}()]*?)?)\b([A-Za-z_]\w*)\s*\(/g) {
+    while ($scan =~ /\bextern\s+"C"\s+([^;{}()]*?(?:__launch_bounds__\s*\((?:[^()]|\([^()]*\))*\)[^;{}()]*?)?)\b(?!__launch_bounds__\b)([A-Za-z_]\w*)\s*\(/g) {
         my ($quals, $name, $open) = ($1, $2, $+[0]);
         next unless $quals =~ /\b__global__\b/;
         # The parameter list: up to the matching parenthesis.
