@@ -86,7 +86,7 @@ for s in "${sources[@]}"; do
   newer "$so" "${deps[@]}" || continue
   echo "build-sim: compiling module $name"
   (
-    "$CXX" "${CXXFLAGS[@]}" -fvisibility=hidden -I"$OUT/gen" -I"$SIM" -I"$SIM/include" -shared \
+    "$CXX" "${CXXFLAGS[@]}" -fvisibility=hidden -fstack-clash-protection -I"$OUT/gen" -I"$SIM" -I"$SIM/include" -shared \
       -o "$so.tmp" "$OUT/gen/$name.sim.cpp" -L"$OUT" -lkullbacksim -Wl,-rpath,'$ORIGIN/..' -Wl,-z,defs \
       -Wl,--wrap=__assert_fail >"$OUT/obj/$name.log" 2>&1 && mv -f "$so.tmp" "$so"
   ) &

@@ -521,8 +521,8 @@ static std::string describe_fault(Worker* w, Block& B, unsigned tid, int* code) 
         *code = SIM_CUDA_ERROR_ILLEGAL_INSTRUCTION;
         return where + "illegal instruction";
     }
-    uintptr_t slots = reinterpret_cast<uintptr_t>(w->slots);
-    if (addr >= slots && addr < slots + w->slots_len) {
+    uintptr_t slots = reinterpret_cast<uintptr_t>(w->slots_map);
+    if (addr >= slots && addr < slots + w->slots_map_len) {
         *code = SIM_CUDA_ERROR_HARDWARE_STACK_ERROR;
         return where + format("stack overflow (the simulator gives each thread a %zu KiB stack)",
                               (size_t)(kStackSlot - kPage - kFiberHeader) / 1024);
@@ -637,6 +637,11 @@ static void worker_setup(Worker* w) {
     w->slots_map_len = w->slots_len + kStackSlot;
     w->slots_map = static_cast<char*>(map_or_die(w->slots_map_len, PROT_READ | PROT_WRITE));
     w->slots = reinterpret_cast<char*>(round_up(reinterpret_cast<uintptr_t>(w->slots_map), kStackSlot));
+    // The alignment slack around the slots is no man's land. (Modules are compiled with
+    // -fstack-clash-protection, so a frame larger than a page cannot jump over a guard page.)
+    if (w->slots > w->slots_map) mprotect(w->slots_map, w->slots - w->slots_map, PROT_NONE);
+    if (w->slots + w->slots_len < w->slots_map + w->slots_map_len)
+        mprotect(w->slots + w->slots_len, w->slots_map + w->slots_map_len - (w->slots + w->slots_len), PROT_NONE);
     for (unsigned i = 0; i < kMaxThreads; i++) mprotect(w->slots + (size_t)i * kStackSlot, kPage, PROT_NONE);
     w->dyn_map_len = kPage + round_up(kMaxDynShared, kPage) + kPage;
     w->dyn_map = static_cast<char*>(map_or_die(w->dyn_map_len, PROT_NONE));
