@@ -311,3 +311,16 @@ extern "C" __global__ void test_log_softmax_block(const float* x, float* y, int 
     float lse = m + logf(s);
     for (int c = threadIdx.x; c < cols; c += blockDim.x) yr[c] = xr[c] - lse;
 }
+
+// __activemask() in a divergent branch: out = the mask seen by each lane (lanes of the odd branch
+// call it at another line), lanes 24-31 leave first.
+extern "C" __global__ void active_divergent(unsigned* out) {
+    unsigned lane = threadIdx.x % 32;
+    if (lane >= 24) return;
+    unsigned m;
+    if (lane % 2 == 0)
+        m = __activemask();
+    else
+        m = __activemask() | 0x80000000u;
+    out[threadIdx.x] = m;
+}

@@ -107,6 +107,7 @@ __attribute__((always_inline)) inline Fiber* self() {
 // Kinds of warp-level rendezvous.
 enum WarpOpKind : int {
     kShflIdx = 1, kShflUp, kShflDown, kShflBfly, kBallot, kAny, kAll, kSyncwarp, kMatchAny, kMatchAll,
+    kActiveMask,
 };
 // Kinds of block barrier.
 enum BarKind : int { kBarSync = 1, kBarCount, kBarAnd, kBarOr };
@@ -117,7 +118,7 @@ enum BarKind : int { kBarSync = 1, kBarCount, kBarAnd, kBarOr };
 extern "C" {
 uint64_t sim_rt_warp_op(int kind, unsigned mask, uint64_t value, int b, int c, const char* file, int line);
 int sim_rt_syncthreads(int kind, int pred, const char* file, int line);
-unsigned sim_rt_activemask(void);
+unsigned sim_rt_activemask(const char* file, int line);
 void* sim_rt_dynamic_shared(void);
 [[noreturn]] void sim_rt_fail(int code, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 }
@@ -224,9 +225,11 @@ inline unsigned __match_all_sync(unsigned mask, T value, int* pred, const char* 
     *pred = r != 0;
     return r;
 }
-// The lanes of the calling warp that have not exited (the simulator has no notion of which lanes are
-// converged at this instant: see README, "not modelled").
-inline unsigned __activemask() { return sim_rt_activemask(); }
+// The lanes of the warp that reach an __activemask() at the same place, together: the call waits until
+// every other lane of the warp has arrived there too, exited, or blocked elsewhere (a divergent branch).
+inline unsigned __activemask(const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+    return sim_rt_activemask(file, line);
+}
 inline unsigned __lanemask_lt() { return (1u << ::sim::self()->lane) - 1u; }
 
 // ---- atomics (device scope; blocks run in parallel on several OS threads) -------------------------------

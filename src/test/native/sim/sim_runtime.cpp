@@ -222,7 +222,8 @@ struct Launch {
     std::atomic<uint64_t> next{0};
     std::atomic<bool> failed{false};
     std::mutex mu;
-    int code = 0;
+    uint64_t fail_block = ~0ull;  // the lowest failing block is reported: blocks start in order, so it is
+    int code = 0;                 // the same whatever the timing of the workers
     std::string msg;
 };
 
@@ -236,6 +237,7 @@ struct Block {
     const char* bar_file;
     int bar_line, bar_kind, bar_acc;
     unsigned exited;
+    unsigned am_pending;  // lanes waiting in __activemask()
     unsigned q[kMaxThreads];
     unsigned qhead, qlen;
     bool failed;
@@ -432,6 +434,7 @@ static const char* op_name(int kind) {
         case kSyncwarp: return "__syncwarp";
         case kMatchAny: return "__match_any_sync";
         case kMatchAll: return "__match_all_sync";
+        case kActiveMask: return "__activemask";
         default: return "?";
     }
 }
@@ -496,9 +499,49 @@ static std::string describe_deadlock(Block& B) {
 
 static void fill_tls(Worker* w, Module* m);
 
+// __activemask() calls complete once no other lane of their warp can still run: each group of lanes
+// waiting at the same call gets its own mask (lanes of a divergent branch, or all the warp's live lanes).
+static void resolve_activemask(Block& B) {
+    for (unsigned wi = 0; wi < B.nwarps && B.am_pending; wi++) {
+        WarpState& W = B.warps[wi];
+        unsigned am = 0;
+        for (unsigned m = W.pending; m; m &= m - 1) {
+            unsigned l = __builtin_ctz(m);
+            if (W.op[l].kind == kActiveMask) am |= 1u << l;
+        }
+        if (!am) continue;
+        bool busy = false;
+        for (unsigned m = W.valid & ~W.exited & ~am; m; m &= m - 1) {
+            int st = B.fibers[wi * 32 + __builtin_ctz(m)]->state;
+            if (st == kRunnable || st == kRunning) { busy = true; break; }
+        }
+        if (busy) continue;
+        while (am) {
+            const LaneOp& o = W.op[__builtin_ctz(am)];
+            unsigned group = 0;
+            for (unsigned m = am; m; m &= m - 1) {
+                unsigned l = __builtin_ctz(m);
+                if (W.op[l].line == o.line && (W.op[l].file == o.file || strcmp(W.op[l].file, o.file) == 0))
+                    group |= 1u << l;
+            }
+            for (unsigned m = group; m; m &= m - 1) {
+                unsigned l = __builtin_ctz(m);
+                W.op[l].result = group;
+                B.fibers[wi * 32 + l]->state = kRunnable;
+                push_runnable(B, wi * 32 + l);
+                B.am_pending--;
+            }
+            W.pending &= ~group;
+            am &= ~group;
+        }
+    }
+}
+
 static void run_fibers(Worker* w) {
     Block& B = w->block;
-    while (B.qlen && !B.failed) {
+    for (;;) {
+        if (B.am_pending) resolve_activemask(B);
+        if (!B.qlen || B.failed) break;
         unsigned i = B.q[B.qhead];
         B.qhead = (B.qhead + 1) & (kMaxThreads - 1);
         B.qlen--;
@@ -556,6 +599,7 @@ static void run_block(Worker* w, Launch& L, uint64_t linear) {
     B.bar_kind = 0;
     B.bar_acc = 0;
     B.exited = 0;
+    B.am_pending = 0;
     B.qhead = 0;
     B.qlen = 0;
     B.failed = false;
@@ -613,11 +657,12 @@ static void run_block(Worker* w, Launch& L, uint64_t linear) {
     }
     if (B.failed) {
         std::lock_guard<std::mutex> lock(L.mu);
-        if (!L.failed.load()) {
+        if (linear < L.fail_block) {
+            L.fail_block = linear;
             L.code = B.err_code;
             L.msg = B.err;
-            L.failed.store(true);
         }
+        L.failed.store(true);
     }
 }
 
@@ -859,6 +904,11 @@ SIM_API uint64_t sim_rt_warp_op(int kind, unsigned mask, uint64_t value, int b, 
         if (width < 1 || width > 32 || (width & (width - 1)))
             fiber_fail(f, SIM_CUDA_ERROR_LAUNCH_FAILED,
                        format("%s at %s:%d: width %d is not a power of 2 in [1, 32]", op_name(kind), file, line, width));
+        // The guide ("own value past the subsection") and PTX (only 5 bits of b) disagree beyond 31.
+        if (kind != kShflIdx && (b < 0 || b > 31))
+            fiber_fail(f, SIM_CUDA_ERROR_LAUNCH_FAILED,
+                       format("%s at %s:%d: %s %d is outside [0, 31] (undefined)", op_name(kind), file, line,
+                              kind == kShflBfly ? "laneMask" : "delta", b));
     }
     LaneOp& me = W.op[lane];
     me.kind = kind;
@@ -953,10 +1003,22 @@ SIM_API uint64_t sim_rt_warp_op(int kind, unsigned mask, uint64_t value, int b, 
     return W.op[lane].result;
 }
 
-SIM_API unsigned sim_rt_activemask(void) {
+SIM_API unsigned sim_rt_activemask(const char* file, int line) {
     Fiber* f = self();
-    WarpState& W = f->block->warps[f->warp];
-    return W.valid & ~W.exited;
+    Block& B = *f->block;
+    WarpState& W = B.warps[f->warp];
+    LaneOp& me = W.op[f->lane];
+    me.kind = kActiveMask;
+    me.mask = 0;
+    me.value = 0;
+    me.b = me.c = 0;
+    me.file = file;
+    me.line = line;
+    W.pending |= 1u << f->lane;
+    B.am_pending++;
+    f->state = kWaitWarp;
+    switch_to_sched(f);
+    return (unsigned)me.result;
 }
 
 SIM_API void* sim_rt_dynamic_shared(void) {
