@@ -347,6 +347,14 @@ static inline void switch_to_sched(Fiber* f) {
 #endif
 }
 
+static inline void switch_between(Fiber* from, Fiber* to) {
+#ifdef SIM_UCONTEXT
+    swapcontext(static_cast<ucontext_t*>(from->sp), static_cast<ucontext_t*>(to->sp));
+#else
+    sim_ctx_switch(&from->sp, to->sp);
+#endif
+}
+
 static void init_fiber_context(Worker* w, Fiber* f, unsigned i) {
 #ifdef SIM_UCONTEXT
     ucontext_t* uc = &w->ucs[i];
@@ -371,6 +379,23 @@ static void init_fiber_context(Worker* w, Fiber* f, unsigned i) {
 static inline void push_runnable(Block& B, unsigned i) {
     B.q[(B.qhead + B.qlen) & (kMaxThreads - 1)] = i;
     B.qlen++;
+}
+
+// The calling fiber has blocked (or exited): run the next runnable fiber of the block directly, without a
+// round trip through the scheduler; back to the scheduler only when none is left (or on __activemask).
+static inline void block_and_switch(Fiber* f) {
+    Block& B = *f->block;
+    if (B.qlen && !B.failed && !B.am_pending) {
+        unsigned i = B.q[B.qhead];
+        B.qhead = (B.qhead + 1) & (kMaxThreads - 1);
+        B.qlen--;
+        Fiber* g = B.fibers[i];
+        g->state = kRunning;
+        f->worker->current = g;
+        switch_between(f, g);
+    } else {
+        switch_to_sched(f);
+    }
 }
 
 static std::string thread_where(const Block& B, unsigned tid) {
@@ -852,7 +877,7 @@ extern "C" __attribute__((visibility("hidden"), noreturn)) void sim_fiber_main()
                               op_where(W.op[l]).c_str()));
     }
     if (B.bar_arrived && B.bar_arrived + B.exited == B.n) release_barrier(B);
-    switch_to_sched(f);
+    block_and_switch(f);
     __builtin_trap();
 }
 
@@ -881,7 +906,7 @@ SIM_API int sim_rt_syncthreads(int kind, int pred, const char* file, int line) {
     B.bar_arrived++;
     if (B.bar_arrived + B.exited == B.n) return release_barrier(B);
     f->state = kWaitBar;
-    switch_to_sched(f);
+    block_and_switch(f);
     return f->bar_result;
 }
 
@@ -999,7 +1024,7 @@ SIM_API uint64_t sim_rt_warp_op(int kind, unsigned mask, uint64_t value, int b, 
         }
     }
     f->state = kWaitWarp;
-    switch_to_sched(f);
+    block_and_switch(f);
     return W.op[lane].result;
 }
 
