@@ -210,6 +210,7 @@ struct LaneOp {
 };
 struct WarpState {
     unsigned valid, exited, pending;
+    unsigned uniform;  // nonzero: all pending lanes are in the op of lane uniform - 1 (the common case)
     LaneOp op[32];
 };
 
@@ -378,6 +379,13 @@ static void init_fiber_context(Worker* w, Fiber* f, unsigned i) {
 // ---- the block scheduler --------------------------------------------------------------------------------
 static inline void push_runnable(Block& B, unsigned i) {
     B.q[(B.qhead + B.qlen) & (kMaxThreads - 1)] = i;
+    B.qlen++;
+}
+// To run next: the lanes released by a warp op go first, so a warp runs through its shuffles with its
+// 32 stacks hot in cache and TLB, instead of round-robin over every fiber of a large block.
+static inline void push_front(Block& B, unsigned i) {
+    B.qhead = (B.qhead - 1) & (kMaxThreads - 1);
+    B.q[B.qhead] = i;
     B.qlen++;
 }
 
@@ -557,6 +565,7 @@ static void resolve_activemask(Block& B) {
                 B.am_pending--;
             }
             W.pending &= ~group;
+            W.uniform = 0;
             am &= ~group;
         }
     }
@@ -635,6 +644,7 @@ static void run_block(Worker* w, Launch& L, uint64_t linear) {
         B.warps[wi].valid = lanes == 32 ? 0xffffffffu : (1u << lanes) - 1u;
         B.warps[wi].exited = 0;
         B.warps[wi].pending = 0;
+        B.warps[wi].uniform = 0;
     }
     uint3 bidx{(unsigned)(linear % L.g[0]), (unsigned)(linear / L.g[0] % L.g[1]), (unsigned)(linear / L.g[0] / L.g[1])};
     uint3 bdim{L.b[0], L.b[1], L.b[2]};
@@ -944,7 +954,17 @@ SIM_API uint64_t sim_rt_warp_op(int kind, unsigned mask, uint64_t value, int b, 
     me.file = file;
     me.line = line;
     // A lane of my mask that waits in a different op whose mask names me can never join mine: divergence.
-    for (unsigned m = W.pending & mask; m; m &= m - 1) {
+    // Nothing to check when every pending lane is in the same op as this one.
+    unsigned scan = W.pending & mask;
+    if (!W.pending) {
+        W.uniform = lane + 1;
+        scan = 0;
+    } else if (W.uniform && same_op(W.op[W.uniform - 1], kind, mask, c, b)) {
+        scan = 0;
+    } else {
+        W.uniform = 0;
+    }
+    for (unsigned m = scan; m; m &= m - 1) {
         unsigned l = __builtin_ctz(m);
         const LaneOp& o = W.op[l];
         if ((o.mask & bit) && !same_op(o, kind, mask, c, b))
@@ -1014,11 +1034,21 @@ SIM_API uint64_t sim_rt_warp_op(int kind, unsigned mask, uint64_t value, int b, 
                     for (unsigned m = mask; m; m &= m - 1) W.op[__builtin_ctz(m)].result = 0;
             }
             W.pending &= ~mask;
+            if (W.pending) W.uniform = 0;
             unsigned base = f->warp * 32;
-            for (unsigned m = mask & ~bit; m; m &= m - 1) {
-                unsigned l = __builtin_ctz(m);
-                B.fibers[base + l]->state = kRunnable;
-                push_runnable(B, base + l);
+            unsigned others = mask & ~bit;
+            if (!g_reverse.load(std::memory_order_relaxed)) {
+                for (unsigned m = others; m; m &= ~(1u << (31 - __builtin_clz(m)))) {  // highest first:
+                    unsigned l = 31 - __builtin_clz(m);                             // they run in lane order
+                    B.fibers[base + l]->state = kRunnable;
+                    push_front(B, base + l);
+                }
+            } else {
+                for (unsigned m = others; m; m &= m - 1) {
+                    unsigned l = __builtin_ctz(m);
+                    B.fibers[base + l]->state = kRunnable;
+                    push_front(B, base + l);
+                }
             }
             return me.result;
         }
@@ -1040,6 +1070,7 @@ SIM_API unsigned sim_rt_activemask(const char* file, int line) {
     me.file = file;
     me.line = line;
     W.pending |= 1u << f->lane;
+    W.uniform = 0;
     B.am_pending++;
     f->state = kWaitWarp;
     switch_to_sched(f);
