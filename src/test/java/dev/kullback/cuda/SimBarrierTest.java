@@ -21,6 +21,9 @@ class SimBarrierTest {
 
     @AfterEach
     void close() {
+        if (gpu == null) {
+            return;
+        }
         gpu.reverseSchedule(false);
         gpu.close();
     }

@@ -20,7 +20,9 @@ class SimGpuMemoryTest {
 
     @AfterEach
     void close() {
-        gpu.close();
+        if (gpu != null) {
+            gpu.close();
+        }
     }
 
     @Test

@@ -23,7 +23,9 @@ class SimLaunchChecksTest {
 
     @AfterEach
     void close() {
-        gpu.close();
+        if (gpu != null) {
+            gpu.close();
+        }
     }
 
     private SimCudaException rejected(int grid, int block, int shared, String error, String detail) {

@@ -19,7 +19,9 @@ class SimMemoryErrorsTest {
 
     @AfterEach
     void close() {
-        gpu.close();
+        if (gpu != null) {
+            gpu.close();
+        }
     }
 
     private SimCudaException launchFails(String kernel, int grid, int block, int shared, Object... args) {

@@ -3,7 +3,8 @@ package dev.kullback.cuda;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,7 +16,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Smoke test: the real kernels of kernels/*.cu, launched through the {@link Gpu} seam with the ABI of
  * kernels/README.md, on a few small shapes (odd ones, so heads, float4 bodies and tails all occur),
- * against a plain double-precision Java computation. The thorough comparison is the CUDA device's tests.
+ * against a plain double-precision Java computation, with the block's threads run first-to-last and
+ * last-to-first. The thorough comparison is the CUDA device's tests.
  */
 class SimRealKernelsTest {
     private static final float TOL = 2e-5f;
@@ -31,6 +33,7 @@ class SimRealKernelsTest {
     @AfterEach
     void close() {
         if (gpu != null) {
+            gpu.reverseSchedule(false);
             assertEquals(0, gpu.liveBytes(), "every test frees what it allocates");
             gpu.close();
         }
@@ -61,8 +64,10 @@ class SimRealKernelsTest {
         assertTrue(Math.abs(want - got) <= tol, what + ": want " + want + ", got " + got);
     }
 
-    @Test
-    void softmaxAndLogSoftmaxBothShapes() {
+    @ParameterizedTest(name = "reverse schedule: {0}")
+    @ValueSource(booleans = {false, true})
+    void softmaxAndLogSoftmaxBothShapes(boolean reverse) {
+        gpu.reverseSchedule(reverse);
         int[][] shapes = {{1, 1}, {3, 7}, {5, 33}, {9, 130}, {4, 1024}, {3, 1031}, {2, 4097}};
         for (int[] s : shapes) {
             int rows = s[0], cols = s[1], n = rows * cols;
@@ -102,8 +107,10 @@ class SimRealKernelsTest {
         }
     }
 
-    @Test
-    void logSoftmaxBackward() {
+    @ParameterizedTest(name = "reverse schedule: {0}")
+    @ValueSource(booleans = {false, true})
+    void logSoftmaxBackward(boolean reverse) {
+        gpu.reverseSchedule(reverse);
         for (int[] s : new int[][] {{3, 5}, {6, 64}, {2, 1023}, {3, 2050}}) {
             int rows = s[0], cols = s[1], n = rows * cols;
             float[] g = randn(n, 1);
@@ -144,8 +151,10 @@ class SimRealKernelsTest {
         return (t == 0 ? 0 : t * Math.log(t)) - (double) t * x;
     }
 
-    @Test
-    void klDivPointwiseSumAndBackward() {
+    @ParameterizedTest(name = "reverse schedule: {0}")
+    @ValueSource(booleans = {false, true})
+    void klDivPointwiseSumAndBackward(boolean reverse) {
+        gpu.reverseSchedule(reverse);
         for (int n : new int[] {1, 7, 1000, 4099}) {
             float[] input = randn(n, 1);
             float[] target = new float[n];
@@ -195,8 +204,10 @@ class SimRealKernelsTest {
         }
     }
 
-    @Test
-    void sumsAndRowSums() {
+    @ParameterizedTest(name = "reverse schedule: {0}")
+    @ValueSource(booleans = {false, true})
+    void sumsAndRowSums(boolean reverse) {
+        gpu.reverseSchedule(reverse);
         for (int[] s : new int[][] {{1, 1}, {7, 3}, {5, 129}, {3, 5000}}) {
             int rows = s[0], cols = s[1], n = rows * cols;
             float[] x = randn(n, 1);

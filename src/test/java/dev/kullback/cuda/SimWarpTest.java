@@ -32,7 +32,9 @@ class SimWarpTest {
 
     @AfterEach
     void close() {
-        gpu.close();
+        if (gpu != null) {
+            gpu.close();
+        }
     }
 
     private int[] run(int mode, int width, int[] v, int[] a) {
