@@ -722,7 +722,12 @@ static void worker_setup(Worker* w) {
     if (w->slots > w->slots_map) mprotect(w->slots_map, w->slots - w->slots_map, PROT_NONE);
     if (w->slots + w->slots_len < w->slots_map + w->slots_map_len)
         mprotect(w->slots + w->slots_len, w->slots_map + w->slots_map_len - (w->slots + w->slots_len), PROT_NONE);
-    for (unsigned i = 0; i < kMaxThreads; i++) mprotect(w->slots + (size_t)i * kStackSlot, kPage, PROT_NONE);
+    for (unsigned i = 0; i < kMaxThreads; i++) {
+        if (mprotect(w->slots + (size_t)i * kStackSlot, kPage, PROT_NONE) != 0) {
+            fprintf(stderr, "kullback simulator: cannot protect fiber stack guard pages (vm.max_map_count?)\n");
+            abort();
+        }
+    }
     w->dyn_map_len = kPage + round_up(kMaxDynShared, kPage) + kPage;
     w->dyn_map = static_cast<char*>(map_or_die(w->dyn_map_len, PROT_NONE));
     mprotect(w->dyn_map + kPage, round_up(kMaxDynShared, kPage), PROT_READ | PROT_WRITE);
@@ -765,8 +770,9 @@ static void* worker_main(void* arg) {
 }
 
 static int worker_count() {
+    // Each worker's guard pages cost ~2,000 memory mappings (vm.max_map_count is 65,530 by default).
     const char* e = getenv("KULLBACK_SIM_WORKERS");
-    int n = e ? atoi(e) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int n = e ? atoi(e) : std::min(16, (int)sysconf(_SC_NPROCESSORS_ONLN));
     if (n < 1) n = 1;
     if (n > kMaxWorkers) n = kMaxWorkers;
     return n;

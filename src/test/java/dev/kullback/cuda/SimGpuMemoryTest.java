@@ -156,6 +156,31 @@ class SimGpuMemoryTest {
         assertArrayEquals(want, ids);
     }
 
+    private static int[] maybeNull;
+
+    private static int length(int[] a) {
+        return a.length;  // compiled code checks null implicitly: a SIGSEGV that HotSpot's handler turns into an NPE
+    }
+
+    @Test
+    void theJvmsOwnSignalsStillReachIt() {
+        // The simulator's SIGSEGV handler is installed in front of HotSpot's and must pass on every fault
+        // that is not a kernel's. A broken chain crashes the JVM here.
+        long p = gpu.malloc(1024);
+        gpu.launch(gpu.function("sim_test", "write_at"), 1, 32, 0, p, 0L, 1f);
+        int npes = 0;
+        for (int i = 0; i < 200_000; i++) {
+            try {
+                maybeNull = i % 1000 == 999 ? null : new int[i % 3];
+                length(maybeNull);
+            } catch (NullPointerException e) {
+                npes++;
+            }
+        }
+        assertEquals(200, npes);
+        gpu.launch(gpu.function("sim_test", "write_at"), 1, 32, 0, p, 1L, 2f);
+    }
+
     @Test
     void unknownModulesAndKernelsAreNamed() {
         SimCudaException e = assertThrows(SimCudaException.class, () -> gpu.function("no_such_module", "k"));
