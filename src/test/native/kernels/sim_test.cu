@@ -324,3 +324,18 @@ extern "C" __global__ void active_divergent(unsigned* out) {
         m = __activemask() | 0x80000000u;
     out[threadIdx.x] = m;
 }
+
+// Dynamic shared memory declared at namespace scope (sim-gen.pl turns it into a macro there).
+extern __shared__ float ns_dyn[];
+
+extern "C" __global__ void namespace_dynamic_shared(float* out) {
+    ns_dyn[threadIdx.x] = (float)threadIdx.x;
+    __syncthreads();
+    out[blockIdx.x * blockDim.x + threadIdx.x] = ns_dyn[blockDim.x - 1 - threadIdx.x] + blockIdx.x;
+}
+
+// Planted: spins on a flag nobody sets.
+extern "C" __global__ void spin_forever(const int* flag) {
+    while (*(volatile const int*)flag == 0) {
+    }
+}

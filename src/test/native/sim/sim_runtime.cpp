@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdarg>
 #include <cstdlib>
@@ -68,6 +69,7 @@ static const char* code_name(int code) {
         case 500: return "CUDA_ERROR_NOT_FOUND";
         case 700: return "CUDA_ERROR_ILLEGAL_ADDRESS";
         case 701: return "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES";
+        case 702: return "CUDA_ERROR_LAUNCH_TIMEOUT";
         case 710: return "CUDA_ERROR_ASSERT";
         case 714: return "CUDA_ERROR_HARDWARE_STACK_ERROR";
         case 715: return "CUDA_ERROR_ILLEGAL_INSTRUCTION";
@@ -285,6 +287,8 @@ static int g_active = 0;
 static Launch* g_launch = nullptr;
 static std::mutex& g_launch_mu = *new std::mutex;  // one launch or copy at a time: the simulated stream
 static std::atomic<int> g_reverse{0};
+static std::atomic<int64_t> g_timeout_ms{120000};  // watchdog: a launch running longer is stopped
+static int sig_watchdog() { return SIGRTMIN + 7; }  // glibc keeps the first real-time signals; HotSpot uses none
 
 static inline Fiber* fiber_at(Worker* w, unsigned i) {
     return reinterpret_cast<Fiber*>(w->slots + (size_t)(i + 1) * kStackSlot - kFiberHeader);
@@ -589,6 +593,12 @@ static std::string describe_fault(Worker* w, Block& B, unsigned tid, int* code) 
     uintptr_t addr = reinterpret_cast<uintptr_t>(w->fault_addr);
     int sig = w->fault_sig;
     std::string where = thread_where(B, tid) + ": ";
+    if (sig == sig_watchdog()) {
+        *code = 702;
+        return where + format("the launch did not finish within %lld ms (an endless loop, or a spin-wait on another "
+                              "block or thread that the simulator cannot run concurrently?); stopped here",
+                              (long long)g_timeout_ms.load());
+    }
     const char* rw = w->fault_write == 1 ? "write" : w->fault_write == 0 ? "read" : "access";
     if (sig == SIGFPE) {
         *code = SIM_CUDA_ERROR_LAUNCH_FAILED;
@@ -811,8 +821,8 @@ static void fill_tls(Worker* w, Module* m) {
 }
 
 // ---- signals ----------------------------------------------------------------------------------------------
-static struct sigaction g_old[65];
-static const int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+static struct sigaction g_old[_NSIG];
+static const int kSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, 0};
 
 static void chain(int sig, siginfo_t* si, void* uc) {
     struct sigaction& old = g_old[sig];
@@ -844,7 +854,10 @@ static void on_signal(int sig, siginfo_t* si, void* uc) {
         if (!w || !w->alt) continue;
         uintptr_t a = reinterpret_cast<uintptr_t>(w->alt);
         if (here >= a && here < a + w->alt_len) {
-            if (!w->in_fiber) break;
+            if (!w->in_fiber) {
+                if (sig == sig_watchdog()) return;  // between fibers: the block is finishing anyway
+                break;
+            }
             w->in_fiber = 0;
             w->fault_sig = sig;
             w->fault_code = si ? si->si_code : 0;
@@ -857,6 +870,7 @@ static void on_signal(int sig, siginfo_t* si, void* uc) {
             siglongjmp(w->fault_jmp, 1);
         }
     }
+    if (sig == sig_watchdog()) return;
     chain(sig, si, uc);
 }
 
@@ -866,6 +880,7 @@ static void init_once() {
     const char* rev = getenv("KULLBACK_SIM_SCHEDULE");
     if (rev && strcmp(rev, "reverse") == 0) g_reverse.store(1);
     for (int sig : kSignals) {
+        if (sig == 0) sig = sig_watchdog();
         struct sigaction sa{};
         sa.sa_sigaction = on_signal;
         sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
@@ -1140,6 +1155,8 @@ SIM_API int sim_worker_count(void) {
 
 SIM_API void sim_set_reverse_schedule(int reverse) { g_reverse.store(reverse != 0); }
 
+SIM_API void sim_set_launch_timeout_ms(int64_t ms) { g_timeout_ms.store(ms > 0 ? ms : 120000); }
+
 SIM_API void sim_set_memory_limit(uint64_t bytes) { g_memory_limit.store(bytes ? bytes : ~0ull); }
 
 SIM_API uint64_t sim_live_bytes(void) { return g_live_bytes.load(); }
@@ -1401,10 +1418,23 @@ SIM_API int sim_launch(uint64_t kernel, unsigned gx, unsigned gy, unsigned gz, u
         g_active = g_nworkers.load();
         g_gen++;
         g_pool_cv.notify_all();
-        g_done_cv.wait(lock, [] { return g_active == 0; });
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(g_timeout_ms.load());
+        if (!g_done_cv.wait_until(lock, deadline, [] { return g_active == 0; })) {
+            // The watchdog: stop the blocks still running (the signal longjmps out of their fibers).
+            L.failed.store(true);
+            int n = g_nworkers.load();
+            for (int i = 0; i < n; i++)
+                if (g_workers[i]->in_fiber) pthread_kill(g_workers[i]->thread, sig_watchdog());
+            while (!g_done_cv.wait_for(lock, std::chrono::seconds(1), [] { return g_active == 0; }))
+                for (int i = 0; i < n; i++)
+                    if (g_workers[i]->in_fiber) pthread_kill(g_workers[i]->thread, sig_watchdog());
+        }
         g_launch = nullptr;
     }
     std::string canary = check_all_canaries(kn);
+    if (L.failed.load() && L.code == 0)
+        return set_error(702, format("kernel %s: the launch did not finish within %lld ms", kn,
+                                     (long long)g_timeout_ms.load()));
     if (L.failed.load()) return set_error(L.code, L.msg + (canary.empty() ? "" : "; also " + canary));
     if (!canary.empty()) return set_error(SIM_CUDA_ERROR_ILLEGAL_ADDRESS, canary);
     return 0;

@@ -81,6 +81,20 @@ class SimBarrierTest {
     }
 
     @Test
+    void namespaceScopeDynamicSharedMemory() {
+        int blocks = 3, threads = 64;
+        long out = gpu.malloc(4L * blocks * threads);
+        gpu.launch(gpu.function("sim_test", "namespace_dynamic_shared"), blocks, threads, 4 * threads, out);
+        float[] r = new float[blocks * threads];
+        gpu.copyToHost(out, r, 0, r.length);
+        for (int b = 0; b < blocks; b++) {
+            for (int t = 0; t < threads; t++) {
+                assertEquals(threads - 1 - t + b, r[b * threads + t]);
+            }
+        }
+    }
+
+    @Test
     void eachBlockHasItsOwnSharedMemory() {
         int blocks = 200, threads = 96;
         long out = gpu.malloc(4L * blocks * threads);

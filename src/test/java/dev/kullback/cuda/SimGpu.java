@@ -46,6 +46,8 @@ public final class SimGpu implements Gpu {
 
         void sim_set_memory_limit(long bytes);
 
+        void sim_set_launch_timeout_ms(long ms);
+
         long sim_live_bytes();
 
         int sim_live_allocations();
@@ -367,6 +369,14 @@ public final class SimGpu implements Gpu {
     /** Caps the simulated device memory (process-wide; 0: no cap): beyond it malloc fails with OUT_OF_MEMORY. */
     public void memoryLimit(long bytes) {
         lib.sim_set_memory_limit(bytes);
+    }
+
+    /**
+     * The watchdog (process-wide; 0: the default, 120 s): a launch running longer is stopped and fails
+     * with CUDA_ERROR_LAUNCH_TIMEOUT, so an endless loop in a kernel fails its test instead of hanging it.
+     */
+    public void launchTimeoutMillis(long millis) {
+        lib.sim_set_launch_timeout_ms(millis);
     }
 
     /** The kernels of a module, by name. */

@@ -71,6 +71,27 @@ class SimLaunchChecksTest {
     }
 
     @Test
+    void anEndlessKernelIsStoppedByTheWatchdog() {
+        gpu.launchTimeoutMillis(300);
+        try {
+            long flag = gpu.malloc(4);
+            gpu.memsetZero(flag, 4);
+            long t0 = System.nanoTime();
+            SimCudaException e = assertThrows(SimCudaException.class,
+                    () -> gpu.launch(gpu.function("sim_test", "spin_forever"), 4, 64, 0, flag));
+            assertEquals("CUDA_ERROR_LAUNCH_TIMEOUT", e.errorName(), e.getMessage());
+            assertTrue(e.getMessage().contains("did not finish within 300 ms"), e.getMessage());
+            assertTrue(System.nanoTime() - t0 < 20_000_000_000L);
+        } finally {
+            gpu.launchTimeoutMillis(0);
+        }
+        try (SimGpu next = SimGpus.open()) {  // the workers are free again
+            long q = next.malloc(64);
+            next.launch(next.function("sim_test", "fill_index"), 1, 32, 0, q, 16L);
+        }
+    }
+
+    @Test
     void nameAndWorkers() {
         assertTrue(gpu.name().startsWith("sim:0"), gpu.name());
         assertTrue(gpu.workers() >= 1);
