@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -86,6 +87,8 @@ public final class SimGpu implements Gpu {
     private static final Object STREAM = new Object();  // one simulated stream for all instances
     private static volatile Object loaded;               // Lib, or the String reason it is unavailable
     private static final Map<String, Long> MODULES = new ConcurrentHashMap<>();
+    /** "module.kernel" of every launch that ran to completion in this JVM: which kernels the tests reached. */
+    private static final Set<String> LAUNCHED = ConcurrentHashMap.newKeySet();
 
     private final Lib lib;
     private final Map<Long, Long> allocations = new ConcurrentHashMap<>();  // address -> bytes
@@ -279,7 +282,13 @@ public final class SimGpu implements Gpu {
                 }
                 throw e;
             }
+            LAUNCHED.add(k.module + "." + k.kernel);
         }
+    }
+
+    /** "module.kernel" of every kernel launched successfully so far in this JVM, by any SimGpu. */
+    public static Set<String> launchedKernels() {
+        return Set.copyOf(LAUNCHED);
     }
 
     @Override
