@@ -1,0 +1,113 @@
+package dev.kullback.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kullback.Reduction;
+import dev.kullback.Tensor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * The CUDA device's own Java path (pool, launch shapes, argument marshalling, multi-kernel reductions) with
+ * the real kernels of {@code kernels/}, run by the host simulator, against the CPU device. The last test
+ * fails when a {@code __global__} kernel of {@code kernels/} was never launched here.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class SimulatorParityTest extends CudaParityContract {
+    private static final Pattern GLOBAL = Pattern.compile("__global__\\s+(?:void\\s+)?(?:__launch_bounds__\\([^)]*\\)\\s*)?"
+            + "(?:void\\s+)?(\\w+)\\s*\\(");
+    private static CudaDevice simulated;
+
+    @BeforeAll
+    static void openSimulator() {
+        simulated = new CudaDevice(SimGpus.open());
+    }
+
+    @AfterAll
+    static void closeSimulator() {
+        if (simulated != null) {
+            simulated.close();
+        }
+    }
+
+    @Override
+    CudaDevice cuda() {
+        return simulated;
+    }
+
+    @Test
+    @Order(1)
+    void steadyStateCallsAllocateNoDeviceMemory() {
+        try (Tensor x = simulated.upload(new float[] {1, 2, 3, 4, 5, 6}, 2, 3);
+             Tensor one = simulated.upload(new float[] {1}, 1, 1)) {
+            Runnable step = () -> {
+                try (Tensor y = simulated.logSoftmax(x); Tensor p = simulated.softmax(x);
+                     Tensor kl = simulated.klDiv(y, p, Reduction.BATCHMEAN, false);
+                     Tensor g = simulated.klDivBackward(one, y, p, Reduction.BATCHMEAN, false);
+                     Tensor gx = simulated.logSoftmaxBackward(g, y); Tensor s = simulated.sum(gx)) {
+                    s.item();
+                }
+            };
+            step.run();
+            long allocations = simulated.deviceAllocations();
+            long live = simulated.liveBytes();
+            for (int i = 0; i < 50; i++) {
+                step.run();
+            }
+            assertEquals(allocations, simulated.deviceAllocations(), "device allocations after warm-up");
+            assertEquals(live, simulated.liveBytes(), "live bytes after the steps");
+        }
+    }
+
+    @Test
+    @Order(2)
+    void closedTensorsReturnEveryByteToThePool() {
+        long live = simulated.liveBytes();
+        Tensor x = simulated.upload(new float[33], 1, 33);
+        Tensor y = simulated.logSoftmax(x);
+        assertEquals(live + 2 * 33 * 4, simulated.liveBytes());
+        y.close();
+        x.close();
+        x.close(); // idempotent
+        assertEquals(live, simulated.liveBytes());
+    }
+
+    @Test
+    @Order(Integer.MAX_VALUE)
+    void everyKernelInKernelsFolderRanUnderTheSimulator() throws IOException {
+        Set<String> declared = declaredKernels();
+        assertFalse(declared.isEmpty(), "no __global__ kernels found in kernels/");
+        Set<String> missing = new TreeSet<>(declared);
+        missing.removeAll(SimGpu.launchedKernels());
+        assertTrue(missing.isEmpty(), "kernels with no simulator test: " + missing);
+    }
+
+    /** "module.kernel" for every __global__ function of kernels/*.cu. */
+    static Set<String> declaredKernels() throws IOException {
+        Set<String> kernels = new TreeSet<>();
+        try (Stream<Path> files = Files.list(Path.of("kernels"))) {
+            for (Path file : (Iterable<Path>) files.filter(f -> f.toString().endsWith(".cu"))::iterator) {
+                String module = file.getFileName().toString().replace(".cu", "");
+                Matcher m = GLOBAL.matcher(Files.readString(file));
+                while (m.find()) {
+                    kernels.add(module + "." + m.group(1));
+                }
+            }
+        }
+        return kernels;
+    }
+}
