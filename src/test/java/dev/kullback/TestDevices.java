@@ -79,7 +79,7 @@ public final class TestDevices {
                 KIND_OF.put(opened, k);
                 return opened;
             });
-            if (d instanceof dev.kullback.internal.AbstractDevice && ((dev.kullback.internal.AbstractDevice<?>) d).isClosed()) {
+            if (d instanceof dev.kullback.internal.AbstractDevice && ((dev.kullback.internal.AbstractDevice<?, ?>) d).isClosed()) {
                 throw new IllegalStateException("the shared " + kind + " device was closed by a test; shared devices "
                         + "must stay open (use @ParameterizedTest(autoCloseArguments = false))");
             }
