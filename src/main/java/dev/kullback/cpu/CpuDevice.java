@@ -1004,10 +1004,107 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         }
     }
 
+    /** Soft-target chunk statistics: softmax's, plus Σ w t z (in x), Σ w t, and Σ w z when smoothing. */
+    private void softCeStats(float[] z, float[] t, float[] w, float[] o, int from, int to, int base, Stats st,
+                             double[] wt, double[] wz, int i) {
+        softStats(z, o, from, to, st.m, st.s, i);
+        st.x[i] = kernels.dot3Offset(w, base, t, z, from, to);
+        wt[i] = kernels.dotOffset(w, base, t, from, to);
+        if (wz.length != 0) {
+            wz[i] = kernels.dotOffset(w, base, z, from, to);
+        }
+    }
+
     @Override
-    protected void softCrossEntropyInto(CpuTensor logits, CpuTensor target, CpuTensor weights, Reduction reduction, float labelSmoothing,
-                                        float zLoss, CpuTensor value, CpuTensor grad) {
-        throw new UnsupportedOperationException("crossEntropy: not yet on " + name());
+    protected void softCrossEntropyInto(CpuTensor logits, CpuTensor target, CpuTensor weights, Reduction reduction,
+                                        float labelSmoothing, float zLoss, CpuTensor value, CpuTensor grad) {
+        float[] z = logits.data();
+        float[] t = target.data();
+        float[] o = grad.data();
+        int rows = logits.rows();
+        int cols = logits.cols();
+        int chunks = chunks(cols);
+        float[] w;
+        if (weights == null) {
+            w = new float[cols];
+            Arrays.fill(w, 1f);
+        } else {
+            w = weights.data();
+        }
+        double wSum = 0;
+        for (float wc : w) {
+            wSum += wc;
+        }
+        double eps = labelSmoothing;
+        boolean smoothing = labelSmoothing > 0;
+        double k = reduction == Reduction.MEAN ? 1.0 / rows : 1.0;
+        int units = rows * chunks;
+        Stats st = new Stats(units);
+        double[] wt = new double[units];
+        double[] wz = new double[smoothing ? units : 0];
+        // statistics of every chunk (by units: the same chunks whether rows or chunks run in parallel)
+        workers.forEach(units, byChunks(rows, chunks) ? unitGrain(units, CHUNK) : rowGrain(rows, cols) * chunks,
+                (u0, u1) -> {
+                    for (int u = u0; u < u1; u++) {
+                        int from = chunkStart(u, chunks, cols);
+                        softCeStats(z, t, w, o, from, chunkEnd(u, chunks, cols, from), (u / chunks) * cols, st, wt,
+                                wz, u);
+                    }
+                });
+        Rows rs = new Rows(rows);
+        double[] loss = new double[rows];
+        double[] swt = new double[rows];
+        for (int r = 0; r < rows; r++) {
+            int off = r * chunks;
+            float m = max(st.m, off, chunks);
+            double sum = sumExp(st.m, st.s, off, chunks, m);
+            double lse = m + Math.log(sum);
+            rs.m[r] = m;
+            rs.s[r] = sum;
+            rs.x[r] = lse;
+            double wtz = 0;
+            double wtSum = 0;
+            double wzSum = 0;
+            for (int c = off; c < off + chunks; c++) {
+                wtz += st.x[c];
+                wtSum += wt[c];
+                if (smoothing) {
+                    wzSum += wz[c];
+                }
+            }
+            // t' = (1 - eps) t + eps / C: Σ w t' z and Σ w t'
+            double a = (1 - eps) * wtz + (smoothing ? eps / cols * wzSum : 0);
+            double b = (1 - eps) * wtSum + eps / cols * wSum;
+            swt[r] = b;
+            double l = -(a - lse * b);
+            if (zLoss != 0) {
+                l += zLoss * lse * lse;
+            }
+            loss[r] = Float.isFinite(m) ? l : Double.NaN;
+        }
+        workers.forEach(units, byChunks(rows, chunks) ? unitGrain(units, CHUNK) : rowGrain(rows, cols) * chunks,
+                (u0, u1) -> {
+                    for (int u = u0; u < u1; u++) {
+                        int r = u / chunks;
+                        int from = chunkStart(u, chunks, cols);
+                        int to = chunkEnd(u, chunks, cols, from);
+                        if (!Float.isFinite(rs.m[r])) {
+                            Arrays.fill(o, from, to, Float.NaN);
+                            continue;
+                        }
+                        double a = k * swt[r] + k * 2 * zLoss * rs.x[r];
+                        kernels.softTargetWrite(w, r * cols, t, from, to, (float) (a * probScale(st, u, rs, r)),
+                                (float) k, (float) (1 - eps), (float) (eps / cols), o);
+                    }
+                });
+        float[] v = value.data();
+        if (reduction == Reduction.NONE) {
+            for (int r = 0; r < rows; r++) {
+                v[r] = (float) loss[r];
+            }
+        } else {
+            v[0] = (float) (sum(loss, 0, rows) * k);
+        }
     }
 
     @Override
@@ -1105,17 +1202,93 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
                 }
             });
         }
-        writeValue(value, loss, rows, divisor);
+        writeLoss(value, loss, rows, perRow, divisor);
+    }
+
+    /** A sum over a chunk that also writes that chunk's outputs. */
+    private interface ChunkSum {
+        double apply(int from, int to);
+    }
+
+    /** loss[r] = Σ over row r's chunks (in chunk order, in double) of op; rows or chunks in parallel. */
+    private void rowChunkSums(int rows, int cols, double[] loss, ChunkSum op) {
+        int chunks = chunks(cols);
+        if (!byChunks(rows, chunks)) {
+            workers.forEach(rows, rowGrain(rows, cols), (r0, r1) -> {
+                for (int r = r0; r < r1; r++) {
+                    int base = r * cols;
+                    int end = base + cols;
+                    double s = 0;
+                    for (int from = base; from < end; from += CHUNK) {
+                        s += op.apply(from, from + Math.min(CHUNK, end - from));
+                    }
+                    loss[r] = s;
+                }
+            });
+        } else {
+            int units = rows * chunks;
+            double[] partials = new double[units];
+            workers.forEach(units, unitGrain(units, CHUNK), (u0, u1) -> {
+                for (int u = u0; u < u1; u++) {
+                    int from = chunkStart(u, chunks, cols);
+                    partials[u] = op.apply(from, chunkEnd(u, chunks, cols, from));
+                }
+            });
+            for (int r = 0; r < rows; r++) {
+                loss[r] = sum(partials, r * chunks, chunks);
+            }
+        }
+    }
+
+    private static final double LN2 = Math.log(2);
+
+    @Override
+    protected void kerasKlInto(CpuTensor yTrue, CpuTensor yPred, boolean bits, boolean perRow, float divisor,
+                               CpuTensor value, CpuTensor gradPred) {
+        float[] t = yTrue.data();
+        float[] q = yPred.data();
+        float[] o = gradPred.data();
+        int rows = yTrue.rows();
+        double[] loss = new double[rows];
+        float k = (float) ((bits ? 1 / LN2 : 1.0) / divisor);
+        rowChunkSums(rows, yTrue.cols(), loss, (from, to) -> kernels.kerasKl(t, q, from, to, k, o));
+        if (bits) {
+            for (int r = 0; r < rows; r++) {
+                loss[r] /= LN2;
+            }
+        }
+        writeLoss(value, loss, rows, perRow, divisor);
     }
 
     @Override
-    protected void kerasKlInto(CpuTensor yTrue, CpuTensor yPred, boolean bits, boolean perRow, float divisor, CpuTensor value, CpuTensor gradPred) {
-        throw new UnsupportedOperationException("kerasKl: not yet on " + name());
+    protected void gaussianKlInto(CpuTensor mu1, CpuTensor logvar1, CpuTensor mu2, CpuTensor logvar2, boolean perRow,
+                                  float divisor, CpuTensor value, CpuTensor gradMu1, CpuTensor gradLogvar1,
+                                  CpuTensor gradMu2, CpuTensor gradLogvar2) {
+        float[] m1 = mu1.data();
+        float[] v1 = logvar1.data();
+        float[] m2 = mu2 == null ? null : mu2.data();
+        float[] v2 = logvar2 == null ? null : logvar2.data();
+        float[] g1 = gradMu1.data();
+        float[] h1 = gradLogvar1.data();
+        float[] g2 = gradMu2 == null ? null : gradMu2.data();
+        float[] h2 = gradLogvar2 == null ? null : gradLogvar2.data();
+        int rows = mu1.rows();
+        double[] loss = new double[rows];
+        float k = 1f / divisor;
+        rowChunkSums(rows, mu1.cols(), loss, (from, to) -> kernels.gaussianKl(m1, v1, m2, v2, from, to, k, g1, h1, g2,
+                h2));
+        writeLoss(value, loss, rows, perRow, divisor);
     }
 
-    @Override
-    protected void gaussianKlInto(CpuTensor mu1, CpuTensor logvar1, CpuTensor mu2, CpuTensor logvar2, boolean perRow, float divisor, CpuTensor value,
-                                  CpuTensor gradMu1, CpuTensor gradLogvar1, CpuTensor gradMu2, CpuTensor gradLogvar2) {
-        throw new UnsupportedOperationException("gaussianKl: not yet on " + name());
+    /** value[r] = loss[r] when perRow, else Σ loss (in row order, double) / divisor. */
+    private static void writeLoss(CpuTensor value, double[] loss, int rows, boolean perRow, float divisor) {
+        float[] v = value.data();
+        if (perRow) {
+            for (int r = 0; r < rows; r++) {
+                v[r] = (float) loss[r];
+            }
+        } else {
+            v[0] = (float) (sum(loss, 0, rows) / divisor);
+        }
     }
 }

@@ -98,4 +98,24 @@ interface Kernels {
 
     /** Σ w[i - wOff] * z[i]. */
     double dotOffset(float[] w, int wOff, float[] z, int from, int to);
+
+    /** Σ w[i - wOff] * t[i] * z[i]. */
+    double dot3Offset(float[] w, int wOff, float[] t, float[] z, int from, int to);
+
+    /** out[i] = out[i] * a - b * w[i - wOff] * (e1 * t[i] + e0): the soft-target cross-entropy gradient. */
+    void softTargetWrite(float[] w, int wOff, float[] t, int from, int to, float a, float b, float e1, float e0,
+                         float[] out);
+
+    /**
+     * Keras's KL: with t' = clip(t, 1e-7, 1), q' = clip(q, 1e-7, 1), writes out[i] = -k t'/q' where
+     * 1e-7 <= q <= 1 (else 0) and returns Σ t' log(t' / q').
+     */
+    double kerasKl(float[] t, float[] q, int from, int to, float k, float[] out);
+
+    /**
+     * The diagonal Gaussian KL of each element (mu2, lv2 null: the standard normal), its gradients times k written to
+     * the given outputs (gMu2, gLv2 null when mu2 is); returns the sum of the elements' KL.
+     */
+    double gaussianKl(float[] mu1, float[] lv1, float[] mu2, float[] lv2, int from, int to, float k, float[] gMu1,
+                      float[] gLv1, float[] gMu2, float[] gLv2);
 }

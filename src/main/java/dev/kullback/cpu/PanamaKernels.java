@@ -743,4 +743,81 @@ final class PanamaKernels implements Kernels {
         }
         return s;
     }
+
+    @Override
+    public double dot3Offset(float[] w, int wOff, float[] t, float[] z, int from, int to) {
+        DoubleVector acc0 = DoubleVector.zero(DOUBLES);
+        DoubleVector acc1 = acc0;
+        int i = from;
+        for (; i <= to - L; i += L) {
+            FloatVector v = load(w, i - wOff).mul(load(t, i)).mul(load(z, i));
+            acc0 = acc0.add(v.convertShape(F2D, DOUBLES, 0));
+            acc1 = acc1.add(v.convertShape(F2D, DOUBLES, 1));
+        }
+        double s = lanes(acc0.toArray()) + lanes(acc1.toArray());
+        for (; i < to; i++) {
+            s += w[i - wOff] * t[i] * z[i];
+        }
+        return s;
+    }
+
+    @Override
+    public void softTargetWrite(float[] w, int wOff, float[] t, int from, int to, float a, float b, float e1, float e0,
+                                float[] out) {
+        FloatVector va = FloatVector.broadcast(SPECIES, a);
+        FloatVector vb = FloatVector.broadcast(SPECIES, b);
+        FloatVector v1 = FloatVector.broadcast(SPECIES, e1);
+        FloatVector v0 = FloatVector.broadcast(SPECIES, e0);
+        int i = from;
+        for (; i <= to - L; i += L) {
+            FloatVector tt = v1.mul(load(t, i)).add(v0);
+            load(out, i).mul(va).sub(vb.mul(load(w, i - wOff)).mul(tt)).intoArray(out, i);
+        }
+        for (; i < to; i++) {
+            out[i] = out[i] * a - b * w[i - wOff] * (e1 * t[i] + e0);
+        }
+    }
+
+    private static final float KERAS_EPS = 1e-7f;
+    private static final FloatVector V_KERAS_EPS = v(KERAS_EPS);
+
+    private static FloatVector clip(FloatVector x) {
+        x = x.blend(V_KERAS_EPS, x.compare(LT, V_KERAS_EPS));
+        return x.blend(V_ONE, x.compare(GT, V_ONE));
+    }
+
+    @Override
+    public double kerasKl(float[] t, float[] q, int from, int to, float k, float[] out) {
+        FloatVector vk = FloatVector.broadcast(SPECIES, -k);
+        DoubleVector acc0 = DoubleVector.zero(DOUBLES);
+        DoubleVector acc1 = acc0;
+        int i = from;
+        for (; i <= to - L; i += L) {
+            FloatVector qv = load(q, i);
+            FloatVector tc = clip(load(t, i));
+            FloatVector ratio = tc.div(clip(qv));
+            VectorMask<Float> out0 = qv.compare(LT, V_KERAS_EPS).or(qv.compare(GT, V_ONE));
+            ratio.mul(vk).blend(V_ZERO, out0).intoArray(out, i);
+            FloatVector term = tc.mul(log(ratio));
+            acc0 = acc0.add(term.convertShape(F2D, DOUBLES, 0));
+            acc1 = acc1.add(term.convertShape(F2D, DOUBLES, 1));
+        }
+        double s = lanes(acc0.toArray()) + lanes(acc1.toArray());
+        for (; i < to; i++) {
+            float tc = t[i] < KERAS_EPS ? KERAS_EPS : t[i];
+            tc = tc > 1f ? 1f : tc;
+            float qc = q[i] < KERAS_EPS ? KERAS_EPS : q[i];
+            qc = qc > 1f ? 1f : qc;
+            float ratio = tc / qc;
+            out[i] = q[i] < KERAS_EPS || q[i] > 1f ? 0f : -k * ratio;
+            s += tc * logScalar(ratio);
+        }
+        return s;
+    }
+
+    @Override
+    public double gaussianKl(float[] mu1, float[] lv1, float[] mu2, float[] lv2, int from, int to, float k,
+                             float[] gMu1, float[] gLv1, float[] gMu2, float[] gLv2) {
+        return ScalarKernels.gaussianKlLoop(mu1, lv1, mu2, lv2, from, to, k, gMu1, gLv1, gMu2, gLv2);
+    }
 }

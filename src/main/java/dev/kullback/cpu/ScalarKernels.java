@@ -256,4 +256,79 @@ final class ScalarKernels implements Kernels {
         }
         return s;
     }
+
+    @Override
+    public double dot3Offset(float[] w, int wOff, float[] t, float[] z, int from, int to) {
+        double s = 0;
+        for (int i = from; i < to; i++) {
+            s += w[i - wOff] * t[i] * z[i];
+        }
+        return s;
+    }
+
+    @Override
+    public void softTargetWrite(float[] w, int wOff, float[] t, int from, int to, float a, float b, float e1, float e0,
+                                float[] out) {
+        for (int i = from; i < to; i++) {
+            out[i] = out[i] * a - b * w[i - wOff] * (e1 * t[i] + e0);
+        }
+    }
+
+    static final float KERAS_EPS = 1e-7f;
+
+    static float clip(float x) {
+        float y = x < KERAS_EPS ? KERAS_EPS : x;
+        return y > 1f ? 1f : y;
+    }
+
+    @Override
+    public double kerasKl(float[] t, float[] q, int from, int to, float k, float[] out) {
+        double s = 0;
+        for (int i = from; i < to; i++) {
+            float tc = clip(t[i]);
+            float qc = clip(q[i]);
+            float ratio = tc / qc;
+            out[i] = q[i] >= KERAS_EPS && q[i] <= 1f ? -k * ratio : q[i] != q[i] ? Float.NaN : 0f;
+            s += tc * (float) Math.log(ratio);
+        }
+        return s;
+    }
+
+    @Override
+    public double gaussianKl(float[] mu1, float[] lv1, float[] mu2, float[] lv2, int from, int to, float k,
+                             float[] gMu1, float[] gLv1, float[] gMu2, float[] gLv2) {
+        return gaussianKlLoop(mu1, lv1, mu2, lv2, from, to, k, gMu1, gLv1, gMu2, gLv2);
+    }
+
+    /** Plain Java, in double per element; the vector kernels use it too (it is not a hot path of training). */
+    static double gaussianKlLoop(float[] mu1, float[] lv1, float[] mu2, float[] lv2, int from, int to, float k,
+                                 float[] gMu1, float[] gLv1, float[] gMu2, float[] gLv2) {
+        double s = 0;
+        if (mu2 == null) {
+            for (int i = from; i < to; i++) {
+                double m = mu1[i];
+                double v = lv1[i];
+                double e = Math.exp(v);
+                s += 0.5 * (e + m * m - 1 - v);
+                gMu1[i] = (float) (k * m);
+                gLv1[i] = (float) (k * 0.5 * (e - 1));
+            }
+            return s;
+        }
+        for (int i = from; i < to; i++) {
+            double d = (double) mu1[i] - mu2[i];
+            double v1 = lv1[i];
+            double v2 = lv2[i];
+            double inv2 = Math.exp(-v2);
+            double e1 = Math.exp(v1);
+            double ratio = (e1 + d * d) * inv2;
+            s += 0.5 * (v2 - v1 + ratio - 1);
+            double gm = k * d * inv2;
+            gMu1[i] = (float) gm;
+            gMu2[i] = (float) -gm;
+            gLv1[i] = (float) (k * 0.5 * (Math.exp(v1 - v2) - 1));
+            gLv2[i] = (float) (k * 0.5 * (1 - ratio));
+        }
+        return s;
+    }
 }

@@ -284,4 +284,161 @@ class CpuLossesTest {
             }
         }
     }
+
+    @ParameterizedTest
+    @MethodSource("cases")
+    void softCrossEntropy(String which, int threads, int rows, int cols) {
+        Random random = new Random(rows * 13 + cols);
+        float[] z = CpuTesting.logits(random, rows * cols, 3);
+        float[] t = CpuTesting.probabilities(random, rows, cols, 0.2);
+        float[] w = new float[cols];
+        for (int c = 0; c < cols; c++) {
+            w[c] = 0.5f + random.nextFloat();
+        }
+        try (CpuDevice device = CpuTesting.device(which, threads)) {
+            Tensor x = device.upload(z, rows, cols);
+            Tensor tt = device.upload(t, rows, cols);
+            Tensor wt = device.upload(w, 1, cols);
+            for (Reduction reduction : new Reduction[] {Reduction.NONE, Reduction.SUM, Reduction.MEAN}) {
+                for (boolean weighted : new boolean[] {false, true}) {
+                    for (float eps : new float[] {0f, 0.1f}) {
+                        for (float zl : new float[] {0f, 1e-3f}) {
+                            double k = reduction == Reduction.MEAN ? 1.0 / rows : 1;
+                            double[] loss = new double[rows];
+                            double[] grad = new double[rows * cols];
+                            double total = 0;
+                            for (int r = 0; r < rows; r++) {
+                                double[] lp = logSoftmax(z, r * cols, cols, 1);
+                                double lse = z[r * cols] - lp[0];
+                                double l = 0;
+                                double swt = 0;
+                                for (int c = 0; c < cols; c++) {
+                                    double tp = (1 - eps) * t[r * cols + c] + eps / cols;
+                                    double wc = weighted ? w[c] : 1;
+                                    l -= wc * tp * lp[c];
+                                    swt += wc * tp;
+                                }
+                                l += zl * lse * lse;
+                                loss[r] = l;
+                                total += l;
+                                for (int c = 0; c < cols; c++) {
+                                    double tp = (1 - eps) * t[r * cols + c] + eps / cols;
+                                    double wc = weighted ? w[c] : 1;
+                                    double p = Math.exp(lp[c]);
+                                    grad[r * cols + c] = k * (p * swt - wc * tp) + k * 2 * zl * lse * p;
+                                }
+                            }
+                            CrossEntropy options = CrossEntropy.options().reduction(reduction).labelSmoothing(eps)
+                                    .zLoss(zl);
+                            if (weighted) {
+                                options = options.weights(wt);
+                            }
+                            String what = which + " " + threads + " " + reduction + " w=" + weighted + " eps=" + eps
+                                    + " z=" + zl;
+                            try (Loss l = device.crossEntropy(x, tt, options)) {
+                                float[] v = l.value().toArray();
+                                if (reduction == Reduction.NONE) {
+                                    close(loss, v, 1e-4, what + " value");
+                                } else {
+                                    close(total * k, v[0], 1e-4, what + " value");
+                                }
+                                close(grad, l.gradient().toArray(), 1e-3, what + " grad");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("cases")
+    void kerasKl(String which, int threads, int rows, int cols) {
+        Random random = new Random(rows * 11 + cols);
+        float[] t = CpuTesting.probabilities(random, rows, cols, 0.2);
+        float[] q = CpuTesting.probabilities(random, rows, cols, 0.1);
+        q[1] = 1.5f; // out of the clip range: gradient 0
+        try (CpuDevice device = CpuTesting.device(which, threads)) {
+            Tensor tt = device.upload(t, rows, cols);
+            Tensor qt = device.upload(q, rows, cols);
+            for (Reduction reduction : Reduction.values()) {
+                for (boolean bits : new boolean[] {false, true}) {
+                    double divisor = reduction == Reduction.MEAN ? (double) rows * cols
+                            : reduction == Reduction.BATCHMEAN ? rows : 1;
+                    double unit = bits ? Math.log(2) : 1;
+                    double[] loss = new double[rows];
+                    double[] grad = new double[rows * cols];
+                    double total = 0;
+                    for (int r = 0; r < rows; r++) {
+                        for (int c = 0; c < cols; c++) {
+                            int i = r * cols + c;
+                            double tc = Math.min(Math.max(t[i], 1e-7f), 1);
+                            double qc = Math.min(Math.max(q[i], 1e-7f), 1);
+                            loss[r] += tc * Math.log(tc / qc) / unit;
+                            grad[i] = q[i] >= 1e-7f && q[i] <= 1 ? -tc / qc / unit / divisor : 0;
+                        }
+                        total += loss[r];
+                    }
+                    try (Loss l = device.kerasKl(tt, qt, reduction, bits)) {
+                        float[] v = l.value().toArray();
+                        if (reduction == Reduction.NONE) {
+                            close(loss, v, 1e-4, which + " " + reduction);
+                        } else {
+                            close(total / divisor, v[0], 1e-4, which + " " + reduction);
+                        }
+                        close(grad, l.gradient().toArray(), 1e-4, which + " " + reduction + " grad");
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("cases")
+    void gaussianKl(String which, int threads, int rows, int cols) {
+        Random random = new Random(rows * 5 + cols);
+        float[] m1 = CpuTesting.logits(random, rows * cols, 1);
+        float[] v1 = CpuTesting.logits(random, rows * cols, 1);
+        float[] m2 = CpuTesting.logits(random, rows * cols, 1);
+        float[] v2 = CpuTesting.logits(random, rows * cols, 1);
+        try (CpuDevice device = CpuTesting.device(which, threads)) {
+            Tensor a = device.upload(m1, rows, cols);
+            Tensor b = device.upload(v1, rows, cols);
+            Tensor c2 = device.upload(m2, rows, cols);
+            Tensor d = device.upload(v2, rows, cols);
+            for (Reduction reduction : Reduction.values()) {
+                double divisor = reduction == Reduction.MEAN ? (double) rows * cols
+                        : reduction == Reduction.BATCHMEAN ? rows : 1;
+                for (boolean standard : new boolean[] {false, true}) {
+                    double[] loss = new double[rows];
+                    double[][] g = new double[4][rows * cols];
+                    double total = 0;
+                    for (int i = 0; i < rows * cols; i++) {
+                        double mu2 = standard ? 0 : m2[i];
+                        double lv2 = standard ? 0 : v2[i];
+                        double diff = m1[i] - mu2;
+                        double e = 0.5 * (lv2 - v1[i] + (Math.exp(v1[i]) + diff * diff) / Math.exp(lv2) - 1);
+                        loss[i / cols] += e;
+                        total += e;
+                        g[0][i] = diff * Math.exp(-lv2) / divisor;
+                        g[1][i] = 0.5 * (Math.exp(v1[i] - lv2) - 1) / divisor;
+                        g[2][i] = -g[0][i];
+                        g[3][i] = 0.5 * (1 - (Math.exp(v1[i]) + diff * diff) * Math.exp(-lv2)) / divisor;
+                    }
+                    try (Loss l = standard ? device.gaussianKl(a, b, reduction)
+                            : device.gaussianKl(a, b, c2, d, reduction)) {
+                        float[] v = l.value().toArray();
+                        if (reduction == Reduction.NONE) {
+                            close(loss, v, 1e-5, which + " " + reduction);
+                        } else {
+                            close(total / divisor, v[0], 1e-5, which + " " + reduction);
+                        }
+                        for (int i = 0; i < l.gradientCount(); i++) {
+                            close(g[i], l.gradient(i).toArray(), 1e-5, which + " " + reduction + " grad " + i);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
