@@ -441,4 +441,92 @@ class CpuLossesTest {
             }
         }
     }
+
+    @ParameterizedTest
+    @MethodSource("cases")
+    void distillationEdges(String which, int threads, int rows, int cols) {
+        Random random = new Random(3);
+        float[] s = new float[rows * cols];
+        float[] t = new float[rows * cols];
+        for (int i = 0; i < s.length; i++) {
+            s[i] = random.nextBoolean() ? 1000f : -1000f + random.nextFloat();
+            t[i] = random.nextBoolean() ? 1000f : -1000f + random.nextFloat();
+        }
+        for (int c = 0; c < cols; c += 3) { // masked vocabulary in row 0
+            s[c] = t[c] = Float.NEGATIVE_INFINITY;
+        }
+        try (CpuDevice device = CpuTesting.device(which, threads)) {
+            for (boolean reverse : new boolean[] {false, true}) {
+                double[] grad = new double[rows * cols];
+                double[] loss = distillation(s, t, rows, cols, 1, reverse, null, 1, grad);
+                Tensor st = device.upload(s, rows, cols);
+                Tensor tt = device.upload(t, rows, cols);
+                try (Loss l = device.distillationKl(st, tt, Distillation.options().reverse(reverse)
+                        .reduction(Reduction.NONE))) {
+                    close(loss, l.value().toArray(), 1e-4, "±1000 " + reverse);
+                    float[] g = l.gradient().toArray();
+                    close(grad, g, 1e-3, "±1000 grad " + reverse);
+                    for (int c = 0; c < cols; c += 3) {
+                        assertEquals(0f, g[c], "masked column gradient");
+                    }
+                }
+                // a NaN logit: NaN loss for its row only
+                float[] s2 = s.clone();
+                s2[cols + 1] = Float.NaN;
+                Tensor st2 = device.upload(s2, rows, cols);
+                try (Loss l = device.distillationKl(st2, tt, Distillation.options().reverse(reverse)
+                        .reduction(Reduction.NONE))) {
+                    float[] v = l.value().toArray();
+                    assertTrue(Float.isNaN(v[1]));
+                    assertTrue(Float.isFinite(v[0]));
+                }
+                // every row ignored: NaN value, zero gradient
+                int[] y = new int[rows];
+                java.util.Arrays.fill(y, -100);
+                Labels labels = device.uploadLabels(y);
+                try (Loss l = device.distillationKl(st, tt, Distillation.options().ignore(labels, -100))) {
+                    assertTrue(Float.isNaN(l.value().toArray()[0]));
+                    for (float g : l.gradient().toArray()) {
+                        assertEquals(0f, g);
+                    }
+                }
+                labels.close();
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("cases")
+    void deterministicAcrossThreads(String which, int threads, int rows, int cols) {
+        Random random = new Random(9);
+        float[] s = CpuTesting.logits(random, rows * cols, 4);
+        float[] t = CpuTesting.logits(random, rows * cols, 4);
+        int[] y = labels(random, rows, cols, true);
+        float[][] results = new float[2][];
+        for (int run = 0; run < 2; run++) {
+            try (CpuDevice device = CpuTesting.device(which, run == 0 ? 1 : threads + 1)) {
+                Tensor st = device.upload(s, rows, cols);
+                Tensor tt = device.upload(t, rows, cols);
+                Labels labels = device.uploadLabels(y);
+                List<Float> all = new ArrayList<>();
+                for (Loss l : new Loss[] {device.distillationKl(st, tt, 2f),
+                        device.distillationKl(st, tt, Distillation.options().reverse(true)),
+                        device.crossEntropy(st, labels, CrossEntropy.options().labelSmoothing(0.1f).zLoss(1e-4f)),
+                        device.entropy(st, Reduction.MEAN)}) {
+                    for (float f : l.value().toArray()) {
+                        all.add(f);
+                    }
+                    for (float f : l.gradient().toArray()) {
+                        all.add(f);
+                    }
+                    l.close();
+                }
+                results[run] = new float[all.size()];
+                for (int i = 0; i < all.size(); i++) {
+                    results[run][i] = all.get(i);
+                }
+            }
+        }
+        assertTrue(CpuTesting.sameBits(results[0], results[1]), "results differ with the thread count");
+    }
 }
