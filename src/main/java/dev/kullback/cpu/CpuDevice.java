@@ -572,16 +572,436 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         return new CpuLabels(this, labels);
     }
 
-    @Override
-    protected void distillationInto(CpuTensor student, CpuTensor teacher, CpuLabels labels, int ignoreIndex, float temperature,
-                                    boolean reverse, float divisor, CpuTensor value, CpuTensor grad) {
-        throw new UnsupportedOperationException("distillationKl: not yet on " + name());
+    // Every loss is row-wise: per row a statistics pass over its chunks (the chunk maxima, the sums of exp, stored in
+    // the gradient as scratch, and the loss's other partial sums), a short sequential combine of the chunk partials in
+    // double in chunk order, then a pass that writes the gradient over the stored exps. Rows run in parallel; few long
+    // rows run by chunks in parallel (as softmax does). Row losses are combined in double in row order.
+
+    /** Statistics of the chunks of two logits: F (stored as exp in the gradient) weights the KL, G is the other. */
+    private static final class PairStats {
+        final float[] mf;
+        final float[] mg;
+        final double[] sf;
+        final double[] sg;
+        final double[] a;
+
+        PairStats(int n) {
+            mf = new float[n];
+            mg = new float[n];
+            sf = new double[n];
+            sg = new double[n];
+            a = new double[n];
+        }
+    }
+
+    /** What a row's chunks combine to: F's and G's maxima and sums of exp (at 1/T), and KL(F || G) at 1/T. */
+    private static final class PairRows {
+        final float[] mf;
+        final float[] mg;
+        final double[] sf;
+        final double[] sg;
+        final double[] kl;
+
+        PairRows(int n) {
+            mf = new float[n];
+            mg = new float[n];
+            sf = new double[n];
+            sg = new double[n];
+            kl = new double[n];
+        }
+    }
+
+    /**
+     * Chunk {@code i}: maxima, Σ exp((f - mf) / T) (the exps stored in {@code o}), Σ exp((g - mg) / T), and
+     * Σ e_f ((f - mf) - (g - mg)) over the entries with e_f != 0 (xlogy: a column -inf in both contributes 0).
+     */
+    private void pairStats(float[] f, float[] g, float[] o, int from, int to, float invT, PairStats st, int i) {
+        float mf = kernels.max(f, from, to);
+        float mg = kernels.max(g, from, to);
+        st.mf[i] = mf;
+        st.mg[i] = mg;
+        if (Float.isFinite(mf)) {
+            st.sf[i] = kernels.sumExpScaledStore(f, from, to, mf, invT, o);
+            st.a[i] = Float.isFinite(mg) ? kernels.weightedDiff(o, f, mf, g, mg, from, to)
+                    : mg == Float.NEGATIVE_INFINITY ? Double.POSITIVE_INFINITY : Double.NaN;
+        } else {
+            st.sf[i] = 0;
+            st.a[i] = 0;
+            Arrays.fill(o, from, to, 0f);
+        }
+        st.sg[i] = Float.isFinite(mg) ? kernels.sumExpScaled(g, from, to, mg, invT) : 0;
+    }
+
+    /** Combines chunks [off, off + chunks) of {@code st} into row {@code r} of {@code rows}; NaN when not finite. */
+    private static void combinePair(PairStats st, int off, int chunks, float invT, PairRows rows, int r) {
+        float mf = max(st.mf, off, chunks);
+        float mg = max(st.mg, off, chunks);
+        rows.mf[r] = mf;
+        rows.mg[r] = mg;
+        if (!Float.isFinite(mf) || !Float.isFinite(mg)) {
+            rows.sf[r] = Double.NaN;
+            rows.sg[r] = Double.NaN;
+            rows.kl[r] = Double.NaN;
+            return;
+        }
+        double sf = 0;
+        double sg = 0;
+        double a = 0;
+        for (int c = off; c < off + chunks; c++) {
+            if (st.mf[c] != Float.NEGATIVE_INFINITY) {
+                double df = (double) st.mf[c] - mf;
+                double w = df == 0 ? 1.0 : Math.exp(df * invT);
+                sf += w * st.sf[c];
+                a += w * (st.a[c] + (df - ((double) st.mg[c] - mg)) * st.sf[c]);
+            }
+            if (st.mg[c] != Float.NEGATIVE_INFINITY) {
+                double dg = (double) st.mg[c] - mg;
+                sg += (dg == 0 ? 1.0 : Math.exp(dg * invT)) * st.sg[c];
+            }
+        }
+        rows.sf[r] = sf;
+        rows.sg[r] = sg;
+        rows.kl[r] = a * invT / sf - Math.log(sf) + Math.log(sg);
+    }
+
+    /** The scale that turns chunk {@code c}'s stored exps of F into probabilities. */
+    private static float pairScale(PairStats st, int c, float invT, PairRows rows, int r) {
+        float m = st.mf[c];
+        if (m == Float.NEGATIVE_INFINITY) {
+            return 0f;
+        }
+        double w = m == rows.mf[r] ? 1.0 : Math.exp(((double) m - rows.mf[r]) * invT);
+        return (float) (w / rows.sf[r]);
+    }
+
+    /**
+     * The distillation gradient of one chunk. Forward (F = teacher P, G = student Q): k (Q - P) with Q recomputed;
+     * reverse (F = student Q, G = teacher P): k Q ((log Q - log P) - KL) over the stored exps; k = T / divisor.
+     */
+    private void distillWrite(float[] s, float[] t, float[] o, int from, int to, boolean reverse, float invT, float k,
+                              PairStats st, int c, PairRows rows, int r) {
+        if (Double.isNaN(rows.sf[r])) {
+            Arrays.fill(o, from, to, Float.NaN);
+            return;
+        }
+        float scale = pairScale(st, c, invT, rows, r);
+        if (reverse) {
+            double c0 = Math.log(rows.sg[r]) - Math.log(rows.sf[r]) - rows.kl[r];
+            kernels.xlogyGrad(s, rows.mf[r], t, rows.mg[r], from, to, invT, (float) c0, scale, k, o);
+        } else {
+            kernels.expDiffWrite(s, from, to, rows.mg[r], invT, (float) (1.0 / rows.sg[r]), scale, k, o);
+        }
+    }
+
+    private static boolean ignored(int[] labels, int r, int ignoreIndex) {
+        return labels != null && labels[r] == ignoreIndex;
     }
 
     @Override
-    protected void crossEntropyInto(CpuTensor logits, CpuLabels labels, CpuTensor weights, Reduction reduction, int ignoreIndex,
-                                    float labelSmoothing, float zLoss, CpuTensor value, CpuTensor grad) {
-        throw new UnsupportedOperationException("crossEntropy: not yet on " + name());
+    protected void distillationInto(CpuTensor student, CpuTensor teacher, CpuLabels labels, int ignoreIndex,
+                                    float temperature, boolean reverse, float divisor, CpuTensor value,
+                                    CpuTensor grad) {
+        float[] s = student.data();
+        float[] t = teacher.data();
+        float[] o = grad.data();
+        float[] f = reverse ? s : t;
+        float[] g = reverse ? t : s;
+        int[] y = labels == null ? null : labels.data();
+        int rows = student.rows();
+        int cols = student.cols();
+        int chunks = chunks(cols);
+        float invT = 1f / temperature;
+        float k = temperature / divisor;
+        double t2 = (double) temperature * temperature;
+        double[] loss = new double[rows];
+        if (!byChunks(rows, chunks)) {
+            workers.forEach(rows, rowGrain(rows, cols), (r0, r1) -> {
+                PairStats st = new PairStats(chunks);
+                PairRows pr = new PairRows(1);
+                for (int r = r0; r < r1; r++) {
+                    int base = r * cols;
+                    int end = base + cols;
+                    if (ignored(y, r, ignoreIndex)) {
+                        Arrays.fill(o, base, end, 0f);
+                        continue;
+                    }
+                    for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
+                        pairStats(f, g, o, from, from + Math.min(CHUNK, end - from), invT, st, c);
+                    }
+                    combinePair(st, 0, chunks, invT, pr, 0);
+                    for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
+                        distillWrite(s, t, o, from, from + Math.min(CHUNK, end - from), reverse, invT, k, st, c,
+                                pr, 0);
+                    }
+                    loss[r] = t2 * pr.kl[0];
+                }
+            });
+        } else {
+            int units = rows * chunks;
+            int grain = unitGrain(units, CHUNK);
+            PairStats st = new PairStats(units);
+            workers.forEach(units, grain, (u0, u1) -> {
+                for (int u = u0; u < u1; u++) {
+                    int from = chunkStart(u, chunks, cols);
+                    int to = chunkEnd(u, chunks, cols, from);
+                    if (ignored(y, u / chunks, ignoreIndex)) {
+                        Arrays.fill(o, from, to, 0f);
+                    } else {
+                        pairStats(f, g, o, from, to, invT, st, u);
+                    }
+                }
+            });
+            PairRows pr = new PairRows(rows);
+            for (int r = 0; r < rows; r++) {
+                if (!ignored(y, r, ignoreIndex)) {
+                    combinePair(st, r * chunks, chunks, invT, pr, r);
+                    loss[r] = t2 * pr.kl[r];
+                }
+            }
+            workers.forEach(units, grain, (u0, u1) -> {
+                for (int u = u0; u < u1; u++) {
+                    int r = u / chunks;
+                    if (!ignored(y, r, ignoreIndex)) {
+                        int from = chunkStart(u, chunks, cols);
+                        distillWrite(s, t, o, from, chunkEnd(u, chunks, cols, from), reverse, invT, k, st, u, pr, r);
+                    }
+                }
+            });
+        }
+        writeValue(value, loss, rows, divisor);
+    }
+
+    /** value[r] = loss[r] when per row ([rows, 1], rows > 1), else Σ loss (in row order, double) / divisor. */
+    private static void writeValue(CpuTensor value, double[] loss, int rows, float divisor) {
+        float[] v = value.data();
+        if (v.length == rows && rows > 1) {
+            for (int r = 0; r < rows; r++) {
+                v[r] = (float) loss[r];
+            }
+        } else {
+            v[0] = (float) (sum(loss, 0, rows) / divisor);
+        }
+    }
+
+    // ---- cross-entropy and entropy ----------------------------------------------------------------------
+
+    /** Statistics of the chunks of one logits tensor: maxima, sums of exp (stored in the gradient), one more sum. */
+    private static final class Stats {
+        final float[] m;
+        final double[] s;
+        final double[] x;
+
+        Stats(int n) {
+            m = new float[n];
+            s = new double[n];
+            x = new double[n];
+        }
+    }
+
+    /** Row statistics: max, Σ exp(z - max) (NaN when the max is not finite), and a loss-specific value. */
+    private static final class Rows {
+        final float[] m;
+        final double[] s;
+        final double[] x;
+
+        Rows(int n) {
+            m = new float[n];
+            s = new double[n];
+            x = new double[n];
+        }
+    }
+
+    /** The scale that turns chunk {@code c}'s stored exps into probabilities. */
+    private static float probScale(Stats st, int c, Rows rows, int r) {
+        float m = st.m[c];
+        if (m == Float.NEGATIVE_INFINITY) {
+            return 0f;
+        }
+        return (float) ((m == rows.m[r] ? 1.0 : Math.exp((double) m - rows.m[r])) / rows.s[r]);
+    }
+
+    /** Cross-entropy chunk statistics: softmax's, plus Σ w z (or Σ z without weights) when smoothing. */
+    private void ceStats(float[] z, float[] w, float[] o, int from, int to, int base, boolean smoothing, Stats st,
+                         int i) {
+        softStats(z, o, from, to, st.m, st.s, i);
+        st.x[i] = !smoothing ? 0 : w == null ? kernels.sum(z, from, to) : kernels.dotOffset(w, base, z, from, to);
+    }
+
+    /** Everything a cross-entropy row needs besides its statistics. */
+    private static final class Ce {
+        float[] w;
+        int[] y;
+        int ignoreIndex;
+        int cols;
+        float eps;
+        float zScale;
+        double wSum;
+        double k;
+        double kz;
+        boolean smoothing;
+    }
+
+    /**
+     * Combines row r's chunks and returns its loss pieces: x[r] = lse; writes nll and smoothing terms into ce[]
+     * (ce[0] = CE part, ce[1] = z part).
+     */
+    private static void ceCombine(Stats st, int off, int chunks, float[] z, int base, Ce p, Rows rows, int r,
+                                  double[] ce, double[] zl) {
+        float m = max(st.m, off, chunks);
+        double sum = sumExp(st.m, st.s, off, chunks, m);
+        rows.m[r] = m;
+        rows.s[r] = sum;
+        double lse = m + Math.log(sum);
+        rows.x[r] = lse;
+        int y = p.y[r];
+        double wy = p.w == null ? 1.0 : p.w[y];
+        double nll = -wy * (z[base + y] - lse);
+        double loss = (1 - (double) p.eps) * nll;
+        if (p.smoothing) {
+            double wz = 0;
+            for (int c = off; c < off + chunks; c++) {
+                wz += st.x[c];
+            }
+            loss += (double) p.eps / p.cols * -(wz - lse * p.wSum);
+        }
+        ce[r] = Double.isFinite(m) ? loss : Double.NaN;
+        zl[r] = p.zScale == 0 ? 0 : Double.isFinite(m) ? p.zScale * lse * lse : Double.NaN;
+    }
+
+    /** Writes the cross-entropy gradient of one chunk over its stored exps. */
+    private void ceWrite(float[] o, int from, int to, int base, Ce p, Stats st, int c, Rows rows, int r) {
+        if (!Float.isFinite(rows.m[r])) {
+            Arrays.fill(o, from, to, Float.NaN);
+            return;
+        }
+        int y = p.y[r];
+        double wy = p.w == null ? 1.0 : p.w[y];
+        double lse = rows.x[r];
+        double eps = p.eps;
+        double a = p.k * ((1 - eps) * wy + eps / p.cols * p.wSum) + p.kz * 2 * p.zScale * lse;
+        float scale = probScale(st, c, rows, r);
+        float b = (float) (p.k * eps / p.cols);
+        float pa = (float) (a * scale);
+        if (p.w == null) {
+            kernels.scaleSub(o, from, to, pa, b);
+        } else {
+            kernels.scaleSubWeighted(p.w, base, from, to, pa, b, o);
+        }
+        int yi = base + y;
+        if (yi >= from && yi < to) {
+            o[yi] -= (float) (p.k * (1 - eps) * wy);
+        }
+    }
+
+    @Override
+    protected void crossEntropyInto(CpuTensor logits, CpuLabels labels, CpuTensor weights, Reduction reduction,
+                                    int ignoreIndex, float labelSmoothing, float zLoss, CpuTensor value,
+                                    CpuTensor grad) {
+        float[] z = logits.data();
+        float[] o = grad.data();
+        int rows = logits.rows();
+        int cols = logits.cols();
+        int chunks = chunks(cols);
+        Ce p = new Ce();
+        p.w = weights == null ? null : weights.data();
+        p.y = labels.data();
+        p.ignoreIndex = ignoreIndex;
+        p.cols = cols;
+        p.eps = labelSmoothing;
+        p.zScale = zLoss;
+        p.smoothing = labelSmoothing > 0;
+        double wSum = 0;
+        if (p.w == null) {
+            wSum = cols;
+        } else {
+            for (float wc : p.w) {
+                wSum += wc;
+            }
+        }
+        p.wSum = wSum;
+        double weightTotal = 0;
+        int counted = 0;
+        for (int r = 0; r < rows; r++) {
+            if (p.y[r] != ignoreIndex) {
+                counted++;
+                weightTotal += p.w == null ? 1.0 : p.w[p.y[r]];
+            }
+        }
+        boolean mean = reduction == Reduction.MEAN;
+        p.k = mean ? 1.0 / weightTotal : 1.0;
+        p.kz = mean ? 1.0 / counted : 1.0;
+        double[] ce = new double[rows];
+        double[] zl = new double[rows];
+        int[] y = p.y;
+        Rows rs = new Rows(rows);
+        if (!byChunks(rows, chunks)) {
+            workers.forEach(rows, rowGrain(rows, cols), (r0, r1) -> {
+                Stats st = new Stats(chunks);
+                for (int r = r0; r < r1; r++) {
+                    int base = r * cols;
+                    int end = base + cols;
+                    if (y[r] == ignoreIndex) {
+                        Arrays.fill(o, base, end, 0f);
+                        continue;
+                    }
+                    for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
+                        ceStats(z, p.w, o, from, from + Math.min(CHUNK, end - from), base, p.smoothing, st, c);
+                    }
+                    ceCombine(st, 0, chunks, z, base, p, rs, r, ce, zl);
+                    for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
+                        ceWrite(o, from, from + Math.min(CHUNK, end - from), base, p, st, c, rs, r);
+                    }
+                }
+            });
+        } else {
+            int units = rows * chunks;
+            int grain = unitGrain(units, CHUNK);
+            Stats st = new Stats(units);
+            workers.forEach(units, grain, (u0, u1) -> {
+                for (int u = u0; u < u1; u++) {
+                    int r = u / chunks;
+                    int from = chunkStart(u, chunks, cols);
+                    int to = chunkEnd(u, chunks, cols, from);
+                    if (y[r] == ignoreIndex) {
+                        Arrays.fill(o, from, to, 0f);
+                    } else {
+                        ceStats(z, p.w, o, from, to, r * cols, p.smoothing, st, u);
+                    }
+                }
+            });
+            for (int r = 0; r < rows; r++) {
+                if (y[r] != ignoreIndex) {
+                    ceCombine(st, r * chunks, chunks, z, r * cols, p, rs, r, ce, zl);
+                }
+            }
+            workers.forEach(units, grain, (u0, u1) -> {
+                for (int u = u0; u < u1; u++) {
+                    int r = u / chunks;
+                    if (y[r] != ignoreIndex) {
+                        int from = chunkStart(u, chunks, cols);
+                        ceWrite(o, from, chunkEnd(u, chunks, cols, from), r * cols, p, st, u, rs, r);
+                    }
+                }
+            });
+        }
+        float[] v = value.data();
+        if (reduction == Reduction.NONE) {
+            for (int r = 0; r < rows; r++) {
+                v[r] = (float) (ce[r] + zl[r]);
+            }
+        } else if (reduction == Reduction.SUM) {
+            double total = 0;
+            for (int r = 0; r < rows; r++) {
+                total += ce[r] + zl[r];
+            }
+            v[0] = (float) total;
+        } else {
+            double total = sum(ce, 0, rows) / weightTotal;
+            if (zLoss != 0) {
+                total += sum(zl, 0, rows) / counted;
+            }
+            v[0] = counted == 0 ? Float.NaN : (float) total;
+        }
     }
 
     @Override
@@ -601,9 +1021,91 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         throw new UnsupportedOperationException("symmetricKl: not yet on " + name());
     }
 
+    /** Entropy chunk statistics: softmax's, plus Σ e (z - m) over the entries with e != 0. */
+    private void entropyStats(float[] z, float[] o, int from, int to, Stats st, int i) {
+        softStats(z, o, from, to, st.m, st.s, i);
+        st.x[i] = Float.isFinite(st.m[i]) ? kernels.weightedOffset(o, z, st.m[i], from, to) : 0;
+    }
+
+    /** Row r's entropy H = log S - Σ p (z - M), into rows.x[r] (NaN when the max is not finite). */
+    private static void entropyCombine(Stats st, int off, int chunks, Rows rows, int r) {
+        float m = max(st.m, off, chunks);
+        double sum = sumExp(st.m, st.s, off, chunks, m);
+        rows.m[r] = m;
+        rows.s[r] = sum;
+        if (!Float.isFinite(m)) {
+            rows.x[r] = Double.NaN;
+            return;
+        }
+        double a = 0;
+        for (int c = off; c < off + chunks; c++) {
+            if (st.m[c] != Float.NEGATIVE_INFINITY) {
+                double d = (double) st.m[c] - m;
+                a += (d == 0 ? 1.0 : Math.exp(d)) * (st.x[c] + d * st.s[c]);
+            }
+        }
+        rows.x[r] = Math.log(sum) - a / sum;
+    }
+
+    /** dH/dz = -p (log p + H), scaled by 1 / divisor. */
+    private void entropyWrite(float[] z, float[] o, int from, int to, float k, Stats st, int c, Rows rows, int r) {
+        if (!Float.isFinite(rows.m[r])) {
+            Arrays.fill(o, from, to, Float.NaN);
+            return;
+        }
+        float c0 = (float) (rows.x[r] - Math.log(rows.s[r]));
+        kernels.xlogyGrad(z, rows.m[r], from, to, c0, probScale(st, c, rows, r), k, o);
+    }
+
     @Override
     protected void entropyInto(CpuTensor logits, boolean perRow, float divisor, CpuTensor value, CpuTensor grad) {
-        throw new UnsupportedOperationException("entropy: not yet on " + name());
+        float[] z = logits.data();
+        float[] o = grad.data();
+        int rows = logits.rows();
+        int cols = logits.cols();
+        int chunks = chunks(cols);
+        float k = -1f / divisor;
+        double[] loss = new double[rows];
+        if (!byChunks(rows, chunks)) {
+            workers.forEach(rows, rowGrain(rows, cols), (r0, r1) -> {
+                Stats st = new Stats(chunks);
+                Rows rs = new Rows(1);
+                for (int r = r0; r < r1; r++) {
+                    int base = r * cols;
+                    int end = base + cols;
+                    for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
+                        entropyStats(z, o, from, from + Math.min(CHUNK, end - from), st, c);
+                    }
+                    entropyCombine(st, 0, chunks, rs, 0);
+                    for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
+                        entropyWrite(z, o, from, from + Math.min(CHUNK, end - from), k, st, c, rs, 0);
+                    }
+                    loss[r] = rs.x[0];
+                }
+            });
+        } else {
+            int units = rows * chunks;
+            int grain = unitGrain(units, CHUNK);
+            Stats st = new Stats(units);
+            workers.forEach(units, grain, (u0, u1) -> {
+                for (int u = u0; u < u1; u++) {
+                    int from = chunkStart(u, chunks, cols);
+                    entropyStats(z, o, from, chunkEnd(u, chunks, cols, from), st, u);
+                }
+            });
+            Rows rs = new Rows(rows);
+            for (int r = 0; r < rows; r++) {
+                entropyCombine(st, r * chunks, chunks, rs, r);
+                loss[r] = rs.x[r];
+            }
+            workers.forEach(units, grain, (u0, u1) -> {
+                for (int u = u0; u < u1; u++) {
+                    int from = chunkStart(u, chunks, cols);
+                    entropyWrite(z, o, from, chunkEnd(u, chunks, cols, from), k, st, u, rs, u / chunks);
+                }
+            });
+        }
+        writeValue(value, loss, rows, divisor);
     }
 
     @Override

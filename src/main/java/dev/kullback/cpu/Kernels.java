@@ -64,4 +64,38 @@ interface Kernels {
 
     /** out[i] = -(g[i] * exp(t[i])). */
     void klDivBackwardLogTarget(float[] g, float[] t, int from, int to, float[] out);
+
+    // ---- losses (see CpuDevice's loss section) -----------------------------------------------------
+
+    /** Σ exp((a[i] - m) * invT), for a finite {@code m} that is the range's maximum and invT > 0. */
+    double sumExpScaled(float[] a, int from, int to, float m, float invT);
+
+    /** As {@link #sumExpScaled}, and stores {@code out[i] = exp((a[i] - m) * invT)}. */
+    double sumExpScaledStore(float[] a, int from, int to, float m, float invT, float[] out);
+
+    /** Σ over the i with {@code w[i] != 0} of {@code w[i] * ((a[i] - ma) - (b[i] - mb))} (xlogy: 0 where w is 0). */
+    double weightedDiff(float[] w, float[] a, float ma, float[] b, float mb, int from, int to);
+
+    /** Σ over the i with {@code w[i] != 0} of {@code w[i] * (a[i] - ma)}. */
+    double weightedOffset(float[] w, float[] a, float ma, int from, int to);
+
+    /** out[i] = k * (exp((a[i] - ma) * invT) * aScale - out[i] * outScale). */
+    void expDiffWrite(float[] a, int from, int to, float ma, float invT, float aScale, float outScale, float k,
+                      float[] out);
+
+    /** p = out[i] * sc; out[i] = p == 0 ? 0 : k * p * (((a[i] - ma) - (b[i] - mb)) * invT + c). */
+    void xlogyGrad(float[] a, float ma, float[] b, float mb, int from, int to, float invT, float c, float sc, float k,
+                   float[] out);
+
+    /** p = out[i] * sc; out[i] = p == 0 ? 0 : k * p * ((a[i] - ma) + c). */
+    void xlogyGrad(float[] a, float ma, int from, int to, float c, float sc, float k, float[] out);
+
+    /** out[i] = out[i] * a - b. */
+    void scaleSub(float[] out, int from, int to, float a, float b);
+
+    /** out[i] = out[i] * a - b * w[i - wOff] ({@code w} indexed from {@code wOff}: one row of class weights). */
+    void scaleSubWeighted(float[] w, int wOff, int from, int to, float a, float b, float[] out);
+
+    /** Σ w[i - wOff] * z[i]. */
+    double dotOffset(float[] w, int wOff, float[] z, int from, int to);
 }

@@ -548,4 +548,199 @@ final class PanamaKernels implements Kernels {
             out[i] = -(g[i] * expScalar(t[i]));
         }
     }
+
+    // ---- losses -------------------------------------------------------------------------------
+    // Same rules as above: one exp per loop body, at most one such loop per method, scalar twins for the tails.
+
+    @Override
+    public double sumExpScaled(float[] a, int from, int to, float m, float invT) {
+        FloatVector vm = FloatVector.broadcast(SPECIES, m);
+        FloatVector vt = FloatVector.broadcast(SPECIES, invT);
+        FloatVector acc = FloatVector.zero(SPECIES);
+        int i = from;
+        int last = to - L;
+        while (i <= last) {
+            int end = i + Math.min(last - i, (BLOCK_VECTORS - 1) * L);
+            FloatVector block = FloatVector.zero(SPECIES);
+            for (; i <= end; i += L) {
+                block = block.add(exp(load(a, i).sub(vm).mul(vt)));
+            }
+            acc = acc.add(block);
+        }
+        double s = lanes(acc.toArray());
+        for (; i < to; i++) {
+            s += expScalar((a[i] - m) * invT);
+        }
+        return s;
+    }
+
+    @Override
+    public double sumExpScaledStore(float[] a, int from, int to, float m, float invT, float[] out) {
+        FloatVector vm = FloatVector.broadcast(SPECIES, m);
+        FloatVector vt = FloatVector.broadcast(SPECIES, invT);
+        FloatVector acc = FloatVector.zero(SPECIES);
+        int i = from;
+        int last = to - L;
+        while (i <= last) {
+            int end = i + Math.min(last - i, (BLOCK_VECTORS - 1) * L);
+            FloatVector block = FloatVector.zero(SPECIES);
+            for (; i <= end; i += L) {
+                FloatVector e = exp(load(a, i).sub(vm).mul(vt));
+                e.intoArray(out, i);
+                block = block.add(e);
+            }
+            acc = acc.add(block);
+        }
+        double s = lanes(acc.toArray());
+        for (; i < to; i++) {
+            float e = expScalar((a[i] - m) * invT);
+            out[i] = e;
+            s += e;
+        }
+        return s;
+    }
+
+    @Override
+    public double weightedDiff(float[] w, float[] a, float ma, float[] b, float mb, int from, int to) {
+        FloatVector va = FloatVector.broadcast(SPECIES, ma);
+        FloatVector vb = FloatVector.broadcast(SPECIES, mb);
+        DoubleVector acc0 = DoubleVector.zero(DOUBLES);
+        DoubleVector acc1 = acc0;
+        int i = from;
+        for (; i <= to - L; i += L) {
+            FloatVector wv = load(w, i);
+            FloatVector t = wv.mul(load(a, i).sub(va).sub(load(b, i).sub(vb)));
+            t = t.blend(V_ZERO, wv.compare(EQ, V_ZERO));
+            acc0 = acc0.add(t.convertShape(F2D, DOUBLES, 0));
+            acc1 = acc1.add(t.convertShape(F2D, DOUBLES, 1));
+        }
+        double s = lanes(acc0.toArray()) + lanes(acc1.toArray());
+        for (; i < to; i++) {
+            if (w[i] != 0f) {
+                s += w[i] * ((a[i] - ma) - (b[i] - mb));
+            }
+        }
+        return s;
+    }
+
+    @Override
+    public double weightedOffset(float[] w, float[] a, float ma, int from, int to) {
+        FloatVector va = FloatVector.broadcast(SPECIES, ma);
+        DoubleVector acc0 = DoubleVector.zero(DOUBLES);
+        DoubleVector acc1 = acc0;
+        int i = from;
+        for (; i <= to - L; i += L) {
+            FloatVector wv = load(w, i);
+            FloatVector t = wv.mul(load(a, i).sub(va));
+            t = t.blend(V_ZERO, wv.compare(EQ, V_ZERO));
+            acc0 = acc0.add(t.convertShape(F2D, DOUBLES, 0));
+            acc1 = acc1.add(t.convertShape(F2D, DOUBLES, 1));
+        }
+        double s = lanes(acc0.toArray()) + lanes(acc1.toArray());
+        for (; i < to; i++) {
+            if (w[i] != 0f) {
+                s += w[i] * (a[i] - ma);
+            }
+        }
+        return s;
+    }
+
+    @Override
+    public void expDiffWrite(float[] a, int from, int to, float ma, float invT, float aScale, float outScale,
+                             float k, float[] out) {
+        FloatVector vm = FloatVector.broadcast(SPECIES, ma);
+        FloatVector vt = FloatVector.broadcast(SPECIES, invT);
+        FloatVector vs = FloatVector.broadcast(SPECIES, aScale);
+        FloatVector vo = FloatVector.broadcast(SPECIES, outScale);
+        FloatVector vk = FloatVector.broadcast(SPECIES, k);
+        int i = from;
+        for (; i <= to - L; i += L) {
+            vk.mul(exp(load(a, i).sub(vm).mul(vt)).mul(vs).sub(load(out, i).mul(vo))).intoArray(out, i);
+        }
+        for (; i < to; i++) {
+            out[i] = k * (expScalar((a[i] - ma) * invT) * aScale - out[i] * outScale);
+        }
+    }
+
+    @Override
+    public void xlogyGrad(float[] a, float ma, float[] b, float mb, int from, int to, float invT, float c, float sc,
+                          float k, float[] out) {
+        FloatVector va = FloatVector.broadcast(SPECIES, ma);
+        FloatVector vb = FloatVector.broadcast(SPECIES, mb);
+        FloatVector vt = FloatVector.broadcast(SPECIES, invT);
+        FloatVector vc = FloatVector.broadcast(SPECIES, c);
+        FloatVector vsc = FloatVector.broadcast(SPECIES, sc);
+        FloatVector vk = FloatVector.broadcast(SPECIES, k);
+        int i = from;
+        for (; i <= to - L; i += L) {
+            FloatVector p = load(out, i).mul(vsc);
+            FloatVector d = load(a, i).sub(va).sub(load(b, i).sub(vb)).mul(vt).add(vc);
+            vk.mul(p).mul(d).blend(V_ZERO, p.compare(EQ, V_ZERO)).intoArray(out, i);
+        }
+        for (; i < to; i++) {
+            float p = out[i] * sc;
+            out[i] = p == 0f ? 0f : k * p * (((a[i] - ma) - (b[i] - mb)) * invT + c);
+        }
+    }
+
+    @Override
+    public void xlogyGrad(float[] a, float ma, int from, int to, float c, float sc, float k, float[] out) {
+        FloatVector va = FloatVector.broadcast(SPECIES, ma);
+        FloatVector vc = FloatVector.broadcast(SPECIES, c);
+        FloatVector vsc = FloatVector.broadcast(SPECIES, sc);
+        FloatVector vk = FloatVector.broadcast(SPECIES, k);
+        int i = from;
+        for (; i <= to - L; i += L) {
+            FloatVector p = load(out, i).mul(vsc);
+            FloatVector d = load(a, i).sub(va).add(vc);
+            vk.mul(p).mul(d).blend(V_ZERO, p.compare(EQ, V_ZERO)).intoArray(out, i);
+        }
+        for (; i < to; i++) {
+            float p = out[i] * sc;
+            out[i] = p == 0f ? 0f : k * p * ((a[i] - ma) + c);
+        }
+    }
+
+    @Override
+    public void scaleSub(float[] out, int from, int to, float a, float b) {
+        FloatVector va = FloatVector.broadcast(SPECIES, a);
+        FloatVector vb = FloatVector.broadcast(SPECIES, b);
+        int i = from;
+        for (; i <= to - L; i += L) {
+            load(out, i).mul(va).sub(vb).intoArray(out, i);
+        }
+        for (; i < to; i++) {
+            out[i] = out[i] * a - b;
+        }
+    }
+
+    @Override
+    public void scaleSubWeighted(float[] w, int wOff, int from, int to, float a, float b, float[] out) {
+        FloatVector va = FloatVector.broadcast(SPECIES, a);
+        FloatVector vb = FloatVector.broadcast(SPECIES, b);
+        int i = from;
+        for (; i <= to - L; i += L) {
+            load(out, i).mul(va).sub(vb.mul(load(w, i - wOff))).intoArray(out, i);
+        }
+        for (; i < to; i++) {
+            out[i] = out[i] * a - b * w[i - wOff];
+        }
+    }
+
+    @Override
+    public double dotOffset(float[] w, int wOff, float[] z, int from, int to) {
+        DoubleVector acc0 = DoubleVector.zero(DOUBLES);
+        DoubleVector acc1 = acc0;
+        int i = from;
+        for (; i <= to - L; i += L) {
+            FloatVector t = load(w, i - wOff).mul(load(z, i));
+            acc0 = acc0.add(t.convertShape(F2D, DOUBLES, 0));
+            acc1 = acc1.add(t.convertShape(F2D, DOUBLES, 1));
+        }
+        double s = lanes(acc0.toArray()) + lanes(acc1.toArray());
+        for (; i < to; i++) {
+            s += w[i - wOff] * z[i];
+        }
+        return s;
+    }
 }

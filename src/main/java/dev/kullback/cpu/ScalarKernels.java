@@ -164,4 +164,96 @@ final class ScalarKernels implements Kernels {
             out[i] = -(g[i] * exp(t[i]));
         }
     }
+
+    // ---- losses -------------------------------------------------------------------------------
+
+    @Override
+    public double sumExpScaled(float[] a, int from, int to, float m, float invT) {
+        double s = 0;
+        for (int i = from; i < to; i++) {
+            s += (float) Math.exp((a[i] - m) * invT);
+        }
+        return s;
+    }
+
+    @Override
+    public double sumExpScaledStore(float[] a, int from, int to, float m, float invT, float[] out) {
+        double s = 0;
+        for (int i = from; i < to; i++) {
+            float e = (float) Math.exp((a[i] - m) * invT);
+            out[i] = e;
+            s += e;
+        }
+        return s;
+    }
+
+    @Override
+    public double weightedDiff(float[] w, float[] a, float ma, float[] b, float mb, int from, int to) {
+        double s = 0;
+        for (int i = from; i < to; i++) {
+            if (w[i] != 0f) {
+                s += w[i] * ((a[i] - ma) - (b[i] - mb));
+            }
+        }
+        return s;
+    }
+
+    @Override
+    public double weightedOffset(float[] w, float[] a, float ma, int from, int to) {
+        double s = 0;
+        for (int i = from; i < to; i++) {
+            if (w[i] != 0f) {
+                s += w[i] * (a[i] - ma);
+            }
+        }
+        return s;
+    }
+
+    @Override
+    public void expDiffWrite(float[] a, int from, int to, float ma, float invT, float aScale, float outScale,
+                             float k, float[] out) {
+        for (int i = from; i < to; i++) {
+            out[i] = k * ((float) Math.exp((a[i] - ma) * invT) * aScale - out[i] * outScale);
+        }
+    }
+
+    @Override
+    public void xlogyGrad(float[] a, float ma, float[] b, float mb, int from, int to, float invT, float c, float sc,
+                          float k, float[] out) {
+        for (int i = from; i < to; i++) {
+            float p = out[i] * sc;
+            out[i] = p == 0f ? 0f : k * p * (((a[i] - ma) - (b[i] - mb)) * invT + c);
+        }
+    }
+
+    @Override
+    public void xlogyGrad(float[] a, float ma, int from, int to, float c, float sc, float k, float[] out) {
+        for (int i = from; i < to; i++) {
+            float p = out[i] * sc;
+            out[i] = p == 0f ? 0f : k * p * ((a[i] - ma) + c);
+        }
+    }
+
+    @Override
+    public void scaleSub(float[] out, int from, int to, float a, float b) {
+        for (int i = from; i < to; i++) {
+            out[i] = out[i] * a - b;
+        }
+    }
+
+    @Override
+    public void scaleSubWeighted(float[] w, int wOff, int from, int to, float a, float b, float[] out) {
+        for (int i = from; i < to; i++) {
+            out[i] = out[i] * a - b * w[i - wOff];
+        }
+    }
+
+    @Override
+    public double dotOffset(float[] w, int wOff, float[] z, int from, int to) {
+        double s = 0;
+        for (int i = from; i < to; i++) {
+            s += w[i - wOff] * z[i];
+        }
+        return s;
+    }
 }
