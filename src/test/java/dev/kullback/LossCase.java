@@ -44,7 +44,7 @@ public final class LossCase {
     /** Inputs, made on first use from a seed derived from the description. */
     private float[][] inputs;
     private int[] labels;
-    private float[] weightValues;
+    float[] weightValues;
 
     public LossCase(Op op, Shape shape, Reduction reduction) {
         this.op = op;
