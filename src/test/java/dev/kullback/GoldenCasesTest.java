@@ -31,8 +31,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class GoldenCasesTest {
     /** Expectations in the file that belong to operations outside this suite's scope (a later issue). */
-    static final Set<String> NOT_COVERED = Set.of("op:gaussianKl", "expect:crossEntropyMean",
-            "expect:crossEntropyHpq", "expect:entropyHp");
+    static final Set<String> NOT_COVERED = Set.of();
 
     /** One expected result: how to compute it on a device, and with the oracle. */
     record Golden(String name, Shape shape, float[] expected, double abs, double rel,
@@ -89,10 +88,10 @@ class GoldenCasesTest {
         Loaded l = load();
         assertEquals(l.expectations(), l.goldens().size() + l.skipped().size(),
                 "tested " + l.goldens().size() + " + skipped " + l.skipped());
-        // today's file: 11 kl_div values in 6 cases, 4 edge cases; 4 expectations of later operations
-        // (gaussianKl, crossEntropyMean, crossEntropyHpq, entropyHp). A file that loses cases fails here.
-        assertTrue(l.goldens().size() >= 15, "golden tests: " + l.goldens().size());
-        assertEquals(4, l.skipped().size(), "skipped: " + l.skipped());
+        // today's file: 11 kl_div values in 6 cases, 4 edge cases, and the losses' gaussianKl (both forms),
+        // crossEntropyMean, crossEntropyHpq, entropyHp. A file that loses cases fails here.
+        assertTrue(l.goldens().size() >= 20, "golden tests: " + l.goldens().size());
+        assertEquals(0, l.skipped().size(), "skipped: " + l.skipped());
     }
 
     // ---- parsing ----------------------------------------------------------------------------------------
@@ -125,6 +124,12 @@ class GoldenCasesTest {
                 continue;
             }
             String op = c.required("op").asText();
+            if (op.equals("gaussianKl")) {
+                int before = goldens.size();
+                gaussianCases(name, c, abs, rel, goldens);
+                expectations[0] += goldens.size() - before;     // one value, checked through both forms
+                continue;
+            }
             if (NOT_COVERED.contains("op:" + op)) {
                 expectations[0]++;
                 skipped.add(name + " (op " + op + ")");
@@ -138,6 +143,10 @@ class GoldenCasesTest {
                 String key = e.getKey();
                 if (NOT_COVERED.contains("expect:" + key)) {
                     skipped.add(name + " (" + key + ")");
+                    continue;
+                }
+                if (key.equals("crossEntropyMean") || key.equals("crossEntropyHpq") || key.equals("entropyHp")) {
+                    goldens.add(lossCase(name, key, c, e.getValue(), abs, rel));
                     continue;
                 }
                 Reduction r = reduction(name, key);
@@ -193,6 +202,86 @@ class GoldenCasesTest {
             }
             default:
                 throw new IllegalStateException("case '" + name + "': unknown op '" + op + "'");
+        }
+    }
+
+    /**
+     * KL(N(mu1, sigma1^2) || N(mu2, sigma2^2)) of a [1, 1] pair, through gaussianKl with logvar = 2 log sigma (SUM);
+     * when the second is N(0, 1), the standard (VAE) form as well.
+     */
+    private static void gaussianCases(String name, JsonNode c, double abs, double rel, List<Golden> goldens) {
+        float mu1 = (float) c.required("mu1").asDouble();
+        float lv1 = (float) (2 * Math.log(c.required("sigma1").asDouble()));
+        float mu2 = (float) c.required("mu2").asDouble();
+        float lv2 = (float) (2 * Math.log(c.required("sigma2").asDouble()));
+        float[] expected = {value(c.required("expect"))};
+        Shape one = new Shape(1, 1);
+        goldens.add(golden(name + " gaussianKl", one, Reduction.SUM, expected, abs, rel,
+                d -> lossValue(d, s -> d.gaussianKl(s.upload(d, new float[] {mu1}, one), s.upload(d, new float[] {lv1}, one),
+                        s.upload(d, new float[] {mu2}, one), s.upload(d, new float[] {lv2}, one), Reduction.SUM)),
+                () -> TorchOracle.gaussianKl(new float[] {mu1}, new float[] {lv1}, new float[] {mu2}, new float[] {lv2},
+                        1, 1, Reduction.SUM).value()));
+        if (mu2 == 0 && lv2 == 0) {
+            goldens.add(golden(name + " gaussianKl standard", one, Reduction.SUM, expected, abs, rel,
+                    d -> lossValue(d, s -> d.gaussianKl(s.upload(d, new float[] {mu1}, one),
+                            s.upload(d, new float[] {lv1}, one), Reduction.SUM)),
+                    () -> TorchOracle.gaussianKl(new float[] {mu1}, new float[] {lv1}, null, null, 1, 1,
+                            Reduction.SUM).value()));
+        }
+    }
+
+    /**
+     * crossEntropyMean: cross-entropy (MEAN) of "logits" with class indices "labels"; crossEntropyHpq: H(p, q) with
+     * q = softmax(x), p = softmax(y) (cross-entropy against probabilities, SUM over the one row); entropyHp: H(p).
+     */
+    private static Golden lossCase(String name, String key, JsonNode c, JsonNode expect, double abs, double rel) {
+        float[] expected = {value(expect)};
+        Shape one = new Shape(1, 1);
+        switch (key) {
+            case "crossEntropyMean": {
+                Matrix logits = matrix(c.required("logits"));
+                JsonNode ls = c.required("labels");
+                int[] labels = new int[ls.size()];
+                for (int i = 0; i < labels.length; i++) {
+                    labels[i] = ls.get(i).asInt();
+                }
+                Shape s0 = logits.shape;
+                return golden(name + " crossEntropy MEAN", one, Reduction.MEAN, expected, abs, rel,
+                        d -> {
+                            try (Labels l = d.uploadLabels(labels)) {
+                                return lossValue(d, s -> d.crossEntropy(s.upload(d, logits.data, s0), l));
+                            }
+                        },
+                        () -> TorchOracle.crossEntropy(logits.data, s0.rows(), s0.cols(), labels, null, Reduction.MEAN,
+                                -100, 0, 0).value());
+            }
+            case "crossEntropyHpq": {
+                Matrix x = matrix(c.required("x"));
+                Matrix y = matrix(c.required("y"));
+                Shape s0 = x.shape;
+                return golden(name + " crossEntropy(x, softmax(y)) SUM", one, Reduction.SUM, expected, abs, rel,
+                        d -> lossValue(d, s -> d.crossEntropy(s.upload(d, x.data, s0),
+                                s.add(d.softmax(s.upload(d, y.data, s0))), CrossEntropy.options().reduction(Reduction.SUM))),
+                        () -> TorchOracle.softCrossEntropy(x.data, TorchOracle.softmax(y.data, s0.rows(), s0.cols()),
+                                s0.rows(), s0.cols(), null, Reduction.SUM, 0, 0).value());
+            }
+            case "entropyHp": {
+                Matrix y = matrix(c.required("y"));
+                Shape s0 = y.shape;
+                return golden(name + " entropy(y) SUM", one, Reduction.SUM, expected, abs, rel,
+                        d -> lossValue(d, s -> d.entropy(s.upload(d, y.data, s0), Reduction.SUM)),
+                        () -> TorchOracle.entropy(y.data, s0.rows(), s0.cols(), Reduction.SUM).value());
+            }
+            default:
+                throw new IllegalStateException("case '" + name + "': unknown expectation '" + key + "'");
+        }
+    }
+
+    /** The [1, 1] value of a loss, run in a scope; the loss is closed. */
+    private static float[] lossValue(Device d, Function<Scope, Loss> op) {
+        try (Scope s = new Scope(); Loss loss = op.apply(s)) {
+            assertEquals("[1, 1]", "[" + loss.value().rows() + ", " + loss.value().cols() + "]", "loss value shape");
+            return new float[] {loss.value().item()};
         }
     }
 
