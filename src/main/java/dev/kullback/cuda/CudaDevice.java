@@ -14,6 +14,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     private final LogSoftmaxKernels logSoftmax;
     private final KlDivKernels klDiv;
     private final ReduceKernels reduce;
+    private final DistillationKernels distillation;
 
     /** Runs on {@code gpu}, resolving every kernel now so that a module that cannot load fails here. */
     public CudaDevice(Gpu gpu) {
@@ -23,6 +24,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         this.logSoftmax = new LogSoftmaxKernels(gpu);
         this.klDiv = new KlDivKernels(gpu);
         this.reduce = new ReduceKernels(gpu);
+        this.distillation = new DistillationKernels(gpu);
     }
 
     /** CUDA device {@code ordinal} through the JCuda driver API. */
@@ -163,10 +165,32 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         }
     }
 
+    /**
+     * A row-wise loss: {@code kernel} writes each row's loss into a [rows] buffer; when perRow that buffer is the
+     * value, otherwise it is pooled and summed in a fixed order into value[0] / divisor (reduce.cu's sum_finalize).
+     */
+    private void rowLossInto(int rows, boolean perRow, float divisor, CudaTensor value, LongConsumer kernel) {
+        if (perRow) {
+            kernel.accept(value.address());
+            return;
+        }
+        long rowLoss = pool.acquire(4L * rows);
+        try {
+            kernel.accept(rowLoss);
+            reduce.finish(rowLoss, rows, value, divisor);
+        } finally {
+            pool.release(rowLoss, 4L * rows);
+        }
+    }
+
     @Override
     protected void distillationInto(CudaTensor student, CudaTensor teacher, CudaLabels labels, int ignoreIndex, float temperature,
                                     boolean reverse, float divisor, CudaTensor value, CudaTensor grad) {
-        throw new UnsupportedOperationException("distillationKl: not yet on " + name());
+        // NONE gives a [rows, 1] value; with one row, NONE and a reduction by 1 are the same thing
+        boolean perRow = value.rows() == student.rows() && (student.rows() > 1 || divisor == 1f);
+        rowLossInto(student.rows(), perRow, divisor, value, rowLoss ->
+                distillation.rows(student, teacher, grad, rowLoss, labels == null ? 0L : labels.address(), ignoreIndex,
+                        temperature, reverse, perRow ? 1f : divisor));
     }
 
     @Override
