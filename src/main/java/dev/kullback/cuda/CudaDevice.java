@@ -15,6 +15,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     private final KlDivKernels klDiv;
     private final ReduceKernels reduce;
     private final DistillationKernels distillation;
+    private final CrossEntropyKernels crossEntropy;
 
     /** Runs on {@code gpu}, resolving every kernel now so that a module that cannot load fails here. */
     public CudaDevice(Gpu gpu) {
@@ -25,6 +26,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         this.klDiv = new KlDivKernels(gpu);
         this.reduce = new ReduceKernels(gpu);
         this.distillation = new DistillationKernels(gpu);
+        this.crossEntropy = new CrossEntropyKernels(gpu);
     }
 
     /** CUDA device {@code ordinal} through the JCuda driver API. */
@@ -193,16 +195,35 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
                         temperature, reverse, perRow ? 1f : divisor));
     }
 
+    /**
+     * MEAN divides by W = sum of the counted rows' class weights, which depends on device data: a one-block kernel
+     * writes {W, N} into a pooled buffer first, and the fused kernel reads it before writing the gradient.
+     */
     @Override
     protected void crossEntropyInto(CudaTensor logits, CudaLabels labels, CudaTensor weights, Reduction reduction, int ignoreIndex,
                                     float labelSmoothing, float zLoss, CudaTensor value, CudaTensor grad) {
-        throw new UnsupportedOperationException("crossEntropy: not yet on " + name());
+        long w = weights == null ? 0L : weights.address();
+        if (reduction != Reduction.MEAN) {
+            rowLossInto(logits.rows(), reduction == Reduction.NONE, 1f, value, rowLoss -> crossEntropy.rows(logits, labels,
+                    w, grad, rowLoss, ignoreIndex, labelSmoothing, zLoss, 0L));
+            return;
+        }
+        long divisors = pool.acquire(8L);
+        try {
+            crossEntropy.divisors(labels, w, logits.rows(), logits.cols(), ignoreIndex, divisors);
+            rowLossInto(logits.rows(), false, 1f, value, rowLoss -> crossEntropy.rows(logits, labels, w, grad, rowLoss,
+                    ignoreIndex, labelSmoothing, zLoss, divisors));
+        } finally {
+            pool.release(divisors, 8L);
+        }
     }
 
     @Override
     protected void softCrossEntropyInto(CudaTensor logits, CudaTensor target, CudaTensor weights, Reduction reduction, float labelSmoothing,
                                         float zLoss, CudaTensor value, CudaTensor grad) {
-        throw new UnsupportedOperationException("crossEntropy: not yet on " + name());
+        float divisor = reduction == Reduction.MEAN ? logits.rows() : 1f;
+        rowLossInto(logits.rows(), reduction == Reduction.NONE, divisor, value, rowLoss -> crossEntropy.softRows(logits,
+                target, weights == null ? 0L : weights.address(), grad, rowLoss, labelSmoothing, zLoss, divisor));
     }
 
     @Override

@@ -108,7 +108,25 @@ abstract class LossParityContract {
         DISTILL_NONE_ALL_IGNORED(false, (d, u) -> d.distillationKl(u.a, u.b, Distillation.options().reduction(Reduction.NONE)
                 .ignore(u.allIgnored, IGNORE)), in -> Ref.distill(in, in.allIgnored, 1, false, Reduction.NONE)),
         DISTILL_BATCHMEAN_ALL_IGNORED(false, (d, u) -> d.distillationKl(u.a, u.b, Distillation.options().ignore(u.allIgnored, IGNORE)),
-                in -> Ref.distill(in, in.allIgnored, 1, false, Reduction.BATCHMEAN));
+                in -> Ref.distill(in, in.allIgnored, 1, false, Reduction.BATCHMEAN)),
+        CE_MEAN(true, (d, u) -> d.crossEntropy(u.a, u.labels), in -> Ref.ce(in, in.labels, false, Reduction.MEAN, 0, 0)),
+        CE_NONE(false, (d, u) -> d.crossEntropy(u.a, u.labels, CrossEntropy.options().reduction(Reduction.NONE)),
+                in -> Ref.ce(in, in.labels, false, Reduction.NONE, 0, 0)),
+        CE_SUM_WEIGHTS_SMOOTHING(false, (d, u) -> d.crossEntropy(u.a, u.labels, CrossEntropy.options().reduction(Reduction.SUM)
+                .weights(u.weights).labelSmoothing(0.1f)), in -> Ref.ce(in, in.labels, true, Reduction.SUM, 0.1, 0)),
+        CE_MEAN_WEIGHTS_SMOOTHING_ZLOSS(true, (d, u) -> d.crossEntropy(u.a, u.labels, CrossEntropy.options().weights(u.weights)
+                .labelSmoothing(0.2f).zLoss(1e-3f)), in -> Ref.ce(in, in.labels, true, Reduction.MEAN, 0.2, 1e-3)),
+        CE_NONE_SMOOTHING_ZLOSS(false, (d, u) -> d.crossEntropy(u.a, u.labels, CrossEntropy.options().reduction(Reduction.NONE)
+                .labelSmoothing(0.3f).zLoss(1e-2f)), in -> Ref.ce(in, in.labels, false, Reduction.NONE, 0.3, 1e-2)),
+        CE_MEAN_ALL_IGNORED(false, (d, u) -> d.crossEntropy(u.a, u.allIgnored, CrossEntropy.options().weights(u.weights)),
+                in -> Ref.ce(in, in.allIgnored, true, Reduction.MEAN, 0, 0)),
+        SOFT_CE_MEAN(true, (d, u) -> d.crossEntropy(u.a, u.probs, CrossEntropy.options()),
+                in -> Ref.softCe(in, false, Reduction.MEAN, 0, 0)),
+        SOFT_CE_NONE_WEIGHTS_SMOOTHING_ZLOSS(false, (d, u) -> d.crossEntropy(u.a, u.probs, CrossEntropy.options()
+                .reduction(Reduction.NONE).weights(u.weights).labelSmoothing(0.1f).zLoss(1e-3f)),
+                in -> Ref.softCe(in, true, Reduction.NONE, 0.1, 1e-3)),
+        SOFT_CE_SUM_WEIGHTS(false, (d, u) -> d.crossEntropy(u.a, u.probs, CrossEntropy.options().reduction(Reduction.SUM)
+                .weights(u.weights)), in -> Ref.softCe(in, true, Reduction.SUM, 0, 0));
 
         final boolean wide;
         final BiFunction<Device, Uploaded, Loss> call;
@@ -306,6 +324,81 @@ abstract class LossParityContract {
                 }
             }
             return new double[][] {reduce(loss, r, divisor), grad};
+        }
+
+        static double[][] ce(Inputs in, int[] labels, boolean weighted, Reduction r, double eps, double z) {
+            int rows = in.rows;
+            int cols = in.cols;
+            double[] w = new double[cols];
+            double sumW = 0;
+            for (int j = 0; j < cols; j++) {
+                w[j] = weighted ? in.weights[j] : 1;
+                sumW += w[j];
+            }
+            double bigW = 0;
+            int n = 0;
+            for (int label : labels) {
+                if (label != IGNORE) {
+                    bigW += w[label];
+                    n++;
+                }
+            }
+            double k = r == Reduction.MEAN ? 1 / bigW : 1;
+            double kz = r == Reduction.MEAN ? 1.0 / n : 1;
+            double[] loss = new double[rows];
+            double[] grad = new double[rows * cols];
+            double ceSum = 0;
+            double zSum = 0;
+            for (int i = 0; i < rows; i++) {
+                int y = labels[i];
+                if (y == IGNORE) {
+                    continue;
+                }
+                double[] lp = logSoftmax(in.a, i * cols, cols, 1);
+                double lse = in.a[i * cols] - lp[0];
+                double smooth = 0;
+                for (int j = 0; j < cols; j++) {
+                    smooth -= w[j] * lp[j];
+                }
+                double ce = (1 - eps) * -w[y] * lp[y] + (eps == 0 ? 0 : eps / cols * smooth);
+                ceSum += ce;
+                zSum += z * lse * lse;
+                loss[i] = ce + z * lse * lse;
+                for (int j = 0; j < cols; j++) {
+                    double p = Math.exp(lp[j]);
+                    double d = (1 - eps) * w[y] * (p - (j == y ? 1 : 0)) + (eps == 0 ? 0 : eps / cols * (p * sumW - w[j]));
+                    grad[i * cols + j] = k * d + kz * 2 * z * lse * p;
+                }
+            }
+            double[] value = r == Reduction.NONE ? loss : r == Reduction.SUM ? reduce(loss, r, 1)
+                    : new double[] {ceSum / bigW + zSum / n};
+            return new double[][] {value, grad};
+        }
+
+        static double[][] softCe(Inputs in, boolean weighted, Reduction r, double eps, double z) {
+            int rows = in.rows;
+            int cols = in.cols;
+            double k = r == Reduction.MEAN ? 1.0 / rows : 1;
+            double[] loss = new double[rows];
+            double[] grad = new double[rows * cols];
+            for (int i = 0; i < rows; i++) {
+                double[] lp = logSoftmax(in.a, i * cols, cols, 1);
+                double lse = in.a[i * cols] - lp[0];
+                double[] wt = new double[cols];
+                double sumWt = 0;
+                double l = 0;
+                for (int j = 0; j < cols; j++) {
+                    wt[j] = (weighted ? in.weights[j] : 1) * ((1 - eps) * in.probs[i * cols + j] + eps / cols);
+                    sumWt += wt[j];
+                    l -= wt[j] * lp[j];
+                }
+                loss[i] = l + z * lse * lse;
+                for (int j = 0; j < cols; j++) {
+                    double p = Math.exp(lp[j]);
+                    grad[i * cols + j] = k * (p * sumWt - wt[j]) + k * 2 * z * lse * p;
+                }
+            }
+            return new double[][] {reduce(loss, r, r == Reduction.MEAN ? rows : 1), grad};
         }
     }
 }
