@@ -16,6 +16,10 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     private final ReduceKernels reduce;
     private final DistillationKernels distillation;
     private final CrossEntropyKernels crossEntropy;
+    private final JsdKernels jsd;
+    private final EntropyKernels entropy;
+    private final KerasKlKernels kerasKl;
+    private final GaussianKlKernels gaussianKl;
 
     /** Runs on {@code gpu}, resolving every kernel now so that a module that cannot load fails here. */
     public CudaDevice(Gpu gpu) {
@@ -27,6 +31,10 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         this.reduce = new ReduceKernels(gpu);
         this.distillation = new DistillationKernels(gpu);
         this.crossEntropy = new CrossEntropyKernels(gpu);
+        this.jsd = new JsdKernels(gpu);
+        this.entropy = new EntropyKernels(gpu);
+        this.kerasKl = new KerasKlKernels(gpu);
+        this.gaussianKl = new GaussianKlKernels(gpu);
     }
 
     /** CUDA device {@code ordinal} through the JCuda driver API. */
@@ -229,27 +237,32 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     @Override
     protected void jsdInto(CudaTensor student, CudaTensor teacher, float beta, boolean perRow, float divisor, CudaTensor value, CudaTensor gradStudent,
                            CudaTensor gradTeacher) {
-        throw new UnsupportedOperationException("jsd: not yet on " + name());
+        rowLossInto(student.rows(), perRow, divisor, value, rowLoss -> jsd.jsd(student, teacher, gradStudent, gradTeacher,
+                rowLoss, beta, perRow ? 1f : divisor));
     }
 
     @Override
     protected void symmetricKlInto(CudaTensor p, CudaTensor q, boolean perRow, float divisor, CudaTensor value, CudaTensor gradP, CudaTensor gradQ) {
-        throw new UnsupportedOperationException("symmetricKl: not yet on " + name());
+        rowLossInto(p.rows(), perRow, divisor, value, rowLoss -> jsd.symmetricKl(p, q, gradP, gradQ, rowLoss,
+                perRow ? 1f : divisor));
     }
 
     @Override
     protected void entropyInto(CudaTensor logits, boolean perRow, float divisor, CudaTensor value, CudaTensor grad) {
-        throw new UnsupportedOperationException("entropy: not yet on " + name());
+        rowLossInto(logits.rows(), perRow, divisor, value, rowLoss -> entropy.rows(logits, grad, rowLoss,
+                perRow ? 1f : divisor));
     }
 
     @Override
     protected void kerasKlInto(CudaTensor yTrue, CudaTensor yPred, boolean bits, boolean perRow, float divisor, CudaTensor value, CudaTensor gradPred) {
-        throw new UnsupportedOperationException("kerasKl: not yet on " + name());
+        rowLossInto(yTrue.rows(), perRow, divisor, value, rowLoss -> kerasKl.rows(yTrue, yPred, gradPred, rowLoss, bits,
+                perRow ? 1f : divisor));
     }
 
     @Override
     protected void gaussianKlInto(CudaTensor mu1, CudaTensor logvar1, CudaTensor mu2, CudaTensor logvar2, boolean perRow, float divisor, CudaTensor value,
                                   CudaTensor gradMu1, CudaTensor gradLogvar1, CudaTensor gradMu2, CudaTensor gradLogvar2) {
-        throw new UnsupportedOperationException("gaussianKl: not yet on " + name());
+        rowLossInto(mu1.rows(), perRow, divisor, value, rowLoss -> gaussianKl.rows(mu1, logvar1, mu2, logvar2, gradMu1,
+                gradLogvar1, gradMu2, gradLogvar2, rowLoss, perRow ? 1f : divisor));
     }
 }

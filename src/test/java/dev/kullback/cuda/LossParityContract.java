@@ -126,7 +126,25 @@ abstract class LossParityContract {
                 .reduction(Reduction.NONE).weights(u.weights).labelSmoothing(0.1f).zLoss(1e-3f)),
                 in -> Ref.softCe(in, true, Reduction.NONE, 0.1, 1e-3)),
         SOFT_CE_SUM_WEIGHTS(false, (d, u) -> d.crossEntropy(u.a, u.probs, CrossEntropy.options().reduction(Reduction.SUM)
-                .weights(u.weights)), in -> Ref.softCe(in, true, Reduction.SUM, 0, 0));
+                .weights(u.weights)), in -> Ref.softCe(in, true, Reduction.SUM, 0, 0)),
+        JSD_HALF_BATCHMEAN(true, (d, u) -> d.jsd(u.a, u.b, 0.5f, Reduction.BATCHMEAN), in -> Ref.jsd(in, 0.5, false, Reduction.BATCHMEAN)),
+        JSD_0_NONE(false, (d, u) -> d.jsd(u.a, u.b, 0f, Reduction.NONE), in -> Ref.jsd(in, 0, false, Reduction.NONE)),
+        JSD_1_SUM(false, (d, u) -> d.jsd(u.a, u.b, 1f, Reduction.SUM), in -> Ref.jsd(in, 1, false, Reduction.SUM)),
+        JSD_03_MEAN(false, (d, u) -> d.jsd(u.a, u.b, 0.3f, Reduction.MEAN), in -> Ref.jsd(in, 0.3f, false, Reduction.MEAN)),
+        SYMMETRIC_KL_BATCHMEAN(true, (d, u) -> d.symmetricKl(u.b, u.a, Reduction.BATCHMEAN), in -> Ref.jsd(in, 0, true, Reduction.BATCHMEAN)),
+        SYMMETRIC_KL_NONE(false, (d, u) -> d.symmetricKl(u.b, u.a, Reduction.NONE), in -> Ref.jsd(in, 0, true, Reduction.NONE)),
+        ENTROPY_MEAN(true, (d, u) -> d.entropy(u.a, Reduction.MEAN), in -> Ref.entropy(in, Reduction.MEAN)),
+        ENTROPY_NONE(false, (d, u) -> d.entropy(u.a, Reduction.NONE), in -> Ref.entropy(in, Reduction.NONE)),
+        ENTROPY_SUM(false, (d, u) -> d.entropy(u.a, Reduction.SUM), in -> Ref.entropy(in, Reduction.SUM)),
+        KERAS_KL_BATCHMEAN(true, (d, u) -> d.kerasKl(u.probs, u.pred, Reduction.BATCHMEAN, false),
+                in -> Ref.kerasKl(in, false, Reduction.BATCHMEAN)),
+        KERAS_KL_NONE_BITS(false, (d, u) -> d.kerasKl(u.probs, u.pred, Reduction.NONE, true), in -> Ref.kerasKl(in, true, Reduction.NONE)),
+        KERAS_KL_MEAN_BITS(false, (d, u) -> d.kerasKl(u.probs, u.pred, Reduction.MEAN, true), in -> Ref.kerasKl(in, true, Reduction.MEAN)),
+        GAUSSIAN_KL_SUM(true, (d, u) -> d.gaussianKl(u.a, u.d, u.c, u.b, Reduction.SUM), in -> Ref.gaussian(in, true, Reduction.SUM)),
+        GAUSSIAN_KL_NONE(false, (d, u) -> d.gaussianKl(u.a, u.d, u.c, u.b, Reduction.NONE), in -> Ref.gaussian(in, true, Reduction.NONE)),
+        GAUSSIAN_KL_STANDARD_BATCHMEAN(true, (d, u) -> d.gaussianKl(u.c, u.d, Reduction.BATCHMEAN),
+                in -> Ref.gaussian(in, false, Reduction.BATCHMEAN)),
+        GAUSSIAN_KL_STANDARD_MEAN(false, (d, u) -> d.gaussianKl(u.c, u.d, Reduction.MEAN), in -> Ref.gaussian(in, false, Reduction.MEAN));
 
         final boolean wide;
         final BiFunction<Device, Uploaded, Loss> call;
@@ -399,6 +417,121 @@ abstract class LossParityContract {
                 }
             }
             return new double[][] {reduce(loss, r, r == Reduction.MEAN ? rows : 1), grad};
+        }
+
+        /** Generalized JSD of P = softmax(b), Q = softmax(a); symmetric: KL(P||Q) + KL(Q||P). {value, dA, dB}. */
+        static double[][] jsd(Inputs in, double beta, boolean symmetric, Reduction r) {
+            int rows = in.rows;
+            int cols = in.cols;
+            double divisor = divisor(r, in);
+            double gdiv = r == Reduction.NONE ? 1 : divisor;
+            double[] loss = new double[rows];
+            double[] ga = new double[rows * cols];
+            double[] gb = new double[rows * cols];
+            for (int i = 0; i < rows; i++) {
+                double[] lq = logSoftmax(in.a, i * cols, cols, 1);
+                double[] lp = logSoftmax(in.b, i * cols, cols, 1);
+                double[] gP = new double[cols];
+                double[] gQ = new double[cols];
+                double sp = 0;
+                double sq = 0;
+                for (int j = 0; j < cols; j++) {
+                    double q = Math.exp(lq[j]);
+                    double p = Math.exp(lp[j]);
+                    if (symmetric || beta == 0 || beta == 1) {
+                        gP[j] = symmetric || beta == 0 ? klTerm(p, lp[j], lq[j]) : 0;
+                        gQ[j] = symmetric || beta == 1 ? klTerm(q, lq[j], lp[j]) : 0;
+                    } else {
+                        double logM = Math.log(beta * p + (1 - beta) * q);
+                        gP[j] = beta * klTerm(p, lp[j], logM);
+                        gQ[j] = (1 - beta) * klTerm(q, lq[j], logM);
+                    }
+                    sp += gP[j];
+                    sq += gQ[j];
+                }
+                loss[i] = sp + sq;
+                double cs = symmetric || beta == 0 ? 1 : 0;
+                double ct = symmetric || beta == 1 ? 1 : 0;
+                for (int j = 0; j < cols; j++) {
+                    double q = Math.exp(lq[j]);
+                    double p = Math.exp(lp[j]);
+                    ga[i * cols + j] = (gQ[j] - q * sq + cs * (q - p)) / gdiv;
+                    gb[i * cols + j] = (gP[j] - p * sp + ct * (p - q)) / gdiv;
+                }
+            }
+            // symmetricKl(b, a): gradients in the order (P = b, Q = a)
+            return symmetric ? new double[][] {reduce(loss, r, divisor), gb, ga} : new double[][] {reduce(loss, r, divisor), ga, gb};
+        }
+
+        static double[][] entropy(Inputs in, Reduction r) {
+            int rows = in.rows;
+            int cols = in.cols;
+            double divisor = r == Reduction.SUM ? 1 : rows;
+            double gdiv = r == Reduction.NONE ? 1 : divisor;
+            double[] loss = new double[rows];
+            double[] grad = new double[rows * cols];
+            for (int i = 0; i < rows; i++) {
+                double[] lp = logSoftmax(in.a, i * cols, cols, 1);
+                double h = 0;
+                for (int j = 0; j < cols; j++) {
+                    h -= klTerm(Math.exp(lp[j]), lp[j], 0);
+                }
+                loss[i] = h;
+                for (int j = 0; j < cols; j++) {
+                    double p = Math.exp(lp[j]);
+                    grad[i * cols + j] = p == 0 ? 0 : -p * (lp[j] + h) / gdiv;
+                }
+            }
+            return new double[][] {reduce(loss, r, divisor), grad};
+        }
+
+        static double clip(double v) {
+            return v < 1e-7f ? 1e-7f : v > 1 ? 1 : v;
+        }
+
+        static double[][] kerasKl(Inputs in, boolean bits, Reduction r) {
+            int rows = in.rows;
+            int cols = in.cols;
+            double unit = bits ? Math.log(2) : 1;
+            double divisor = divisor(r, in);
+            double gdiv = r == Reduction.NONE ? 1 : divisor;
+            double[] loss = new double[rows];
+            double[] grad = new double[rows * cols];
+            for (int k = 0; k < rows * cols; k++) {
+                double t = clip(in.probs[k]);
+                double q = clip(in.pred[k]);
+                loss[k / cols] += t * Math.log(t / q) / unit;
+                grad[k] = in.pred[k] >= 1e-7f && in.pred[k] <= 1 ? -t / q / unit / gdiv : 0;
+            }
+            return new double[][] {reduce(loss, r, divisor), grad};
+        }
+
+        /** full: mu1 = a, logvar1 = d, mu2 = c, logvar2 = b; standard: mu = c, logvar = d. */
+        static double[][] gaussian(Inputs in, boolean full, Reduction r) {
+            int rows = in.rows;
+            int cols = in.cols;
+            double divisor = divisor(r, in);
+            double gdiv = r == Reduction.NONE ? 1 : divisor;
+            double[] loss = new double[rows];
+            int n = rows * cols;
+            double[] gm1 = new double[n];
+            double[] gv1 = new double[n];
+            double[] gm2 = new double[n];
+            double[] gv2 = new double[n];
+            for (int k = 0; k < n; k++) {
+                double m1 = full ? in.a[k] : in.c[k];
+                double v1 = in.d[k];
+                double m2 = full ? in.c[k] : 0;
+                double v2 = full ? in.b[k] : 0;
+                double dm = m1 - m2;
+                loss[k / cols] += 0.5 * (v2 - v1 + (Math.exp(v1) + dm * dm) / Math.exp(v2) - 1);
+                gm1[k] = dm * Math.exp(-v2) / gdiv;
+                gv1[k] = 0.5 * (Math.exp(v1 - v2) - 1) / gdiv;
+                gm2[k] = -gm1[k];
+                gv2[k] = 0.5 * (1 - (Math.exp(v1) + dm * dm) * Math.exp(-v2)) / gdiv;
+            }
+            double[] value = reduce(loss, r, divisor);
+            return full ? new double[][] {value, gm1, gv1, gm2, gv2} : new double[][] {value, gm1, gv1};
         }
     }
 }
