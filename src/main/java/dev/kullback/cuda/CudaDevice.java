@@ -14,6 +14,12 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     private final LogSoftmaxKernels logSoftmax;
     private final KlDivKernels klDiv;
     private final ReduceKernels reduce;
+    private final DistillationKernels distillation;
+    private final CrossEntropyKernels crossEntropy;
+    private final JsdKernels jsd;
+    private final EntropyKernels entropy;
+    private final KerasKlKernels kerasKl;
+    private final GaussianKlKernels gaussianKl;
 
     /** Runs on {@code gpu}, resolving every kernel now so that a module that cannot load fails here. */
     public CudaDevice(Gpu gpu) {
@@ -23,6 +29,12 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         this.logSoftmax = new LogSoftmaxKernels(gpu);
         this.klDiv = new KlDivKernels(gpu);
         this.reduce = new ReduceKernels(gpu);
+        this.distillation = new DistillationKernels(gpu);
+        this.crossEntropy = new CrossEntropyKernels(gpu);
+        this.jsd = new JsdKernels(gpu);
+        this.entropy = new EntropyKernels(gpu);
+        this.kerasKl = new KerasKlKernels(gpu);
+        this.gaussianKl = new GaussianKlKernels(gpu);
     }
 
     /** CUDA device {@code ordinal} through the JCuda driver API. */
@@ -163,48 +175,94 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         }
     }
 
-    @Override
-    protected void distillationInto(CudaTensor student, CudaTensor teacher, CudaLabels labels, int ignoreIndex, float temperature,
-                                    boolean reverse, float divisor, CudaTensor value, CudaTensor grad) {
-        throw new UnsupportedOperationException("distillationKl: not yet on " + name());
+    /**
+     * A row-wise loss: {@code kernel} writes each row's loss into a [rows] buffer; when perRow that buffer is the
+     * value, otherwise it is pooled and summed in a fixed order into value[0] / divisor (reduce.cu's sum_finalize).
+     */
+    private void rowLossInto(int rows, boolean perRow, float divisor, CudaTensor value, LongConsumer kernel) {
+        if (perRow) {
+            kernel.accept(value.address());
+            return;
+        }
+        long rowLoss = pool.acquire(4L * rows);
+        try {
+            kernel.accept(rowLoss);
+            reduce.finish(rowLoss, rows, value, divisor);
+        } finally {
+            pool.release(rowLoss, 4L * rows);
+        }
     }
 
     @Override
+    protected void distillationInto(CudaTensor student, CudaTensor teacher, CudaLabels labels, int ignoreIndex, float temperature,
+                                    boolean reverse, float divisor, CudaTensor value, CudaTensor grad) {
+        // NONE gives a [rows, 1] value; with one row, NONE and a reduction by 1 are the same thing
+        boolean perRow = value.rows() == student.rows() && (student.rows() > 1 || divisor == 1f);
+        rowLossInto(student.rows(), perRow, divisor, value, rowLoss ->
+                distillation.rows(student, teacher, grad, rowLoss, labels == null ? 0L : labels.address(), ignoreIndex,
+                        temperature, reverse, perRow ? 1f : divisor));
+    }
+
+    /**
+     * MEAN divides by W = sum of the counted rows' class weights, which depends on device data: a one-block kernel
+     * writes {W, N} into a pooled buffer first, and the fused kernel reads it before writing the gradient.
+     */
+    @Override
     protected void crossEntropyInto(CudaTensor logits, CudaLabels labels, CudaTensor weights, Reduction reduction, int ignoreIndex,
                                     float labelSmoothing, float zLoss, CudaTensor value, CudaTensor grad) {
-        throw new UnsupportedOperationException("crossEntropy: not yet on " + name());
+        long w = weights == null ? 0L : weights.address();
+        if (reduction != Reduction.MEAN) {
+            rowLossInto(logits.rows(), reduction == Reduction.NONE, 1f, value, rowLoss -> crossEntropy.rows(logits, labels,
+                    w, grad, rowLoss, ignoreIndex, labelSmoothing, zLoss, 0L));
+            return;
+        }
+        long divisors = pool.acquire(8L);
+        try {
+            crossEntropy.divisors(labels, w, logits.rows(), logits.cols(), ignoreIndex, divisors);
+            rowLossInto(logits.rows(), false, 1f, value, rowLoss -> crossEntropy.rows(logits, labels, w, grad, rowLoss,
+                    ignoreIndex, labelSmoothing, zLoss, divisors));
+        } finally {
+            pool.release(divisors, 8L);
+        }
     }
 
     @Override
     protected void softCrossEntropyInto(CudaTensor logits, CudaTensor target, CudaTensor weights, Reduction reduction, float labelSmoothing,
                                         float zLoss, CudaTensor value, CudaTensor grad) {
-        throw new UnsupportedOperationException("crossEntropy: not yet on " + name());
+        float divisor = reduction == Reduction.MEAN ? logits.rows() : 1f;
+        rowLossInto(logits.rows(), reduction == Reduction.NONE, divisor, value, rowLoss -> crossEntropy.softRows(logits,
+                target, weights == null ? 0L : weights.address(), grad, rowLoss, labelSmoothing, zLoss, divisor));
     }
 
     @Override
     protected void jsdInto(CudaTensor student, CudaTensor teacher, float beta, boolean perRow, float divisor, CudaTensor value, CudaTensor gradStudent,
                            CudaTensor gradTeacher) {
-        throw new UnsupportedOperationException("jsd: not yet on " + name());
+        rowLossInto(student.rows(), perRow, divisor, value, rowLoss -> jsd.jsd(student, teacher, gradStudent, gradTeacher,
+                rowLoss, beta, perRow ? 1f : divisor));
     }
 
     @Override
     protected void symmetricKlInto(CudaTensor p, CudaTensor q, boolean perRow, float divisor, CudaTensor value, CudaTensor gradP, CudaTensor gradQ) {
-        throw new UnsupportedOperationException("symmetricKl: not yet on " + name());
+        rowLossInto(p.rows(), perRow, divisor, value, rowLoss -> jsd.symmetricKl(p, q, gradP, gradQ, rowLoss,
+                perRow ? 1f : divisor));
     }
 
     @Override
     protected void entropyInto(CudaTensor logits, boolean perRow, float divisor, CudaTensor value, CudaTensor grad) {
-        throw new UnsupportedOperationException("entropy: not yet on " + name());
+        rowLossInto(logits.rows(), perRow, divisor, value, rowLoss -> entropy.rows(logits, grad, rowLoss,
+                perRow ? 1f : divisor));
     }
 
     @Override
     protected void kerasKlInto(CudaTensor yTrue, CudaTensor yPred, boolean bits, boolean perRow, float divisor, CudaTensor value, CudaTensor gradPred) {
-        throw new UnsupportedOperationException("kerasKl: not yet on " + name());
+        rowLossInto(yTrue.rows(), perRow, divisor, value, rowLoss -> kerasKl.rows(yTrue, yPred, gradPred, rowLoss, bits,
+                perRow ? 1f : divisor));
     }
 
     @Override
     protected void gaussianKlInto(CudaTensor mu1, CudaTensor logvar1, CudaTensor mu2, CudaTensor logvar2, boolean perRow, float divisor, CudaTensor value,
                                   CudaTensor gradMu1, CudaTensor gradLogvar1, CudaTensor gradMu2, CudaTensor gradLogvar2) {
-        throw new UnsupportedOperationException("gaussianKl: not yet on " + name());
+        rowLossInto(mu1.rows(), perRow, divisor, value, rowLoss -> gaussianKl.rows(mu1, logvar1, mu2, logvar2, gradMu1,
+                gradLogvar1, gradMu2, gradLogvar2, rowLoss, perRow ? 1f : divisor));
     }
 }

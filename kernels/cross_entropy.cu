@@ -1,0 +1,154 @@
+// Fused cross-entropy (forward value and logits gradient in one kernel; the probabilities are never
+// stored), PyTorch's cross_entropy with label smoothing ε and class weights w, plus the z-loss
+// zLoss · lse² per counted row. Launcher: dev.kullback.cuda.CrossEntropyKernels.
+//
+// Class indices (ce_rows_*), per row with label y (int32; a row with y == ignoreIndex gives 0):
+//   loss = (1-ε) nll + (ε/C) smooth + zLoss lse²,  nll = -w_y log p_y,  smooth = -Σ w_c log p_c
+//   grad = kCe [(1-ε) w_y (p - onehot(y)) + (ε/C)(p Σw - w)] + kZ 2 zLoss lse p
+// where kCe = 1/W, kZ = 1/N under MEAN (W = Σ w_y, N = counted rows) and 1 otherwise. MEAN needs W before
+// the gradient is written and W depends on device data (the weights), so ce_divisors (one block, fixed
+// order) first writes divisors = {W, N} to device memory; ce_rows_* then read it (divisors == null: NONE
+// or SUM) and write rowLoss[row] already divided ((CE part)/W + (z part)/N; 0/W for an ignored row, so
+// that zero counted rows give NaN as in PyTorch); the launcher sums rowLoss with sum_finalize (divisor 1).
+// A label outside [0, C) that is not ignoreIndex is never used as an index (the host rejects such labels
+// before any launch; should one reach a kernel anyway, its row's loss and gradient, and W, are NaN).
+// Passes over the logits: 2 (softmax statistics with Σ w_c z_c for smoothing; the gradient).
+//
+// Probability targets (soft_ce_rows_*): t' = (1-ε) t + ε/C, loss = -Σ w t' log p + zLoss lse²,
+// grad = (p Σ w t' - w t' + 2 zLoss lse p) / gradDivisor (MEAN: rows). As PyTorch, a class with t' = 0 and
+// log p = -inf makes the loss NaN (0 · -inf). Passes over the logits and targets: 2.
+#include "rows.cuh"
+
+template <bool kBlock>
+__device__ __forceinline__ void ce_row(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ g,
+                                       float* __restrict__ rowLoss, long long row, unsigned cols, int y, int ignoreIndex,
+                                       float smoothing, float zLoss, const float* __restrict__ divisors,
+                                       unsigned tid, unsigned nthreads) {
+    const float W = divisors ? divisors[0] : 1.0f;
+    const float N = divisors ? divisors[1] : 1.0f;
+    if (y == ignoreIndex) {  // uniform over the group
+        zero_row(g, cols, tid, nthreads);
+        if (tid == 0) rowLoss[row] = divisors ? 0.0f / W : 0.0f;
+        return;
+    }
+    const bool valid = y >= 0 && (unsigned)y < cols;
+    const float wy = valid ? (w ? w[y] : 1.0f) : NAN;
+    const float zy = valid ? x[y] : NAN;
+    const bool smooth = smoothing != 0.0f;
+    SoftmaxState st = softmax_empty();
+    float sumWZ = 0.0f, sumW = 0.0f;
+    visit1(x, cols, tid, nthreads, [&](unsigned i, float v) {
+        softmax_add(st, v);
+        if (smooth) {
+            const float wc = w ? w[i] : 1.0f;
+            sumWZ += wc * v;
+            sumW += wc;
+        }
+    });
+    const RowStats s = row_stats(group_softmax<kBlock>(st));
+    if (smooth) {
+        sumWZ = group_sum<kBlock>(sumWZ);
+        sumW = group_sum<kBlock>(sumW);
+    }
+    const float lse = s.m + s.logSum;
+    const float eps = smoothing / (float)cols;
+    const float ce = (1.0f - smoothing) * (-wy * s.logp(zy)) + (smooth ? eps * -(sumWZ - sumW * lse) : 0.0f);
+    const float z = zLoss * lse * lse;
+    const float kCe = 1.0f / W, kZ = 1.0f / N;
+    const float nllScale = (1.0f - smoothing) * wy;
+    const float zScale = 2.0f * zLoss * lse;
+    map1(x, g, cols, tid, nthreads, [&](unsigned i, float v) {
+        const float p = expf(s.logp(v));
+        float d = nllScale * (p - (i == (unsigned)y ? 1.0f : 0.0f));
+        if (smooth) d += eps * (p * sumW - (w ? w[i] : 1.0f));
+        return d * kCe + zScale * p * kZ;
+    });
+    if (tid == 0) rowLoss[row] = divisors ? ce / W + z / N : ce + z;
+}
+
+template <bool kBlock>
+__device__ __forceinline__ void soft_ce_row(const float* __restrict__ x, const float* __restrict__ t, const float* __restrict__ w,
+                                            float* __restrict__ g, float* __restrict__ rowLoss, long long row, unsigned cols,
+                                            float smoothing, float zLoss, float gradDivisor, unsigned tid, unsigned nthreads) {
+    const float eps = smoothing / (float)cols;
+    SoftmaxState st = softmax_empty();
+    float sumWTZ = 0.0f, sumWT = 0.0f;
+    visit2(x, t, cols, tid, nthreads, [&](unsigned i, float v, float tv) {
+        softmax_add(st, v);
+        const float wt = (w ? w[i] : 1.0f) * ((1.0f - smoothing) * tv + eps);
+        sumWTZ += wt * v;
+        sumWT += wt;
+    });
+    const RowStats s = row_stats(group_softmax<kBlock>(st));
+    sumWTZ = group_sum<kBlock>(sumWTZ);
+    sumWT = group_sum<kBlock>(sumWT);
+    const float lse = s.m + s.logSum;
+    const float zScale = 2.0f * zLoss * lse;
+    map2(x, t, g, nullptr, cols, tid, nthreads, [&](unsigned i, float v, float tv, float& gv, float&) {
+        const float p = expf(s.logp(v));
+        const float wt = (w ? w[i] : 1.0f) * ((1.0f - smoothing) * tv + eps);
+        gv = ((p * sumWT - wt) + zScale * p) / gradDivisor;
+    });
+    if (tid == 0) rowLoss[row] = -(sumWTZ - lse * sumWT) + zLoss * lse * lse;
+}
+
+// One block (any blockDim.x that is a multiple of 32): divisors[0] = W = Σ w_y, divisors[1] = N, over the
+// rows whose label is not ignoreIndex, added in a fixed order.
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    ce_divisors(const int* __restrict__ labels, const float* __restrict__ weights, int rows, int cols, int ignoreIndex,
+        float* __restrict__ divisors) {
+    if (blockIdx.x != 0) return;
+    float W = 0.0f, N = 0.0f;
+    for (int r = threadIdx.x; r < rows; r += blockDim.x) {
+        const int y = labels[r];
+        if (y == ignoreIndex) continue;
+        N += 1.0f;
+        W += (y >= 0 && y < cols) ? (weights ? weights[y] : 1.0f) : NAN;
+    }
+    W = block_sum(W);
+    N = block_sum(N);
+    if (threadIdx.x == 0) {
+        divisors[0] = W;
+        divisors[1] = N;
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    ce_rows_warp(const float* __restrict__ logits, const int* __restrict__ labels, const float* __restrict__ weights,
+        float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float smoothing,
+        float zLoss, const float* __restrict__ divisors) {
+    KB_WARP_ROW;
+    const size_t offset = (size_t)row * (size_t)cols;
+    ce_row<false>(logits + offset, weights, grad + offset, rowLoss, row, cols, labels[row], ignoreIndex, smoothing, zLoss,
+                  divisors, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    ce_rows_block(const float* __restrict__ logits, const int* __restrict__ labels, const float* __restrict__ weights,
+        float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float smoothing,
+        float zLoss, const float* __restrict__ divisors) {
+    KB_BLOCK_ROW;
+    const size_t offset = (size_t)row * (size_t)cols;
+    ce_row<true>(logits + offset, weights, grad + offset, rowLoss, row, cols, labels[row], ignoreIndex, smoothing, zLoss,
+                 divisors, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    soft_ce_rows_warp(const float* __restrict__ logits, const float* __restrict__ target, const float* __restrict__ weights,
+        float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols, float smoothing, float zLoss,
+        float gradDivisor) {
+    KB_WARP_ROW;
+    const size_t offset = (size_t)row * (size_t)cols;
+    soft_ce_row<false>(logits + offset, target + offset, weights, grad + offset, rowLoss, row, cols, smoothing, zLoss,
+                       gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    soft_ce_rows_block(const float* __restrict__ logits, const float* __restrict__ target, const float* __restrict__ weights,
+        float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols, float smoothing, float zLoss,
+        float gradDivisor) {
+    KB_BLOCK_ROW;
+    const size_t offset = (size_t)row * (size_t)cols;
+    soft_ce_row<true>(logits + offset, target + offset, weights, grad + offset, rowLoss, row, cols, smoothing, zLoss,
+                      gradDivisor, tid, nthreads);
+}

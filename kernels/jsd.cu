@@ -1,0 +1,101 @@
+// Fused generalized JSD (Liger-Kernel's) and symmetric KL: forward value and the gradients of both logits
+// in one kernel; the softmaxes are never stored. Launcher: dev.kullback.cuda.JsdKernels.
+//
+// P = softmax(teacher), Q = softmax(student). Per element two terms gP, gQ, summed over the row into SP, SQ:
+//   jsd β = 0:  gP = P (log P - log Q), gQ = 0;                 loss = SP (KL(P||Q))
+//   jsd β = 1:  gP = 0, gQ = Q (log Q - log P);                 loss = SQ (KL(Q||P))
+//   jsd else:   log M = logsumexp(log P + log β, log Q + log(1-β)),
+//               gP = β P (log P - log M), gQ = (1-β) Q (log Q - log M);  loss = SP + SQ
+//   symmetric:  gP = P (log P - log Q), gQ = Q (log Q - log P);  loss = SP + SQ
+// (each term 0 where its probability is 0: xlogy). Gradients, / gradDivisor:
+//   d student = gQ - Q SQ + cS (Q - P),  d teacher = gP - P SP + cT (P - Q)
+// with (cS, cT) = (1, 0) for β = 0, (0, 1) for β = 1, (0, 0) otherwise, (1, 1) for the symmetric KL (the
+// student/teacher roles are those of q/p there: symmetric_kl's launcher passes p as the teacher).
+// rowLoss[row] = the row's loss. Passes over both logits: 3 (softmax statistics; SP and SQ; gradients).
+#include "rows.cuh"
+
+// mode: 0 jsd β = 0, 1 jsd β = 1, 2 jsd 0 < β < 1, 3 symmetric KL
+template <bool kBlock>
+__device__ __forceinline__ void jsd_row(const float* __restrict__ s, const float* __restrict__ t, float* __restrict__ gs,
+                                        float* __restrict__ gt, float* __restrict__ rowLoss, long long row, unsigned cols,
+                                        int mode, float beta, float gradDivisor, unsigned tid, unsigned nthreads) {
+    SoftmaxState ss = softmax_empty(), st = softmax_empty();
+    visit2(s, t, cols, tid, nthreads, [&](unsigned, float a, float b) {
+        softmax_add(ss, a);
+        softmax_add(st, b);
+    });
+    const RowStats q = row_stats(group_softmax<kBlock>(ss));
+    const RowStats p = row_stats(group_softmax<kBlock>(st));
+    const float logBeta = logf(beta), logOneMinusBeta = logf(1.0f - beta);
+    // the two terms of one element
+    auto terms = [&](float logQ, float logP, float Q, float P, float& gP, float& gQ) {
+        if (mode == 2) {
+            const float x = logP + logBeta, y = logQ + logOneMinusBeta;
+            const float hi = fmaxf(x, y), lo = fminf(x, y);
+            const float logM = hi == -INFINITY ? -INFINITY : hi + log1pf(expf(lo - hi));
+            gP = beta * kl_term(P, logP, logM);
+            gQ = (1.0f - beta) * kl_term(Q, logQ, logM);
+        } else {
+            gP = mode == 1 ? 0.0f : kl_term(P, logP, logQ);
+            gQ = mode == 0 ? 0.0f : kl_term(Q, logQ, logP);
+        }
+    };
+    float sumP = 0.0f, sumQ = 0.0f;
+    visit2(s, t, cols, tid, nthreads, [&](unsigned, float a, float b) {
+        const float logQ = q.logp(a), logP = p.logp(b);
+        float gP, gQ;
+        terms(logQ, logP, expf(logQ), expf(logP), gP, gQ);
+        sumP += gP;
+        sumQ += gQ;
+    });
+    sumP = group_sum<kBlock>(sumP);
+    sumQ = group_sum<kBlock>(sumQ);
+    const float cS = (mode == 0 || mode == 3) ? 1.0f : 0.0f;
+    const float cT = (mode == 1 || mode == 3) ? 1.0f : 0.0f;
+    map2(s, t, gs, gt, cols, tid, nthreads, [&](unsigned, float a, float b, float& ds, float& dt) {
+        const float logQ = q.logp(a), logP = p.logp(b);
+        const float Q = expf(logQ), P = expf(logP);
+        float gP, gQ;
+        terms(logQ, logP, Q, P, gP, gQ);
+        ds = ((gQ - Q * sumQ) + cS * (Q - P)) / gradDivisor;
+        dt = ((gP - P * sumP) + cT * (P - Q)) / gradDivisor;
+    });
+    if (tid == 0) rowLoss[row] = sumP + sumQ;
+}
+
+__device__ __forceinline__ int jsd_mode(float beta) { return beta == 0.0f ? 0 : beta == 1.0f ? 1 : 2; }
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    jsd_rows_warp(const float* __restrict__ student, const float* __restrict__ teacher, float* __restrict__ gradStudent,
+        float* __restrict__ gradTeacher, float* __restrict__ rowLoss, int rows, int cols, float beta, float gradDivisor) {
+    KB_WARP_ROW;
+    const size_t o = (size_t)row * (size_t)cols;
+    jsd_row<false>(student + o, teacher + o, gradStudent + o, gradTeacher + o, rowLoss, row, cols, jsd_mode(beta), beta,
+                   gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    jsd_rows_block(const float* __restrict__ student, const float* __restrict__ teacher, float* __restrict__ gradStudent,
+        float* __restrict__ gradTeacher, float* __restrict__ rowLoss, int rows, int cols, float beta, float gradDivisor) {
+    KB_BLOCK_ROW;
+    const size_t o = (size_t)row * (size_t)cols;
+    jsd_row<true>(student + o, teacher + o, gradStudent + o, gradTeacher + o, rowLoss, row, cols, jsd_mode(beta), beta,
+                  gradDivisor, tid, nthreads);
+}
+
+// KL(P||Q) + KL(Q||P) of P = softmax(p), Q = softmax(q).
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    symmetric_kl_rows_warp(const float* __restrict__ p, const float* __restrict__ q, float* __restrict__ gradP,
+        float* __restrict__ gradQ, float* __restrict__ rowLoss, int rows, int cols, float gradDivisor) {
+    KB_WARP_ROW;
+    const size_t o = (size_t)row * (size_t)cols;
+    jsd_row<false>(q + o, p + o, gradQ + o, gradP + o, rowLoss, row, cols, 3, 0.0f, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    symmetric_kl_rows_block(const float* __restrict__ p, const float* __restrict__ q, float* __restrict__ gradP,
+        float* __restrict__ gradQ, float* __restrict__ rowLoss, int rows, int cols, float gradDivisor) {
+    KB_BLOCK_ROW;
+    const size_t o = (size_t)row * (size_t)cols;
+    jsd_row<true>(q + o, p + o, gradQ + o, gradP + o, rowLoss, row, cols, 3, 0.0f, gradDivisor, tid, nthreads);
+}

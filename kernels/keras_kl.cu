@@ -1,0 +1,38 @@
+// Keras's KLDivergence, fused: t' = clip(yTrue, 1e-7, 1), q' = clip(yPred, 1e-7, 1),
+// rowLoss[row] = Σ t' log(t'/q') (÷ ln 2 when bits), gradPred = -t'/q' (÷ ln 2 when bits) where
+// 1e-7 <= yPred <= 1, else 0, ÷ gradDivisor. The clip keeps NaN. Launcher: dev.kullback.cuda.KerasKlKernels.
+// Passes: 1.
+#include "rows.cuh"
+
+__device__ __forceinline__ float keras_clip(float v) { return v < 1e-7f ? 1e-7f : (v > 1.0f ? 1.0f : v); }
+
+template <bool kBlock>
+__device__ __forceinline__ void keras_kl_row(const float* __restrict__ yTrue, const float* __restrict__ yPred,
+                                             float* __restrict__ g, float* __restrict__ rowLoss, long long row, unsigned cols,
+                                             int bits, float gradDivisor, unsigned tid, unsigned nthreads) {
+    const float unit = bits ? 0.69314718055994530942f : 1.0f;  // ln 2
+    float acc = 0.0f;
+    map2(yTrue, yPred, g, nullptr, cols, tid, nthreads, [&](unsigned, float t, float q, float& gq, float&) {
+        const float tc = keras_clip(t), qc = keras_clip(q);
+        acc += tc * logf(tc / qc);
+        gq = (q >= 1e-7f && q <= 1.0f) ? -(tc / qc) / unit / gradDivisor : 0.0f;
+    });
+    acc = group_sum<kBlock>(acc);
+    if (tid == 0) rowLoss[row] = acc / unit;
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    keras_kl_rows_warp(const float* __restrict__ yTrue, const float* __restrict__ yPred, float* __restrict__ gradPred,
+        float* __restrict__ rowLoss, int rows, int cols, int bits, float gradDivisor) {
+    KB_WARP_ROW;
+    const size_t o = (size_t)row * (size_t)cols;
+    keras_kl_row<false>(yTrue + o, yPred + o, gradPred + o, rowLoss, row, cols, bits, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    keras_kl_rows_block(const float* __restrict__ yTrue, const float* __restrict__ yPred, float* __restrict__ gradPred,
+        float* __restrict__ rowLoss, int rows, int cols, int bits, float gradDivisor) {
+    KB_BLOCK_ROW;
+    const size_t o = (size_t)row * (size_t)cols;
+    keras_kl_row<true>(yTrue + o, yPred + o, gradPred + o, rowLoss, row, cols, bits, gradDivisor, tid, nthreads);
+}
