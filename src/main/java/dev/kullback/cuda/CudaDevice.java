@@ -13,6 +13,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor> {
     private final LogSoftmaxKernels logSoftmax;
     private final KlDivKernels klDiv;
     private final ReduceKernels reduce;
+    private final long totalMemory;
 
     /** Runs on {@code gpu}, resolving every kernel now so that a module that cannot load fails here. */
     public CudaDevice(Gpu gpu) {
@@ -22,6 +23,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor> {
         this.logSoftmax = new LogSoftmaxKernels(gpu);
         this.klDiv = new KlDivKernels(gpu);
         this.reduce = new ReduceKernels(gpu);
+        this.totalMemory = gpu.totalMemory();
     }
 
     /** CUDA device {@code ordinal} through the JCuda driver API. */
@@ -76,7 +78,12 @@ public final class CudaDevice extends AbstractDevice<CudaTensor> {
 
     @Override
     protected CudaTensor allocate(int rows, int cols) {
-        return new CudaTensor(this, rows, cols, pool.acquire(4L * rows * cols));
+        long values = (long) rows * cols; // < 2^62, but 4 bytes each may overflow a long
+        if (values > totalMemory / 4) {
+            throw new IllegalArgumentException("a [" + rows + ", " + cols + "] tensor needs " + values + " floats, more "
+                    + "than the " + totalMemory + " bytes of " + name());
+        }
+        return new CudaTensor(this, rows, cols, pool.acquire(4 * values));
     }
 
     @Override
