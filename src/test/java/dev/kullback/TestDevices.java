@@ -1,6 +1,9 @@
 package dev.kullback;
 
 import dev.kullback.cpu.CpuDevice;
+import dev.kullback.cuda.CudaDevice;
+import dev.kullback.cuda.SimGpu;
+import dev.kullback.cuda.SimGpus;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -50,15 +53,34 @@ public final class TestDevices {
         }
     }
 
-    private static final List<Kind> KINDS = List.of(
+    private static final List<Kind> KINDS = kinds(
             // the CPU device as Devices.cpu() makes it: Vector API kernels where available, every core
             new Kind("cpu", CpuDevice::new),
             // its other configurations: the scalar kernels (the fallback without the Vector API), and an odd
             // thread count, so uneven row and chunk partitions are exercised
             new Kind("cpu scalar", () -> new CpuDevice(2, false)),
-            new Kind("cpu 3 threads", () -> new CpuDevice(3))
-            // The CUDA device on the host simulator, and on a real GPU when one is usable, go here.
-    );
+            new Kind("cpu 3 threads", () -> new CpuDevice(3)));
+
+    /**
+     * The CPU kinds, then the CUDA device's own Java path: on the host simulator when it is built (always in CI,
+     * where a missing simulator fails the run), and on a real GPU when one is usable.
+     */
+    private static List<Kind> kinds(Kind... cpu) {
+        List<Kind> kinds = new ArrayList<>(List.of(cpu));
+        if (SimGpu.open().map(gpu -> {
+            gpu.close();
+            return true;
+        }).orElse(false)) {
+            kinds.add(new Kind("cuda (host simulator)", () -> new CudaDevice(SimGpu.open().orElseThrow())));
+        } else if (SimGpus.required()) {
+            throw new IllegalStateException("the CUDA host simulator is required (CI=true) but unavailable: "
+                    + SimGpu.unavailableReason());
+        }
+        if (Devices.best().isGpu()) {
+            kinds.add(new Kind("cuda (GPU)", () -> CudaDevice.open(0)));
+        }
+        return List.copyOf(kinds);
+    }
 
     private static final Map<Kind, Device> SHARED = new ConcurrentHashMap<>();
     private static final Map<Device, Kind> KIND_OF = Collections.synchronizedMap(new java.util.IdentityHashMap<>());

@@ -20,6 +20,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     private final EntropyKernels entropy;
     private final KerasKlKernels kerasKl;
     private final GaussianKlKernels gaussianKl;
+    private final long totalMemory;
 
     /** Runs on {@code gpu}, resolving every kernel now so that a module that cannot load fails here. */
     public CudaDevice(Gpu gpu) {
@@ -35,6 +36,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         this.entropy = new EntropyKernels(gpu);
         this.kerasKl = new KerasKlKernels(gpu);
         this.gaussianKl = new GaussianKlKernels(gpu);
+        this.totalMemory = gpu.totalMemory();
     }
 
     /** CUDA device {@code ordinal} through the JCuda driver API. */
@@ -89,7 +91,12 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
 
     @Override
     protected CudaTensor allocate(int rows, int cols) {
-        return new CudaTensor(this, rows, cols, pool.acquire(4L * rows * cols));
+        long values = (long) rows * cols; // < 2^62, but 4 bytes each may overflow a long
+        if (values > totalMemory / 4) {
+            throw new IllegalArgumentException("a [" + rows + ", " + cols + "] tensor needs " + values + " floats, more "
+                    + "than the " + totalMemory + " bytes of " + name());
+        }
+        return new CudaTensor(this, rows, cols, pool.acquire(4 * values));
     }
 
     @Override

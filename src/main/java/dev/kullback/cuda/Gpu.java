@@ -14,6 +14,9 @@ public interface Gpu extends AutoCloseable {
     /** e.g. "cuda:0 NVIDIA H100 (sm_90)". */
     String name();
 
+    /** The device's memory in bytes: no single allocation can be larger. */
+    long totalMemory();
+
     /** Allocates device memory, at least 256-byte aligned. */
     long malloc(long bytes);
 

@@ -5,6 +5,7 @@ import static jcuda.driver.JCudaDriver.cuDeviceGet;
 import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
 import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
 import static jcuda.driver.JCudaDriver.cuDeviceGetName;
+import static jcuda.driver.JCudaDriver.cuDeviceTotalMem;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
 import static jcuda.driver.JCudaDriver.cuDriverGetVersion;
@@ -85,6 +86,14 @@ public final class JCudaGpu implements Gpu {
     @Override
     public String name() {
         return name;
+    }
+
+    @Override
+    public synchronized long totalMemory() {
+        makeCurrent();
+        long[] bytes = {0};
+        check(cuDeviceTotalMem(bytes, device), "cuDeviceTotalMem");
+        return bytes[0];
     }
 
     @Override

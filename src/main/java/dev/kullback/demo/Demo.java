@@ -35,9 +35,12 @@ public final class Demo {
 
         System.out.printf(Locale.ROOT, "Throughput on [%d, %d] float32 (effective bandwidth: bytes an op must "
                 + "move / its time; best of 5):%n", ROWS, COLS);
-        System.out.printf(Locale.ROOT, "  %-26s %10s %18s%n", "op", "GB/s", "x host copy bound");
+        // the host's copy bound is this machine's limit for the CPU device; a GPU's is its own memory bandwidth
+        boolean host = !device.isGpu();
+        System.out.printf(Locale.ROOT, "  %-26s %10s %s%n", "op", "GB/s", host ? "   x copy bound" : "");
         for (Throughput.Row row : Throughput.measure(device, ROWS, COLS)) {
-            System.out.printf(Locale.ROOT, "  %-26s %10.1f %18.2f%n", row.op, row.gigabytesPerSecond, row.ofCopy);
+            System.out.printf(Locale.ROOT, "  %-26s %10.1f %s%n", row.op, row.gigabytesPerSecond,
+                    host ? String.format(Locale.ROOT, "%15.2f", row.ofCopy) : "");
         }
         if (matched != results.size()) {
             System.exit(1);

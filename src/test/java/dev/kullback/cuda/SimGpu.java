@@ -376,6 +376,13 @@ public final class SimGpu implements Gpu {
     }
 
     /** Caps the simulated device memory (process-wide; 0: no cap): beyond it malloc fails with OUT_OF_MEMORY. */
+    /** The host's physical memory: the simulator's device memory is the host's. */
+    @Override
+    public long totalMemory() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getTotalMemorySize();
+    }
+
     public void memoryLimit(long bytes) {
         lib.sim_set_memory_limit(bytes);
     }
