@@ -1107,15 +1107,284 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         }
     }
 
+    // ---- two-distribution losses: jsd and symmetric KL --------------------------------------------------
+    // F = softmax(f), G = softmax(g); the gradients of both logits are written, their outputs holding the exps of
+    // F and G in between. KL (jsd with beta 0 or 1): one statistics pass (maxima, Σ exp stored, Σ e_F (f̃ - g̃)), then
+    // one pass that writes both gradients. Symmetric KL: the same, plus Σ e_G (g̃ - f̃). Generalized JSD: a
+    // statistics pass (maxima, Σ exp stored), a pass that turns the stored exps into probabilities and sums
+    // F log(F/M) and G log(G/M) (one log per element), then the write pass (the log of M recomputed).
+
+    private static final int PAIR_KL = 0;
+    private static final int PAIR_SYM = 1;
+    private static final int PAIR_JSD = 2;
+
+    /** Chunk statistics of two logits: maxima, sums of exp (stored), and two more sums (a = ab[2i], b = ab[2i+1]). */
+    private static final class TwoStats {
+        final float[] mf;
+        final float[] mg;
+        final double[] sf;
+        final double[] sg;
+        final double[] ab;
+
+        TwoStats(int n) {
+            mf = new float[n];
+            mg = new float[n];
+            sf = new double[n];
+            sg = new double[n];
+            ab = new double[2 * n];
+        }
+    }
+
+    /** Row statistics: maxima, sums of exp (NaN when a maximum is not finite), and the two row divergences. */
+    private static final class TwoRows {
+        final float[] mf;
+        final float[] mg;
+        final double[] sf;
+        final double[] sg;
+        final double[] kf;
+        final double[] kg;
+
+        TwoRows(int n) {
+            mf = new float[n];
+            mg = new float[n];
+            sf = new double[n];
+            sg = new double[n];
+            kf = new double[n];
+            kg = new double[n];
+        }
+    }
+
+    /** Σ e_a ((a - ma) - (b - mb)) over a chunk whose exps of a are in w (0 when a is all -inf there). */
+    private double chunkDiff(float[] w, float[] a, float ma, float[] b, float mb, int from, int to) {
+        if (!Float.isFinite(ma)) {
+            return 0;
+        }
+        return Float.isFinite(mb) ? kernels.weightedDiff(w, a, ma, b, mb, from, to)
+                : mb == Float.NEGATIVE_INFINITY ? Double.POSITIVE_INFINITY : Double.NaN;
+    }
+
+    /** Chunk i: maxima, exps stored in of and og with their sums, and (KL, SYM) the weighted differences. */
+    private void twoStats(float[] f, float[] g, float[] of, float[] og, int from, int to, int mode, TwoStats st,
+                          int i) {
+        softStats(f, of, from, to, st.mf, st.sf, i);
+        softStats(g, og, from, to, st.mg, st.sg, i);
+        float mf = st.mf[i];
+        float mg = st.mg[i];
+        if (mode != PAIR_JSD) {
+            st.ab[2 * i] = chunkDiff(of, f, mf, g, mg, from, to);
+            if (mode == PAIR_SYM) {
+                st.ab[2 * i + 1] = chunkDiff(og, g, mg, f, mf, from, to);
+            }
+        }
+    }
+
+    /** Combines row r's chunks [off, off + chunks): maxima, sums, and (KL, SYM) KL(F || G), KL(G || F). */
+    private static void twoCombine(TwoStats st, int off, int chunks, int mode, TwoRows rows, int r) {
+        float mf = max(st.mf, off, chunks);
+        float mg = max(st.mg, off, chunks);
+        rows.mf[r] = mf;
+        rows.mg[r] = mg;
+        if (!Float.isFinite(mf) || !Float.isFinite(mg)) {
+            rows.sf[r] = Double.NaN;
+            rows.sg[r] = Double.NaN;
+            rows.kf[r] = Double.NaN;
+            rows.kg[r] = Double.NaN;
+            return;
+        }
+        double sf = 0;
+        double sg = 0;
+        double a = 0;
+        double b = 0;
+        for (int c = off; c < off + chunks; c++) {
+            double df = (double) st.mf[c] - mf;
+            double dg = (double) st.mg[c] - mg;
+            if (st.mf[c] != Float.NEGATIVE_INFINITY) {
+                double w = df == 0 ? 1.0 : Math.exp(df);
+                sf += w * st.sf[c];
+                if (mode != PAIR_JSD) {
+                    a += w * (st.ab[2 * c] + (df - dg) * st.sf[c]);
+                }
+            }
+            if (st.mg[c] != Float.NEGATIVE_INFINITY) {
+                double w = dg == 0 ? 1.0 : Math.exp(dg);
+                sg += w * st.sg[c];
+                if (mode == PAIR_SYM) {
+                    b += w * (st.ab[2 * c + 1] + (dg - df) * st.sg[c]);
+                }
+            }
+        }
+        rows.sf[r] = sf;
+        rows.sg[r] = sg;
+        double lf = Math.log(sf);
+        double lg = Math.log(sg);
+        rows.kf[r] = a / sf - lf + lg;
+        rows.kg[r] = b / sg - lg + lf;
+    }
+
+    /** The scale that turns a chunk's stored exps (chunk maximum m) into probabilities. */
+    private static float twoScale(float m, float rowMax, double rowSum) {
+        if (m == Float.NEGATIVE_INFINITY) {
+            return 0f;
+        }
+        return (float) ((m == rowMax ? 1.0 : Math.exp((double) m - rowMax)) / rowSum);
+    }
+
+    /** JSD: chunk c's probabilities stored, its sums F log(F/M), G log(G/M) into st.ab. */
+    private void jsdChunkSums(float[] f, float[] g, float[] of, float[] og, int from, int to, float beta, TwoStats st,
+                              int c, TwoRows rows, int r) {
+        if (Double.isNaN(rows.sf[r])) {
+            return;
+        }
+        kernels.jsdSums(f, rows.mf[r], (float) Math.log(rows.sf[r]), g, rows.mg[r], (float) Math.log(rows.sg[r]),
+                from, to, twoScale(st.mf[c], rows.mf[r], rows.sf[r]), twoScale(st.mg[c], rows.mg[r], rows.sg[r]),
+                beta, 1f - beta, of, og, st.ab, 2 * c);
+    }
+
+    /** JSD: row r's KL(P || M) and KL(Q || M) from its chunks' sums, in chunk order. */
+    private static void jsdCombine(TwoStats st, int off, int chunks, TwoRows rows, int r) {
+        if (Double.isNaN(rows.sf[r])) {
+            return;
+        }
+        double a = 0;
+        double b = 0;
+        for (int c = off; c < off + chunks; c++) {
+            a += st.ab[2 * c];
+            b += st.ab[2 * c + 1];
+        }
+        rows.kf[r] = a;
+        rows.kg[r] = b;
+    }
+
+    /** Writes both gradients of one chunk (k = 1 / divisor). */
+    private void twoWrite(float[] f, float[] g, float[] of, float[] og, int from, int to, int mode, float beta, float k,
+                          TwoStats st, int c, TwoRows rows, int r) {
+        if (Double.isNaN(rows.sf[r])) {
+            Arrays.fill(of, from, to, Float.NaN);
+            Arrays.fill(og, from, to, Float.NaN);
+            return;
+        }
+        double lf = Math.log(rows.sf[r]);
+        double lg = Math.log(rows.sg[r]);
+        if (mode == PAIR_JSD) {
+            kernels.jsdWrite(f, rows.mf[r], (float) lf, g, rows.mg[r], (float) lg, from, to, beta, 1f - beta,
+                    k * beta, (float) rows.kf[r], k * (1f - beta), (float) rows.kg[r], of, og);
+            return;
+        }
+        float scF = twoScale(st.mf[c], rows.mf[r], rows.sf[r]);
+        float scG = twoScale(st.mg[c], rows.mg[r], rows.sg[r]);
+        if (mode == PAIR_KL) {
+            kernels.klPairWrite(f, rows.mf[r], g, rows.mg[r], from, to, (float) (lg - lf - rows.kf[r]), scF, scG, k,
+                    k, of, og);
+        } else {
+            kernels.symKlWrite(f, rows.mf[r], g, rows.mg[r], from, to, (float) (lg - lf), scF, scG,
+                    (float) (1 - rows.kf[r]), (float) (1 - rows.kg[r]), k, of, og);
+        }
+    }
+
+    private static double twoLoss(int mode, float beta, TwoRows rows, int r) {
+        if (mode == PAIR_KL) {
+            return rows.kf[r];
+        }
+        if (mode == PAIR_SYM) {
+            return rows.kf[r] + rows.kg[r];
+        }
+        return Double.isNaN(rows.sf[r]) ? Double.NaN : beta * rows.kf[r] + (1 - (double) beta) * rows.kg[r];
+    }
+
+    /** Row losses into loss[], both gradients (of Σ rows times k) into of and og; rows or chunks in parallel. */
+    private void twoLosses(float[] f, float[] g, float[] of, float[] og, int rows, int cols, int mode, float beta,
+                           float k, double[] loss) {
+        int chunks = chunks(cols);
+        if (!byChunks(rows, chunks)) {
+            workers.forEach(rows, rowGrain(rows, cols), (r0, r1) -> {
+                TwoStats st = new TwoStats(chunks);
+                TwoRows rs = new TwoRows(1);
+                for (int r = r0; r < r1; r++) {
+                    int base = r * cols;
+                    int end = base + cols;
+                    for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
+                        twoStats(f, g, of, og, from, from + Math.min(CHUNK, end - from), mode, st, c);
+                    }
+                    twoCombine(st, 0, chunks, mode, rs, 0);
+                    if (mode == PAIR_JSD) {
+                        for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
+                            jsdChunkSums(f, g, of, og, from, from + Math.min(CHUNK, end - from), beta, st, c, rs, 0);
+                        }
+                        jsdCombine(st, 0, chunks, rs, 0);
+                    }
+                    for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
+                        twoWrite(f, g, of, og, from, from + Math.min(CHUNK, end - from), mode, beta, k, st, c, rs, 0);
+                    }
+                    loss[r] = twoLoss(mode, beta, rs, 0);
+                }
+            });
+            return;
+        }
+        int units = rows * chunks;
+        int grain = unitGrain(units, CHUNK);
+        TwoStats st = new TwoStats(units);
+        workers.forEach(units, grain, (u0, u1) -> {
+            for (int u = u0; u < u1; u++) {
+                int from = chunkStart(u, chunks, cols);
+                twoStats(f, g, of, og, from, chunkEnd(u, chunks, cols, from), mode, st, u);
+            }
+        });
+        TwoRows rs = new TwoRows(rows);
+        for (int r = 0; r < rows; r++) {
+            twoCombine(st, r * chunks, chunks, mode, rs, r);
+        }
+        if (mode == PAIR_JSD) {
+            workers.forEach(units, grain, (u0, u1) -> {
+                for (int u = u0; u < u1; u++) {
+                    int from = chunkStart(u, chunks, cols);
+                    jsdChunkSums(f, g, of, og, from, chunkEnd(u, chunks, cols, from), beta, st, u, rs, u / chunks);
+                }
+            });
+            for (int r = 0; r < rows; r++) {
+                jsdCombine(st, r * chunks, chunks, rs, r);
+            }
+        }
+        workers.forEach(units, grain, (u0, u1) -> {
+            for (int u = u0; u < u1; u++) {
+                int from = chunkStart(u, chunks, cols);
+                twoWrite(f, g, of, og, from, chunkEnd(u, chunks, cols, from), mode, beta, k, st, u, rs, u / chunks);
+            }
+        });
+        for (int r = 0; r < rows; r++) {
+            loss[r] = twoLoss(mode, beta, rs, r);
+        }
+    }
+
+    /**
+     * Liger's generalized JSD, P = softmax(teacher), Q = softmax(student): beta 0 is KL(P || Q), beta 1 KL(Q || P),
+     * else beta KL(P || M) + (1 - beta) KL(Q || M) with M = beta P + (1 - beta) Q.
+     */
     @Override
-    protected void jsdInto(CpuTensor student, CpuTensor teacher, float beta, boolean perRow, float divisor, CpuTensor value, CpuTensor gradStudent,
-                           CpuTensor gradTeacher) {
-        throw new UnsupportedOperationException("jsd: not yet on " + name());
+    protected void jsdInto(CpuTensor student, CpuTensor teacher, float beta, boolean perRow, float divisor,
+                           CpuTensor value, CpuTensor gradStudent, CpuTensor gradTeacher) {
+        float[] s = student.data();
+        float[] t = teacher.data();
+        float[] gs = gradStudent.data();
+        float[] gt = gradTeacher.data();
+        int rows = student.rows();
+        int cols = student.cols();
+        double[] loss = new double[rows];
+        float k = 1f / divisor;
+        if (beta == 1f) {
+            twoLosses(s, t, gs, gt, rows, cols, PAIR_KL, beta, k, loss); // F = Q
+        } else {
+            twoLosses(t, s, gt, gs, rows, cols, beta == 0f ? PAIR_KL : PAIR_JSD, beta, k, loss); // F = P
+        }
+        writeLoss(value, loss, rows, perRow, divisor);
     }
 
     @Override
-    protected void symmetricKlInto(CpuTensor p, CpuTensor q, boolean perRow, float divisor, CpuTensor value, CpuTensor gradP, CpuTensor gradQ) {
-        throw new UnsupportedOperationException("symmetricKl: not yet on " + name());
+    protected void symmetricKlInto(CpuTensor p, CpuTensor q, boolean perRow, float divisor, CpuTensor value,
+                                   CpuTensor gradP, CpuTensor gradQ) {
+        int rows = p.rows();
+        double[] loss = new double[rows];
+        twoLosses(p.data(), q.data(), gradP.data(), gradQ.data(), rows, p.cols(), PAIR_SYM, 0f, 1f / divisor, loss);
+        writeLoss(value, loss, rows, perRow, divisor);
     }
 
     /** Entropy chunk statistics: softmax's, plus Σ e (z - m) over the entries with e != 0. */

@@ -118,4 +118,36 @@ interface Kernels {
      */
     double gaussianKl(float[] mu1, float[] lv1, float[] mu2, float[] lv2, int from, int to, float k, float[] gMu1,
                       float[] gLv1, float[] gMu2, float[] gLv2);
+
+    // ---- two-distribution losses (jsd, symmetric KL): F = softmax(f), G = softmax(g) ----
+
+    /**
+     * The gradients of KL(F || G) for both logits. With F = outF[i] * scF, G = outG[i] * scG (stored exps):
+     * outG[i] = kG * (G - F); outF[i] = F == 0 ? 0 : kF * F * (((f[i] - mf) - (g[i] - mg)) + c).
+     */
+    void klPairWrite(float[] f, float mf, float[] g, float mg, int from, int to, float c, float scF, float scG,
+                     float kF, float kG, float[] outF, float[] outG);
+
+    /**
+     * The gradients of KL(F || G) + KL(G || F). With F, G as in {@link #klPairWrite} and
+     * d = ((f[i] - mf) - (g[i] - mg)) + c: outF[i] = k * ((F == 0 ? 0 : F * (d + aF)) - G),
+     * outG[i] = k * ((G == 0 ? 0 : G * (aG - d)) - F).
+     */
+    void symKlWrite(float[] f, float mf, float[] g, float mg, int from, int to, float c, float scF, float scG,
+                    float aF, float aG, float k, float[] outF, float[] outG);
+
+    /**
+     * The generalized JSD's row sums: stores F = outF[i] * scF and G = outG[i] * scG, and with
+     * lm = log(max(b F + b1 G, MIN_NORMAL)) writes Σ F (((f - mf) - lf) - lm) (0 where F == 0) into sums[at] and
+     * the same of G into sums[at + 1].
+     */
+    void jsdSums(float[] f, float mf, float lf, float[] g, float mg, float lg, int from, int to, float scF, float scG,
+                 float b, float b1, float[] outF, float[] outG, double[] sums, int at);
+
+    /**
+     * The generalized JSD's gradients over the stored probabilities F = outF[i], G = outG[i]; lm as in
+     * {@link #jsdSums}: outF[i] = F == 0 ? 0 : kF * F * ((((f - mf) - lf) - lm) - cF), outG likewise.
+     */
+    void jsdWrite(float[] f, float mf, float lf, float[] g, float mg, float lg, int from, int to, float b, float b1,
+                  float kF, float cF, float kG, float cG, float[] outF, float[] outG);
 }

@@ -820,4 +820,149 @@ final class PanamaKernels implements Kernels {
                              float[] gMu1, float[] gLv1, float[] gMu2, float[] gLv2) {
         return ScalarKernels.gaussianKlLoop(mu1, lv1, mu2, lv2, from, to, k, gMu1, gLv1, gMu2, gLv2);
     }
+
+    // ---- two-distribution losses ------------------------------------------------------------------
+
+    @Override
+    public void klPairWrite(float[] f, float mf, float[] g, float mg, int from, int to, float c, float scF, float scG,
+                            float kF, float kG, float[] outF, float[] outG) {
+        FloatVector vmf = FloatVector.broadcast(SPECIES, mf);
+        FloatVector vmg = FloatVector.broadcast(SPECIES, mg);
+        FloatVector vc = FloatVector.broadcast(SPECIES, c);
+        FloatVector vsf = FloatVector.broadcast(SPECIES, scF);
+        FloatVector vsg = FloatVector.broadcast(SPECIES, scG);
+        FloatVector vkf = FloatVector.broadcast(SPECIES, kF);
+        FloatVector vkg = FloatVector.broadcast(SPECIES, kG);
+        int i = from;
+        for (; i <= to - L; i += L) {
+            FloatVector pf = load(outF, i).mul(vsf);
+            FloatVector pg = load(outG, i).mul(vsg);
+            vkg.mul(pg.sub(pf)).intoArray(outG, i);
+            FloatVector d = load(f, i).sub(vmf).sub(load(g, i).sub(vmg)).add(vc);
+            vkf.mul(pf).mul(d).blend(V_ZERO, pf.compare(EQ, V_ZERO)).intoArray(outF, i);
+        }
+        for (; i < to; i++) {
+            float pf = outF[i] * scF;
+            float pg = outG[i] * scG;
+            outG[i] = kG * (pg - pf);
+            outF[i] = pf == 0f ? 0f : kF * pf * (((f[i] - mf) - (g[i] - mg)) + c);
+        }
+    }
+
+    @Override
+    public void symKlWrite(float[] f, float mf, float[] g, float mg, int from, int to, float c, float scF, float scG,
+                           float aF, float aG, float k, float[] outF, float[] outG) {
+        FloatVector vmf = FloatVector.broadcast(SPECIES, mf);
+        FloatVector vmg = FloatVector.broadcast(SPECIES, mg);
+        FloatVector vc = FloatVector.broadcast(SPECIES, c);
+        FloatVector vsf = FloatVector.broadcast(SPECIES, scF);
+        FloatVector vsg = FloatVector.broadcast(SPECIES, scG);
+        FloatVector vaf = FloatVector.broadcast(SPECIES, aF);
+        FloatVector vag = FloatVector.broadcast(SPECIES, aG);
+        FloatVector vk = FloatVector.broadcast(SPECIES, k);
+        int i = from;
+        for (; i <= to - L; i += L) {
+            FloatVector pf = load(outF, i).mul(vsf);
+            FloatVector pg = load(outG, i).mul(vsg);
+            FloatVector d = load(f, i).sub(vmf).sub(load(g, i).sub(vmg)).add(vc);
+            pf.mul(d.add(vaf)).blend(V_ZERO, pf.compare(EQ, V_ZERO)).sub(pg).mul(vk).intoArray(outF, i);
+            pg.mul(vag.sub(d)).blend(V_ZERO, pg.compare(EQ, V_ZERO)).sub(pf).mul(vk).intoArray(outG, i);
+        }
+        for (; i < to; i++) {
+            float pf = outF[i] * scF;
+            float pg = outG[i] * scG;
+            float d = ((f[i] - mf) - (g[i] - mg)) + c;
+            outF[i] = ((pf == 0f ? 0f : pf * (d + aF)) - pg) * k;
+            outG[i] = ((pg == 0f ? 0f : pg * (aG - d)) - pf) * k;
+        }
+    }
+
+    /** log(max(pf b + pg b1, MIN_NORMAL)) for probabilities pf, pg (so a positive, finite, normal argument). */
+    private static FloatVector logMix(FloatVector pf, FloatVector pg, FloatVector b, FloatVector b1) {
+        return logPositive(pf.mul(b).add(pg.mul(b1)).max(V_MIN_NORMAL));
+    }
+
+    private static float logMixScalar(float pf, float pg, float b, float b1) {
+        return logPositiveScalar(Math.max(pf * b + pg * b1, Float.MIN_NORMAL));
+    }
+
+    @Override
+    public void jsdSums(float[] f, float mf, float lf, float[] g, float mg, float lg, int from, int to, float scF,
+                        float scG, float b, float b1, float[] outF, float[] outG, double[] sums, int at) {
+        FloatVector vmf = FloatVector.broadcast(SPECIES, mf);
+        FloatVector vmg = FloatVector.broadcast(SPECIES, mg);
+        FloatVector vlf = FloatVector.broadcast(SPECIES, lf);
+        FloatVector vlg = FloatVector.broadcast(SPECIES, lg);
+        FloatVector vsf = FloatVector.broadcast(SPECIES, scF);
+        FloatVector vsg = FloatVector.broadcast(SPECIES, scG);
+        FloatVector vb = FloatVector.broadcast(SPECIES, b);
+        FloatVector vb1 = FloatVector.broadcast(SPECIES, b1);
+        DoubleVector af0 = DoubleVector.zero(DOUBLES);
+        DoubleVector af1 = af0;
+        DoubleVector ag0 = af0;
+        DoubleVector ag1 = af0;
+        int i = from;
+        for (; i <= to - L; i += L) {
+            FloatVector pf = load(outF, i).mul(vsf);
+            FloatVector pg = load(outG, i).mul(vsg);
+            pf.intoArray(outF, i);
+            pg.intoArray(outG, i);
+            FloatVector lm = logMix(pf, pg, vb, vb1);
+            FloatVector tf = pf.mul(load(f, i).sub(vmf).sub(vlf).sub(lm)).blend(V_ZERO, pf.compare(EQ, V_ZERO));
+            FloatVector tg = pg.mul(load(g, i).sub(vmg).sub(vlg).sub(lm)).blend(V_ZERO, pg.compare(EQ, V_ZERO));
+            af0 = af0.add(tf.convertShape(F2D, DOUBLES, 0));
+            af1 = af1.add(tf.convertShape(F2D, DOUBLES, 1));
+            ag0 = ag0.add(tg.convertShape(F2D, DOUBLES, 0));
+            ag1 = ag1.add(tg.convertShape(F2D, DOUBLES, 1));
+        }
+        double sf = lanes(af0.toArray()) + lanes(af1.toArray());
+        double sg = lanes(ag0.toArray()) + lanes(ag1.toArray());
+        for (; i < to; i++) {
+            float pf = outF[i] * scF;
+            float pg = outG[i] * scG;
+            outF[i] = pf;
+            outG[i] = pg;
+            float lm = logMixScalar(pf, pg, b, b1);
+            if (pf != 0f) {
+                sf += pf * (((f[i] - mf) - lf) - lm);
+            }
+            if (pg != 0f) {
+                sg += pg * (((g[i] - mg) - lg) - lm);
+            }
+        }
+        sums[at] = sf;
+        sums[at + 1] = sg;
+    }
+
+    @Override
+    public void jsdWrite(float[] f, float mf, float lf, float[] g, float mg, float lg, int from, int to, float b,
+                         float b1, float kF, float cF, float kG, float cG, float[] outF, float[] outG) {
+        FloatVector vmf = FloatVector.broadcast(SPECIES, mf);
+        FloatVector vmg = FloatVector.broadcast(SPECIES, mg);
+        FloatVector vlf = FloatVector.broadcast(SPECIES, lf);
+        FloatVector vlg = FloatVector.broadcast(SPECIES, lg);
+        FloatVector vb = FloatVector.broadcast(SPECIES, b);
+        FloatVector vb1 = FloatVector.broadcast(SPECIES, b1);
+        FloatVector vkf = FloatVector.broadcast(SPECIES, kF);
+        FloatVector vcf = FloatVector.broadcast(SPECIES, cF);
+        FloatVector vkg = FloatVector.broadcast(SPECIES, kG);
+        FloatVector vcg = FloatVector.broadcast(SPECIES, cG);
+        int i = from;
+        for (; i <= to - L; i += L) {
+            FloatVector pf = load(outF, i);
+            FloatVector pg = load(outG, i);
+            FloatVector lm = logMix(pf, pg, vb, vb1);
+            vkf.mul(pf).mul(load(f, i).sub(vmf).sub(vlf).sub(lm).sub(vcf))
+                    .blend(V_ZERO, pf.compare(EQ, V_ZERO)).intoArray(outF, i);
+            vkg.mul(pg).mul(load(g, i).sub(vmg).sub(vlg).sub(lm).sub(vcg))
+                    .blend(V_ZERO, pg.compare(EQ, V_ZERO)).intoArray(outG, i);
+        }
+        for (; i < to; i++) {
+            float pf = outF[i];
+            float pg = outG[i];
+            float lm = logMixScalar(pf, pg, b, b1);
+            outF[i] = pf == 0f ? 0f : kF * pf * ((((f[i] - mf) - lf) - lm) - cF);
+            outG[i] = pg == 0f ? 0f : kG * pg * ((((g[i] - mg) - lg) - lm) - cG);
+        }
+    }
 }

@@ -331,4 +331,67 @@ final class ScalarKernels implements Kernels {
         }
         return s;
     }
+
+    // ---- two-distribution losses --------------------------------------------------------------
+
+    @Override
+    public void klPairWrite(float[] f, float mf, float[] g, float mg, int from, int to, float c, float scF, float scG,
+                            float kF, float kG, float[] outF, float[] outG) {
+        for (int i = from; i < to; i++) {
+            float pf = outF[i] * scF;
+            float pg = outG[i] * scG;
+            outG[i] = kG * (pg - pf);
+            outF[i] = pf == 0f ? 0f : kF * pf * (((f[i] - mf) - (g[i] - mg)) + c);
+        }
+    }
+
+    @Override
+    public void symKlWrite(float[] f, float mf, float[] g, float mg, int from, int to, float c, float scF, float scG,
+                           float aF, float aG, float k, float[] outF, float[] outG) {
+        for (int i = from; i < to; i++) {
+            float pf = outF[i] * scF;
+            float pg = outG[i] * scG;
+            float d = ((f[i] - mf) - (g[i] - mg)) + c;
+            outF[i] = ((pf == 0f ? 0f : pf * (d + aF)) - pg) * k;
+            outG[i] = ((pg == 0f ? 0f : pg * (aG - d)) - pf) * k;
+        }
+    }
+
+    static float logMix(float pf, float pg, float b, float b1) {
+        return (float) Math.log(Math.max(pf * b + pg * b1, Float.MIN_NORMAL));
+    }
+
+    @Override
+    public void jsdSums(float[] f, float mf, float lf, float[] g, float mg, float lg, int from, int to, float scF,
+                        float scG, float b, float b1, float[] outF, float[] outG, double[] sums, int at) {
+        double sf = 0;
+        double sg = 0;
+        for (int i = from; i < to; i++) {
+            float pf = outF[i] * scF;
+            float pg = outG[i] * scG;
+            outF[i] = pf;
+            outG[i] = pg;
+            float lm = logMix(pf, pg, b, b1);
+            if (pf != 0f) {
+                sf += pf * (((f[i] - mf) - lf) - lm);
+            }
+            if (pg != 0f) {
+                sg += pg * (((g[i] - mg) - lg) - lm);
+            }
+        }
+        sums[at] = sf;
+        sums[at + 1] = sg;
+    }
+
+    @Override
+    public void jsdWrite(float[] f, float mf, float lf, float[] g, float mg, float lg, int from, int to, float b,
+                         float b1, float kF, float cF, float kG, float cG, float[] outF, float[] outG) {
+        for (int i = from; i < to; i++) {
+            float pf = outF[i];
+            float pg = outG[i];
+            float lm = logMix(pf, pg, b, b1);
+            outF[i] = pf == 0f ? 0f : kF * pf * ((((f[i] - mf) - lf) - lm) - cF);
+            outG[i] = pg == 0f ? 0f : kG * pg * ((((g[i] - mg) - lg) - lm) - cG);
+        }
+    }
 }

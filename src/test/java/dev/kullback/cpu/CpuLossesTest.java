@@ -512,12 +512,18 @@ class CpuLossesTest {
                 for (Loss l : new Loss[] {device.distillationKl(st, tt, 2f),
                         device.distillationKl(st, tt, Distillation.options().reverse(true)),
                         device.crossEntropy(st, labels, CrossEntropy.options().labelSmoothing(0.1f).zLoss(1e-4f)),
-                        device.entropy(st, Reduction.MEAN)}) {
+                        device.entropy(st, Reduction.MEAN), device.jsd(st, tt, 0.3f, Reduction.NONE),
+                        device.jsd(st, tt, 1f, Reduction.BATCHMEAN), device.symmetricKl(st, tt, Reduction.SUM)}) {
                     for (float f : l.value().toArray()) {
                         all.add(f);
                     }
                     for (float f : l.gradient().toArray()) {
                         all.add(f);
+                    }
+                    if (l.gradientCount() > 1) {
+                        for (float f : l.gradient(1).toArray()) {
+                            all.add(f);
+                        }
                     }
                     l.close();
                 }
@@ -528,5 +534,212 @@ class CpuLossesTest {
             }
         }
         assertTrue(CpuTesting.sameBits(results[0], results[1]), "results differ with the thread count");
+    }
+
+    // ---- jsd and symmetric KL: double references, analytic gradients, and a finite-difference check ----
+
+    static double[] logSoftmax(double[] x, int base, int cols) {
+        double m = Double.NEGATIVE_INFINITY;
+        for (int c = 0; c < cols; c++) {
+            m = Math.max(m, x[base + c]);
+        }
+        double s = 0;
+        for (int c = 0; c < cols; c++) {
+            s += Math.exp(x[base + c] - m);
+        }
+        double lse = m + Math.log(s);
+        double[] y = new double[cols];
+        for (int c = 0; c < cols; c++) {
+            y[c] = x[base + c] - lse;
+        }
+        return y;
+    }
+
+    static double[] widen(float[] x) {
+        double[] y = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            y[i] = x[i];
+        }
+        return y;
+    }
+
+    /** p log(p / q) with xlogy's 0 for p == 0, from log-probabilities. */
+    static double xlog(double p, double lp, double lq) {
+        return p == 0 ? 0 : p * (lp - lq);
+    }
+
+    /**
+     * Row losses of Liger's generalized JSD (P = softmax(t), Q = softmax(s)) when {@code symmetric} is false, else of
+     * KL(A || B) + KL(B || A) with A = softmax(s), B = softmax(t); the gradients of Σ rows / divisor into gs and gt
+     * (when not null).
+     */
+    static double[] pairLoss(double[] s, double[] t, int rows, int cols, double beta, boolean symmetric,
+                             double divisor, double[] gs, double[] gt) {
+        double[] loss = new double[rows];
+        for (int r = 0; r < rows; r++) {
+            int base = r * cols;
+            double[] lq = logSoftmax(s, base, cols);
+            double[] lp = logSoftmax(t, base, cols);
+            double[] q = new double[cols];
+            double[] p = new double[cols];
+            double[] lm = new double[cols];
+            for (int c = 0; c < cols; c++) {
+                q[c] = Math.exp(lq[c]);
+                p[c] = Math.exp(lp[c]);
+                lm[c] = Math.log(beta * p[c] + (1 - beta) * q[c]);
+            }
+            // gq, gp: dL/dlog Q, dL/dlog P (then d/dz = g - prob * Σ g)
+            double[] gq = new double[cols];
+            double[] gp = new double[cols];
+            double l = 0;
+            for (int c = 0; c < cols; c++) {
+                if (symmetric) {
+                    double d = lq[c] - lp[c];
+                    l += xlog(q[c], lq[c], lp[c]) + xlog(p[c], lp[c], lq[c]);
+                    gq[c] = xlog(q[c], lq[c], lp[c]) + q[c] - p[c];
+                    gp[c] = xlog(p[c], lp[c], lq[c]) + p[c] - q[c];
+                } else if (beta == 0) {
+                    l += xlog(p[c], lp[c], lq[c]);
+                    gq[c] = -p[c];
+                    gp[c] = xlog(p[c], lp[c], lq[c]) + p[c];
+                } else if (beta == 1) {
+                    l += xlog(q[c], lq[c], lp[c]);
+                    gp[c] = -q[c];
+                    gq[c] = xlog(q[c], lq[c], lp[c]) + q[c];
+                } else {
+                    l += beta * xlog(p[c], lp[c], lm[c]) + (1 - beta) * xlog(q[c], lq[c], lm[c]);
+                    gp[c] = beta * xlog(p[c], lp[c], lm[c]);
+                    gq[c] = (1 - beta) * xlog(q[c], lq[c], lm[c]);
+                }
+            }
+            loss[r] = l;
+            if (gs != null) {
+                double sq = 0;
+                double sp = 0;
+                for (int c = 0; c < cols; c++) {
+                    sq += gq[c];
+                    sp += gp[c];
+                }
+                for (int c = 0; c < cols; c++) {
+                    gs[base + c] = (gq[c] - q[c] * sq) / divisor;
+                    gt[base + c] = (gp[c] - p[c] * sp) / divisor;
+                }
+            }
+        }
+        return loss;
+    }
+
+    static double total(double[] loss) {
+        double sum = 0;
+        for (double d : loss) {
+            sum += d;
+        }
+        return sum;
+    }
+
+    static double divisor(Reduction reduction, int rows, int cols) {
+        return reduction == Reduction.MEAN ? (double) rows * cols : reduction == Reduction.BATCHMEAN ? rows : 1;
+    }
+
+    static Loss pairLoss(CpuDevice device, Tensor st, Tensor tt, double beta, boolean symmetric, Reduction reduction) {
+        return symmetric ? device.symmetricKl(st, tt, reduction) : device.jsd(st, tt, (float) beta, reduction);
+    }
+
+    @ParameterizedTest
+    @MethodSource("cases")
+    void jsdAndSymmetricKl(String which, int threads, int rows, int cols) {
+        Random random = new Random(rows * 13 + cols);
+        float[] s = CpuTesting.logits(random, rows * cols, 3);
+        float[] t = CpuTesting.logits(random, rows * cols, 3);
+        s[5] = t[5] = Float.NEGATIVE_INFINITY; // a masked column
+        s[cols + 2] = t[cols + 2] = Float.NEGATIVE_INFINITY;
+        double[] sd = widen(s);
+        double[] td = widen(t);
+        try (CpuDevice device = CpuTesting.device(which, threads)) {
+            Tensor st = device.upload(s, rows, cols);
+            Tensor tt = device.upload(t, rows, cols);
+            for (double beta : new double[] {0, 0.1f, 0.5, 0.9f, 1, -1}) {
+                boolean symmetric = beta < 0;
+                for (Reduction reduction : Reduction.values()) {
+                    double divisor = divisor(reduction, rows, cols);
+                    double[] gs = new double[rows * cols];
+                    double[] gt = new double[rows * cols];
+                    double[] loss = pairLoss(sd, td, rows, cols, beta, symmetric, divisor, gs, gt);
+                    String what = which + " " + threads + (symmetric ? " symmetricKl " : " jsd beta=" + beta + " ")
+                            + reduction;
+                    try (Loss l = pairLoss(device, st, tt, beta, symmetric, reduction)) {
+                        float[] v = l.value().toArray();
+                        if (reduction == Reduction.NONE) {
+                            close(loss, v, 1e-4, what + " value");
+                        } else {
+                            close(total(loss) / divisor, v[0], 1e-4, what + " value");
+                        }
+                        float[] g0 = l.gradient(0).toArray();
+                        float[] g1 = l.gradient(1).toArray();
+                        close(gs, g0, 1e-3, what + " grad 0");
+                        close(gt, g1, 1e-3, what + " grad 1");
+                        for (int i : new int[] {5, cols + 2}) {
+                            assertEquals(0f, g0[i], what + " masked column gradient 0");
+                            assertEquals(0f, g1[i], what + " masked column gradient 1");
+                        }
+                    }
+                }
+            }
+            // a NaN logit: NaN loss for its row only
+            float[] s2 = s.clone();
+            s2[cols + 1] = Float.NaN;
+            Tensor st2 = device.upload(s2, rows, cols);
+            for (double beta : new double[] {0, 0.5, 1, -1}) {
+                try (Loss l = pairLoss(device, st2, tt, beta, beta < 0, Reduction.NONE)) {
+                    float[] v = l.value().toArray();
+                    assertTrue(Float.isNaN(v[1]), "NaN row, beta " + beta);
+                    assertTrue(Float.isFinite(v[0]), "finite row, beta " + beta);
+                }
+            }
+        }
+    }
+
+    /** The gradients of both logits against a central finite difference of the double reference. */
+    @ParameterizedTest
+    @MethodSource("cases")
+    void jsdAndSymmetricKlFiniteDifference(String which, int threads, int ignoredRows, int ignoredCols) {
+        int rows = 3;
+        int cols = 7;
+        Random random = new Random(77);
+        float[] s = CpuTesting.logits(random, rows * cols, 2);
+        float[] t = CpuTesting.logits(random, rows * cols, 2);
+        s[4] = t[4] = Float.NEGATIVE_INFINITY;
+        double h = 1e-4;
+        try (CpuDevice device = CpuTesting.device(which, threads)) {
+            Tensor st = device.upload(s, rows, cols);
+            Tensor tt = device.upload(t, rows, cols);
+            for (double beta : new double[] {0, 0.3f, 1, -1}) {
+                boolean symmetric = beta < 0;
+                for (Reduction reduction : new Reduction[] {Reduction.NONE, Reduction.MEAN}) {
+                    double divisor = divisor(reduction, rows, cols);
+                    String what = which + (symmetric ? " symmetricKl " : " jsd beta=" + beta + " ") + reduction;
+                    try (Loss l = pairLoss(device, st, tt, beta, symmetric, reduction)) {
+                        for (int input = 0; input < 2; input++) {
+                            float[] g = l.gradient(input).toArray();
+                            double[] fd = new double[rows * cols];
+                            for (int i = 0; i < rows * cols; i++) {
+                                double[] sd = widen(s);
+                                double[] td = widen(t);
+                                double[] x = input == 0 ? sd : td;
+                                if (x[i] == Double.NEGATIVE_INFINITY) {
+                                    continue; // a masked column stays masked: derivative 0
+                                }
+                                x[i] += h;
+                                double up = total(pairLoss(sd, td, rows, cols, beta, symmetric, 1, null, null));
+                                x[i] -= 2 * h;
+                                double down = total(pairLoss(sd, td, rows, cols, beta, symmetric, 1, null, null));
+                                fd[i] = (up - down) / (2 * h) / divisor;
+                            }
+                            close(fd, g, 2e-3, what + " finite difference, input " + input);
+                        }
+                    }
+                }
+            }
+        }
     }
 }
