@@ -1077,6 +1077,9 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
             double b = (1 - eps) * wtSum + eps / cols * wSum;
             swt[r] = b;
             double l = -(a - lse * b);
+            if (Double.isNaN(l) && Float.isFinite(m)) {
+                l = softCrossEntropyTermByTerm(z, t, w, r * cols, cols, eps, lse);
+            }
             if (zLoss != 0) {
                 l += zLoss * lse * lse;
             }
@@ -1105,6 +1108,21 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         } else {
             v[0] = (float) (sum(loss, 0, rows) * k);
         }
+    }
+
+    /**
+     * One row of soft-target cross-entropy summed term by term, {@code -Σ (z - lse) t' w}, as PyTorch composes it:
+     * the slow path for a row whose fused sums came out NaN from a {@code 0 · -inf} (a -inf logit where the target
+     * is 0), which is +inf once label smoothing makes every target positive, and NaN without smoothing.
+     */
+    private static double softCrossEntropyTermByTerm(float[] z, float[] t, float[] w, int off, int cols, double eps,
+                                                     double lse) {
+        double sum = 0;
+        for (int c = 0; c < cols; c++) {
+            float smoothed = (float) ((1 - eps) * t[off + c] + eps / cols);
+            sum += ((double) z[off + c] - lse) * smoothed * w[c];
+        }
+        return -sum;
     }
 
     // ---- two-distribution losses: jsd and symmetric KL --------------------------------------------------

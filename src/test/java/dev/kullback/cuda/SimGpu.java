@@ -383,6 +383,11 @@ public final class SimGpu implements Gpu {
                 .getOperatingSystemMXBean()).getTotalMemorySize();
     }
 
+    /** Bytes allocated by every simulated device of this process (what {@link #memoryLimit} counts). */
+    public long processLiveBytes() {
+        return lib.sim_live_bytes();
+    }
+
     public void memoryLimit(long bytes) {
         lib.sim_set_memory_limit(bytes);
     }
