@@ -1129,8 +1129,9 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     // F = softmax(f), G = softmax(g); the gradients of both logits are written, their outputs holding the exps of
     // F and G in between. KL (jsd with beta 0 or 1): one statistics pass (maxima, Σ exp stored, Σ e_F (f̃ - g̃)), then
     // one pass that writes both gradients. Symmetric KL: the same, plus Σ e_G (g̃ - f̃). Generalized JSD: a
-    // statistics pass (maxima, Σ exp stored), a pass that turns the stored exps into probabilities and sums
-    // F log(F/M) and G log(G/M) (one log per element), then the write pass (the log of M recomputed).
+    // statistics pass (maxima, Σ exp stored), a pass that turns the stored exps into probabilities and stores log M
+    // in a scratch row (the only log per element), one that sums F log(F/M) and G log(G/M), then the write pass.
+    // The later passes read what the earlier ones wrote for the same row, from cache while a row fits in L2.
 
     private static final int PAIR_KL = 0;
     private static final int PAIR_SYM = 1;
@@ -1247,15 +1248,19 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         return (float) ((m == rowMax ? 1.0 : Math.exp((double) m - rowMax)) / rowSum);
     }
 
-    /** JSD: chunk c's probabilities stored, its sums F log(F/M), G log(G/M) into st.ab. */
+    /**
+     * JSD: chunk c's probabilities stored, log M into lm (at i - lmOff), its sums F log(F/M), G log(G/M) into st.ab.
+     * Two kernels: one loop with the log and one with the sums would not fit one C2 compilation (see Kernels).
+     */
     private void jsdChunkSums(float[] f, float[] g, float[] of, float[] og, int from, int to, float beta, TwoStats st,
-                              int c, TwoRows rows, int r) {
+                              int c, TwoRows rows, int r, float[] lm, int lmOff) {
         if (Double.isNaN(rows.sf[r])) {
             return;
         }
+        kernels.jsdMix(from, to, twoScale(st.mf[c], rows.mf[r], rows.sf[r]),
+                twoScale(st.mg[c], rows.mg[r], rows.sg[r]), beta, 1f - beta, of, og, lm, lmOff);
         kernels.jsdSums(f, rows.mf[r], (float) Math.log(rows.sf[r]), g, rows.mg[r], (float) Math.log(rows.sg[r]),
-                from, to, twoScale(st.mf[c], rows.mf[r], rows.sf[r]), twoScale(st.mg[c], rows.mg[r], rows.sg[r]),
-                beta, 1f - beta, of, og, st.ab, 2 * c);
+                from, to, lm, lmOff, of, og, st.ab, 2 * c);
     }
 
     /** JSD: row r's KL(P || M) and KL(Q || M) from its chunks' sums, in chunk order. */
@@ -1275,7 +1280,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
 
     /** Writes both gradients of one chunk (k = 1 / divisor). */
     private void twoWrite(float[] f, float[] g, float[] of, float[] og, int from, int to, int mode, float beta, float k,
-                          TwoStats st, int c, TwoRows rows, int r) {
+                          TwoStats st, int c, TwoRows rows, int r, float[] lm, int lmOff) {
         if (Double.isNaN(rows.sf[r])) {
             Arrays.fill(of, from, to, Float.NaN);
             Arrays.fill(og, from, to, Float.NaN);
@@ -1284,8 +1289,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         double lf = Math.log(rows.sf[r]);
         double lg = Math.log(rows.sg[r]);
         if (mode == PAIR_JSD) {
-            kernels.jsdWrite(f, rows.mf[r], (float) lf, g, rows.mg[r], (float) lg, from, to, beta, 1f - beta,
-                    k * beta, (float) rows.kf[r], k * (1f - beta), (float) rows.kg[r], of, og);
+            kernels.jsdWrite(f, rows.mf[r], (float) lf, g, rows.mg[r], (float) lg, from, to, lm, lmOff, k * beta, (float) rows.kf[r], k * (1f - beta), (float) rows.kg[r], of, og);
             return;
         }
         float scF = twoScale(st.mf[c], rows.mf[r], rows.sf[r]);
@@ -1317,6 +1321,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
             workers.forEach(rows, rowGrain(rows, cols), (r0, r1) -> {
                 TwoStats st = new TwoStats(chunks);
                 TwoRows rs = new TwoRows(1);
+                float[] lm = mode == PAIR_JSD ? new float[cols] : null; // log M of the row
                 for (int r = r0; r < r1; r++) {
                     int base = r * cols;
                     int end = base + cols;
@@ -1326,12 +1331,14 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
                     twoCombine(st, 0, chunks, mode, rs, 0);
                     if (mode == PAIR_JSD) {
                         for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
-                            jsdChunkSums(f, g, of, og, from, from + Math.min(CHUNK, end - from), beta, st, c, rs, 0);
+                            jsdChunkSums(f, g, of, og, from, from + Math.min(CHUNK, end - from), beta, st, c, rs, 0, lm,
+                                    base);
                         }
                         jsdCombine(st, 0, chunks, rs, 0);
                     }
                     for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
-                        twoWrite(f, g, of, og, from, from + Math.min(CHUNK, end - from), mode, beta, k, st, c, rs, 0);
+                        twoWrite(f, g, of, og, from, from + Math.min(CHUNK, end - from), mode, beta, k, st, c, rs, 0, lm,
+                                base);
                     }
                     loss[r] = twoLoss(mode, beta, rs, 0);
                 }
@@ -1351,11 +1358,13 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         for (int r = 0; r < rows; r++) {
             twoCombine(st, r * chunks, chunks, mode, rs, r);
         }
+        float[] lm = mode == PAIR_JSD ? arrays.take(rows * cols) : null; // log M of every row
         if (mode == PAIR_JSD) {
             workers.forEach(units, grain, (u0, u1) -> {
                 for (int u = u0; u < u1; u++) {
                     int from = chunkStart(u, chunks, cols);
-                    jsdChunkSums(f, g, of, og, from, chunkEnd(u, chunks, cols, from), beta, st, u, rs, u / chunks);
+                    jsdChunkSums(f, g, of, og, from, chunkEnd(u, chunks, cols, from), beta, st, u, rs, u / chunks, lm,
+                            0);
                 }
             });
             for (int r = 0; r < rows; r++) {
@@ -1365,9 +1374,13 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         workers.forEach(units, grain, (u0, u1) -> {
             for (int u = u0; u < u1; u++) {
                 int from = chunkStart(u, chunks, cols);
-                twoWrite(f, g, of, og, from, chunkEnd(u, chunks, cols, from), mode, beta, k, st, u, rs, u / chunks);
+                twoWrite(f, g, of, og, from, chunkEnd(u, chunks, cols, from), mode, beta, k, st, u, rs, u / chunks,
+                        lm, 0);
             }
         });
+        if (lm != null) {
+            arrays.give(lm);
+        }
         for (int r = 0; r < rows; r++) {
             loss[r] = twoLoss(mode, beta, rs, r);
         }

@@ -137,17 +137,23 @@ interface Kernels {
                     float aF, float aG, float k, float[] outF, float[] outG);
 
     /**
-     * The generalized JSD's row sums: stores F = outF[i] * scF and G = outG[i] * scG, and with
-     * lm = log(max(b F + b1 G, MIN_NORMAL)) writes Σ F (((f - mf) - lf) - lm) (0 where F == 0) into sums[at] and
-     * the same of G into sums[at + 1].
+     * The generalized JSD's mixture: stores F = outF[i] * scF, G = outG[i] * scG, and
+     * lm[i - lmOff] = log(max(b F + b1 G, MIN_NORMAL)) (the only loop with a log: the sums and the write read it).
      */
-    void jsdSums(float[] f, float mf, float lf, float[] g, float mg, float lg, int from, int to, float scF, float scG,
-                 float b, float b1, float[] outF, float[] outG, double[] sums, int at);
+    void jsdMix(int from, int to, float scF, float scG, float b, float b1, float[] outF, float[] outG, float[] lm,
+                int lmOff);
 
     /**
-     * The generalized JSD's gradients over the stored probabilities F = outF[i], G = outG[i]; lm as in
-     * {@link #jsdSums}: outF[i] = F == 0 ? 0 : kF * F * ((((f - mf) - lf) - lm) - cF), outG likewise.
+     * The generalized JSD's row sums over the stored F = pf[i], G = pg[i] and lm (see {@link #jsdMix}): writes
+     * Σ F (((f - mf) - lf) - lm) (0 where F == 0) into sums[at] and the same of G into sums[at + 1].
      */
-    void jsdWrite(float[] f, float mf, float lf, float[] g, float mg, float lg, int from, int to, float b, float b1,
-                  float kF, float cF, float kG, float cG, float[] outF, float[] outG);
+    void jsdSums(float[] f, float mf, float lf, float[] g, float mg, float lg, int from, int to, float[] lm, int lmOff,
+                 float[] pf, float[] pg, double[] sums, int at);
+
+    /**
+     * The generalized JSD's gradients over the stored F = outF[i], G = outG[i] and lm (see {@link #jsdMix}):
+     * outF[i] = F == 0 ? 0 : kF * F * ((((f - mf) - lf) - lm) - cF), outG likewise.
+     */
+    void jsdWrite(float[] f, float mf, float lf, float[] g, float mg, float lg, int from, int to, float[] lm,
+                  int lmOff, float kF, float cF, float kG, float cG, float[] outF, float[] outG);
 }

@@ -877,39 +877,48 @@ final class PanamaKernels implements Kernels {
         }
     }
 
-    /** log(max(pf b + pg b1, MIN_NORMAL)) for probabilities pf, pg (so a positive, finite, normal argument). */
-    private static FloatVector logMix(FloatVector pf, FloatVector pg, FloatVector b, FloatVector b1) {
-        return logPositive(pf.mul(b).add(pg.mul(b1)).max(V_MIN_NORMAL));
-    }
-
-    private static float logMixScalar(float pf, float pg, float b, float b1) {
-        return logPositiveScalar(Math.max(pf * b + pg * b1, Float.MIN_NORMAL));
-    }
-
     @Override
-    public void jsdSums(float[] f, float mf, float lf, float[] g, float mg, float lg, int from, int to, float scF,
-                        float scG, float b, float b1, float[] outF, float[] outG, double[] sums, int at) {
-        FloatVector vmf = FloatVector.broadcast(SPECIES, mf);
-        FloatVector vmg = FloatVector.broadcast(SPECIES, mg);
-        FloatVector vlf = FloatVector.broadcast(SPECIES, lf);
-        FloatVector vlg = FloatVector.broadcast(SPECIES, lg);
+    public void jsdMix(int from, int to, float scF, float scG, float b, float b1, float[] outF, float[] outG,
+                       float[] lm, int lmOff) {
         FloatVector vsf = FloatVector.broadcast(SPECIES, scF);
         FloatVector vsg = FloatVector.broadcast(SPECIES, scG);
         FloatVector vb = FloatVector.broadcast(SPECIES, b);
         FloatVector vb1 = FloatVector.broadcast(SPECIES, b1);
-        DoubleVector af0 = DoubleVector.zero(DOUBLES);
-        DoubleVector af1 = af0;
-        DoubleVector ag0 = af0;
-        DoubleVector ag1 = af0;
         int i = from;
         for (; i <= to - L; i += L) {
             FloatVector pf = load(outF, i).mul(vsf);
             FloatVector pg = load(outG, i).mul(vsg);
             pf.intoArray(outF, i);
             pg.intoArray(outG, i);
-            FloatVector lm = logMix(pf, pg, vb, vb1);
-            FloatVector tf = pf.mul(load(f, i).sub(vmf).sub(vlf).sub(lm)).blend(V_ZERO, pf.compare(EQ, V_ZERO));
-            FloatVector tg = pg.mul(load(g, i).sub(vmg).sub(vlg).sub(lm)).blend(V_ZERO, pg.compare(EQ, V_ZERO));
+            logPositive(pf.mul(vb).add(pg.mul(vb1)).max(V_MIN_NORMAL)).intoArray(lm, i - lmOff);
+        }
+        for (; i < to; i++) {
+            float pf = outF[i] * scF;
+            float pg = outG[i] * scG;
+            outF[i] = pf;
+            outG[i] = pg;
+            lm[i - lmOff] = logPositiveScalar(Math.max(pf * b + pg * b1, Float.MIN_NORMAL));
+        }
+    }
+
+    @Override
+    public void jsdSums(float[] f, float mf, float lf, float[] g, float mg, float lg, int from, int to, float[] lm,
+                        int lmOff, float[] pf, float[] pg, double[] sums, int at) {
+        FloatVector vmf = FloatVector.broadcast(SPECIES, mf);
+        FloatVector vmg = FloatVector.broadcast(SPECIES, mg);
+        FloatVector vlf = FloatVector.broadcast(SPECIES, lf);
+        FloatVector vlg = FloatVector.broadcast(SPECIES, lg);
+        DoubleVector af0 = DoubleVector.zero(DOUBLES);
+        DoubleVector af1 = af0;
+        DoubleVector ag0 = af0;
+        DoubleVector ag1 = af0;
+        int i = from;
+        for (; i <= to - L; i += L) {
+            FloatVector m = load(lm, i - lmOff);
+            FloatVector vf = load(pf, i);
+            FloatVector vg = load(pg, i);
+            FloatVector tf = vf.mul(load(f, i).sub(vmf).sub(vlf).sub(m)).blend(V_ZERO, vf.compare(EQ, V_ZERO));
+            FloatVector tg = vg.mul(load(g, i).sub(vmg).sub(vlg).sub(m)).blend(V_ZERO, vg.compare(EQ, V_ZERO));
             af0 = af0.add(tf.convertShape(F2D, DOUBLES, 0));
             af1 = af1.add(tf.convertShape(F2D, DOUBLES, 1));
             ag0 = ag0.add(tg.convertShape(F2D, DOUBLES, 0));
@@ -918,16 +927,12 @@ final class PanamaKernels implements Kernels {
         double sf = lanes(af0.toArray()) + lanes(af1.toArray());
         double sg = lanes(ag0.toArray()) + lanes(ag1.toArray());
         for (; i < to; i++) {
-            float pf = outF[i] * scF;
-            float pg = outG[i] * scG;
-            outF[i] = pf;
-            outG[i] = pg;
-            float lm = logMixScalar(pf, pg, b, b1);
-            if (pf != 0f) {
-                sf += pf * (((f[i] - mf) - lf) - lm);
+            float m = lm[i - lmOff];
+            if (pf[i] != 0f) {
+                sf += pf[i] * (((f[i] - mf) - lf) - m);
             }
-            if (pg != 0f) {
-                sg += pg * (((g[i] - mg) - lg) - lm);
+            if (pg[i] != 0f) {
+                sg += pg[i] * (((g[i] - mg) - lg) - m);
             }
         }
         sums[at] = sf;
@@ -935,34 +940,32 @@ final class PanamaKernels implements Kernels {
     }
 
     @Override
-    public void jsdWrite(float[] f, float mf, float lf, float[] g, float mg, float lg, int from, int to, float b,
-                         float b1, float kF, float cF, float kG, float cG, float[] outF, float[] outG) {
+    public void jsdWrite(float[] f, float mf, float lf, float[] g, float mg, float lg, int from, int to, float[] lm,
+                         int lmOff, float kF, float cF, float kG, float cG, float[] outF, float[] outG) {
         FloatVector vmf = FloatVector.broadcast(SPECIES, mf);
         FloatVector vmg = FloatVector.broadcast(SPECIES, mg);
         FloatVector vlf = FloatVector.broadcast(SPECIES, lf);
         FloatVector vlg = FloatVector.broadcast(SPECIES, lg);
-        FloatVector vb = FloatVector.broadcast(SPECIES, b);
-        FloatVector vb1 = FloatVector.broadcast(SPECIES, b1);
         FloatVector vkf = FloatVector.broadcast(SPECIES, kF);
         FloatVector vcf = FloatVector.broadcast(SPECIES, cF);
         FloatVector vkg = FloatVector.broadcast(SPECIES, kG);
         FloatVector vcg = FloatVector.broadcast(SPECIES, cG);
         int i = from;
         for (; i <= to - L; i += L) {
+            FloatVector m = load(lm, i - lmOff);
             FloatVector pf = load(outF, i);
             FloatVector pg = load(outG, i);
-            FloatVector lm = logMix(pf, pg, vb, vb1);
-            vkf.mul(pf).mul(load(f, i).sub(vmf).sub(vlf).sub(lm).sub(vcf))
+            vkf.mul(pf).mul(load(f, i).sub(vmf).sub(vlf).sub(m).sub(vcf))
                     .blend(V_ZERO, pf.compare(EQ, V_ZERO)).intoArray(outF, i);
-            vkg.mul(pg).mul(load(g, i).sub(vmg).sub(vlg).sub(lm).sub(vcg))
+            vkg.mul(pg).mul(load(g, i).sub(vmg).sub(vlg).sub(m).sub(vcg))
                     .blend(V_ZERO, pg.compare(EQ, V_ZERO)).intoArray(outG, i);
         }
         for (; i < to; i++) {
             float pf = outF[i];
             float pg = outG[i];
-            float lm = logMixScalar(pf, pg, b, b1);
-            outF[i] = pf == 0f ? 0f : kF * pf * ((((f[i] - mf) - lf) - lm) - cF);
-            outG[i] = pg == 0f ? 0f : kG * pg * ((((g[i] - mg) - lg) - lm) - cG);
+            float m = lm[i - lmOff];
+            outF[i] = pf == 0f ? 0f : kF * pf * ((((f[i] - mf) - lf) - m) - cF);
+            outG[i] = pg == 0f ? 0f : kG * pg * ((((g[i] - mg) - lg) - m) - cG);
         }
     }
 }

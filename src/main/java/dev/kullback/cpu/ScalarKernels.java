@@ -357,26 +357,30 @@ final class ScalarKernels implements Kernels {
         }
     }
 
-    static float logMix(float pf, float pg, float b, float b1) {
-        return (float) Math.log(Math.max(pf * b + pg * b1, Float.MIN_NORMAL));
-    }
-
     @Override
-    public void jsdSums(float[] f, float mf, float lf, float[] g, float mg, float lg, int from, int to, float scF,
-                        float scG, float b, float b1, float[] outF, float[] outG, double[] sums, int at) {
-        double sf = 0;
-        double sg = 0;
+    public void jsdMix(int from, int to, float scF, float scG, float b, float b1, float[] outF, float[] outG,
+                       float[] lm, int lmOff) {
         for (int i = from; i < to; i++) {
             float pf = outF[i] * scF;
             float pg = outG[i] * scG;
             outF[i] = pf;
             outG[i] = pg;
-            float lm = logMix(pf, pg, b, b1);
-            if (pf != 0f) {
-                sf += pf * (((f[i] - mf) - lf) - lm);
+            lm[i - lmOff] = (float) Math.log(Math.max(pf * b + pg * b1, Float.MIN_NORMAL));
+        }
+    }
+
+    @Override
+    public void jsdSums(float[] f, float mf, float lf, float[] g, float mg, float lg, int from, int to, float[] lm,
+                        int lmOff, float[] pf, float[] pg, double[] sums, int at) {
+        double sf = 0;
+        double sg = 0;
+        for (int i = from; i < to; i++) {
+            float m = lm[i - lmOff];
+            if (pf[i] != 0f) {
+                sf += pf[i] * (((f[i] - mf) - lf) - m);
             }
-            if (pg != 0f) {
-                sg += pg * (((g[i] - mg) - lg) - lm);
+            if (pg[i] != 0f) {
+                sg += pg[i] * (((g[i] - mg) - lg) - m);
             }
         }
         sums[at] = sf;
@@ -384,14 +388,14 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void jsdWrite(float[] f, float mf, float lf, float[] g, float mg, float lg, int from, int to, float b,
-                         float b1, float kF, float cF, float kG, float cG, float[] outF, float[] outG) {
+    public void jsdWrite(float[] f, float mf, float lf, float[] g, float mg, float lg, int from, int to, float[] lm,
+                         int lmOff, float kF, float cF, float kG, float cG, float[] outF, float[] outG) {
         for (int i = from; i < to; i++) {
             float pf = outF[i];
             float pg = outG[i];
-            float lm = logMix(pf, pg, b, b1);
-            outF[i] = pf == 0f ? 0f : kF * pf * ((((f[i] - mf) - lf) - lm) - cF);
-            outG[i] = pg == 0f ? 0f : kG * pg * ((((g[i] - mg) - lg) - lm) - cG);
+            float m = lm[i - lmOff];
+            outF[i] = pf == 0f ? 0f : kF * pf * ((((f[i] - mf) - lf) - m) - cF);
+            outG[i] = pg == 0f ? 0f : kG * pg * ((((g[i] - mg) - lg) - m) - cG);
         }
     }
 }

@@ -31,6 +31,10 @@ public final class CpuThroughput {
             time("klDiv NONE", 12.0 * data.length, () -> device.klDiv(x, t, Reduction.NONE, false).close());
             time("klDiv SUM", 8.0 * data.length, () -> device.klDiv(x, t, Reduction.SUM, false).close());
             time("klDiv SUM logTarget", 8.0 * data.length, () -> device.klDiv(x, x, Reduction.SUM, true).close());
+            time("distillationKl", 12.0 * data.length, () -> device.distillationKl(x, t, 1f).close());
+            time("jsd beta 0.5", 16.0 * data.length, () -> device.jsd(x, t, 0.5f, Reduction.BATCHMEAN).close());
+            time("jsd beta 0", 16.0 * data.length, () -> device.jsd(x, t, 0f, Reduction.BATCHMEAN).close());
+            time("symmetricKl", 16.0 * data.length, () -> device.symmetricKl(x, t, Reduction.BATCHMEAN).close());
             time("sum", 4.0 * data.length, () -> device.sum(x).close());
             time("rowSum", 4.0 * data.length, () -> device.rowSum(x).close());
             device.close();

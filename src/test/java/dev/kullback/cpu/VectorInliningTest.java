@@ -25,10 +25,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class VectorInliningTest {
     private static final Pattern HELPER = Pattern.compile(
-            "PanamaKernels::(exp|log|logPositive|xlogx|klDivTerm|klDivLogTargetTerm|load) \\(\\d+ bytes\\)\\s+(.*)$");
+            "PanamaKernels::(exp|log|logPositive|logMix|xlogx|klDivTerm|klDivLogTargetTerm|load) \\(\\d+ bytes\\)\\s+(.*)$");
 
     @ParameterizedTest
-    @ValueSource(strings = {"all", "kl"})
+    @ValueSource(strings = {"all", "kl", "losses"})
     void vectorHelpersAreAlwaysInlined(String workload) throws Exception {
         assumeTrue(System.getProperty("java.vm.name", "").contains("HotSpot")
                 || System.getProperty("java.vm.name", "").contains("OpenJDK"), "needs HotSpot's PrintInlining");
