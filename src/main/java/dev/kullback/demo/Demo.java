@@ -30,8 +30,9 @@ public final class Demo {
             System.out.printf(Locale.ROOT, "  %s %-70s expected %s got %s%n", ok ? "ok  " : "FAIL",
                     result.name, format(result.expected), format(result.actual));
         }
-        System.out.printf(Locale.ROOT, "  %d of %d match PyTorch; not yet covered: %s%n%n", matched, results.size(),
-                String.join("; ", examples.notCovered()));
+        List<String> notCovered = examples.notCovered();
+        System.out.printf(Locale.ROOT, "  %d of %d match PyTorch%s%n%n", matched, results.size(),
+                notCovered.isEmpty() ? "" : "; not covered: " + String.join("; ", notCovered));
 
         System.out.printf(Locale.ROOT, "Throughput on [%d, %d] float32 (effective bandwidth: bytes an op must "
                 + "move / its time; best of 5):%n", ROWS, COLS);

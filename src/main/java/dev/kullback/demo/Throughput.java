@@ -1,6 +1,8 @@
 package dev.kullback.demo;
 
 import dev.kullback.Device;
+import dev.kullback.Labels;
+import dev.kullback.Loss;
 import dev.kullback.Reduction;
 import dev.kullback.Tensor;
 import java.util.ArrayList;
@@ -55,10 +57,31 @@ final class Throughput {
                     d -> d.klDiv(input, target, Reduction.BATCHMEAN, false)));
             table.add(row("klDivBackward BATCHMEAN", 2 * bytes, copy, device,
                     d -> d.klDivBackward(one, input, target, Reduction.BATCHMEAN, false)));
+            table.add(row("distillationKl + gradient", 3 * bytes, copy, device, d -> lossValue(d.distillationKl(x, y, 2f))));
+            try (Labels labels = device.uploadLabels(randomLabels(rows, cols, random))) {
+                table.add(row("crossEntropy + gradient", 2 * bytes, copy, device,
+                        d -> lossValue(d.crossEntropy(x, labels))));
+            }
             table.add(row("sum", bytes, copy, device, d -> d.sum(x)));
             table.add(row("rowSum", bytes, copy, device, d -> d.rowSum(x)));
         }
         return table;
+    }
+
+    /** The loss's value, its gradients closed: they were computed, which is what is timed. */
+    private static Tensor lossValue(Loss loss) {
+        for (int i = 0; i < loss.gradientCount(); i++) {
+            loss.gradient(i).close();
+        }
+        return loss.value();
+    }
+
+    private static int[] randomLabels(int rows, int classes, Random random) {
+        int[] labels = new int[rows];
+        for (int r = 0; r < rows; r++) {
+            labels[r] = random.nextInt(classes);
+        }
+        return labels;
     }
 
     /** Best of a few runs; each run ends by reading one value back, so GPU work is finished when timed. */
