@@ -2,7 +2,7 @@ package dev.kullback;
 
 /**
  * A float64 reference of every loss of {@link Device} and its gradients, written straight from
- * notes/losses-spec.md (one plain loop per row, no fusion, no cleverness), so that it can be read against the spec
+ * docs/losses.md (one plain loop per row, no fusion, no cleverness), so that it can be read against the spec
  * and checked by finite differences ({@code LossReferenceTest}).
  *
  * <p>Each method returns a {@link Result}: the value (one per row for NONE, else one), the gradient of the value
