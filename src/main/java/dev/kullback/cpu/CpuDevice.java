@@ -785,7 +785,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
 
     // ---- cross-entropy and entropy ----------------------------------------------------------------------
 
-    /** Statistics of the chunks of one logits tensor: maxima, sums of exp (stored in the gradient), one more sum. */
+    /** Maxima, sums of exp and one loss-specific sum: per chunk of one logits tensor, or combined per row. */
     private static final class Stats {
         final float[] m;
         final double[] s;
@@ -798,21 +798,8 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         }
     }
 
-    /** Row statistics: max, Σ exp(z - max) (NaN when the max is not finite), and a loss-specific value. */
-    private static final class Rows {
-        final float[] m;
-        final double[] s;
-        final double[] x;
-
-        Rows(int n) {
-            m = new float[n];
-            s = new double[n];
-            x = new double[n];
-        }
-    }
-
     /** The scale that turns chunk {@code c}'s stored exps into probabilities. */
-    private static float probScale(Stats st, int c, Rows rows, int r) {
+    private static float probScale(Stats st, int c, Stats rows, int r) {
         float m = st.m[c];
         if (m == Float.NEGATIVE_INFINITY) {
             return 0f;
@@ -845,7 +832,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
      * Combines row r's chunks and returns its loss pieces: x[r] = lse; writes nll and smoothing terms into ce[]
      * (ce[0] = CE part, ce[1] = z part).
      */
-    private static void ceCombine(Stats st, int off, int chunks, float[] z, int base, Ce p, Rows rows, int r,
+    private static void ceCombine(Stats st, int off, int chunks, float[] z, int base, Ce p, Stats rows, int r,
                                   double[] ce, double[] zl) {
         float m = max(st.m, off, chunks);
         double sum = sumExp(st.m, st.s, off, chunks, m);
@@ -869,7 +856,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     }
 
     /** Writes the cross-entropy gradient of one chunk over its stored exps. */
-    private void ceWrite(float[] o, int from, int to, int base, Ce p, Stats st, int c, Rows rows, int r) {
+    private void ceWrite(float[] o, int from, int to, int base, Ce p, Stats st, int c, Stats rows, int r) {
         if (!Float.isFinite(rows.m[r])) {
             Arrays.fill(o, from, to, Float.NaN);
             return;
@@ -933,7 +920,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         double[] ce = new double[rows];
         double[] zl = new double[rows];
         int[] y = p.y;
-        Rows rs = new Rows(rows);
+        Stats rs = new Stats(rows);
         if (!byChunks(rows, chunks)) {
             workers.forEach(rows, rowGrain(rows, cols), (r0, r1) -> {
                 Stats st = new Stats(chunks);
@@ -1051,7 +1038,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
                                 wz, u);
                     }
                 });
-        Rows rs = new Rows(rows);
+        Stats rs = new Stats(rows);
         double[] loss = new double[rows];
         double[] swt = new double[rows];
         for (int r = 0; r < rows; r++) {
@@ -1425,7 +1412,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     }
 
     /** Row r's entropy H = log S - Σ p (z - M), into rows.x[r] (NaN when the max is not finite). */
-    private static void entropyCombine(Stats st, int off, int chunks, Rows rows, int r) {
+    private static void entropyCombine(Stats st, int off, int chunks, Stats rows, int r) {
         float m = max(st.m, off, chunks);
         double sum = sumExp(st.m, st.s, off, chunks, m);
         rows.m[r] = m;
@@ -1445,7 +1432,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     }
 
     /** dH/dz = -p (log p + H), scaled by 1 / divisor. */
-    private void entropyWrite(float[] z, float[] o, int from, int to, float k, Stats st, int c, Rows rows, int r) {
+    private void entropyWrite(float[] z, float[] o, int from, int to, float k, Stats st, int c, Stats rows, int r) {
         if (!Float.isFinite(rows.m[r])) {
             Arrays.fill(o, from, to, Float.NaN);
             return;
@@ -1466,7 +1453,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         if (!byChunks(rows, chunks)) {
             workers.forEach(rows, rowGrain(rows, cols), (r0, r1) -> {
                 Stats st = new Stats(chunks);
-                Rows rs = new Rows(1);
+                Stats rs = new Stats(1);
                 for (int r = r0; r < r1; r++) {
                     int base = r * cols;
                     int end = base + cols;
@@ -1490,7 +1477,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
                     entropyStats(z, o, from, chunkEnd(u, chunks, cols, from), st, u);
                 }
             });
-            Rows rs = new Rows(rows);
+            Stats rs = new Stats(rows);
             for (int r = 0; r < rows; r++) {
                 entropyCombine(st, r * chunks, chunks, rs, r);
                 loss[r] = rs.x[r];
