@@ -25,8 +25,20 @@ public interface Device extends AutoCloseable {
     /** Row-wise softmax over the last dimension. */
     Tensor softmax(Tensor logits);
 
+    // Each op also writes into a caller's tensor of the result's shape ({@code out}, which must be none of the
+    // inputs) and returns it: a training loop that reuses its outputs allocates nothing.
+
+    /** {@link #logSoftmax(Tensor)} into {@code out}. */
+    Tensor logSoftmax(Tensor logits, Tensor out);
+
+    /** {@link #softmax(Tensor)} into {@code out}. */
+    Tensor softmax(Tensor logits, Tensor out);
+
     /** The gradient dL/dx of log-softmax, given dL/dy ({@code gradOutput}) and y = logSoftmax(x) ({@code output}). */
     Tensor logSoftmaxBackward(Tensor gradOutput, Tensor output);
+
+    /** {@link #logSoftmaxBackward(Tensor, Tensor)} into {@code out}. */
+    Tensor logSoftmaxBackward(Tensor gradOutput, Tensor output, Tensor out);
 
     /**
      * {@code torch.nn.functional.kl_div(input, target, reduction, log_target)}: {@code input} holds
@@ -36,11 +48,18 @@ public interface Device extends AutoCloseable {
      */
     Tensor klDiv(Tensor input, Tensor target, Reduction reduction, boolean logTarget);
 
+    /** {@link #klDiv(Tensor, Tensor, Reduction, boolean)} into {@code out} ([1, 1] for a reduction). */
+    Tensor klDiv(Tensor input, Tensor target, Reduction reduction, boolean logTarget, Tensor out);
+
     /**
      * The gradient of {@link #klDiv} with respect to {@code input}; {@code gradOutput} is [1, 1] for a
      * reduction and [rows, cols] for NONE.
      */
     Tensor klDivBackward(Tensor gradOutput, Tensor input, Tensor target, Reduction reduction, boolean logTarget);
+
+    /** {@link #klDivBackward(Tensor, Tensor, Tensor, Reduction, boolean)} into {@code out}. */
+    Tensor klDivBackward(Tensor gradOutput, Tensor input, Tensor target, Reduction reduction, boolean logTarget,
+                         Tensor out);
 
     /** Sum of every element, as a [1, 1] tensor. */
     Tensor sum(Tensor x);
@@ -50,6 +69,15 @@ public interface Device extends AutoCloseable {
 
     /** Sum of each row, as a [rows, 1] tensor. */
     Tensor rowSum(Tensor x);
+
+    /** {@link #sum(Tensor)} into a [1, 1] {@code out}. */
+    Tensor sum(Tensor x, Tensor out);
+
+    /** {@link #mean(Tensor)} into a [1, 1] {@code out}. */
+    Tensor mean(Tensor x, Tensor out);
+
+    /** {@link #rowSum(Tensor)} into a [rows, 1] {@code out}. */
+    Tensor rowSum(Tensor x, Tensor out);
 
     // ---- losses from logits, each fused with its gradient ------------------------------------------------
 

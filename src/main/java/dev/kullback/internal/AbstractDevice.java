@@ -10,6 +10,7 @@ import dev.kullback.Tensor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 
 /**
  * The one place where arguments are checked and results allocated. A device implementation supplies
@@ -132,31 +133,49 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
 
     @Override
     public final Tensor logSoftmax(Tensor logits) {
-        return softmax(logits, true);
+        return logSoftmax(logits, null);
+    }
+
+    @Override
+    public final Tensor logSoftmax(Tensor logits, Tensor out) {
+        return softmax(logits, out, true);
     }
 
     @Override
     public final Tensor softmax(Tensor logits) {
-        return softmax(logits, false);
+        return softmax(logits, null);
     }
 
-    private Tensor softmax(Tensor logits, boolean log) {
+    @Override
+    public final Tensor softmax(Tensor logits, Tensor out) {
+        return softmax(logits, out, false);
+    }
+
+    private Tensor softmax(Tensor logits, Tensor out, boolean log) {
         T x = own(logits, "logits");
-        T out = allocate(x.rows(), x.cols());
-        return run(out, () -> softmaxInto(x, out, log));
+        return into(out, x.rows(), x.cols(), List.of(x), y -> softmaxInto(x, y, log));
     }
 
     @Override
     public final Tensor logSoftmaxBackward(Tensor gradOutput, Tensor output) {
+        return logSoftmaxBackward(gradOutput, output, null);
+    }
+
+    @Override
+    public final Tensor logSoftmaxBackward(Tensor gradOutput, Tensor output, Tensor out) {
         T g = own(gradOutput, "gradOutput");
         T y = own(output, "output");
         Shapes.requireSame("gradOutput", g, "output", y);
-        T out = allocate(y.rows(), y.cols());
-        return run(out, () -> logSoftmaxBackwardInto(g, y, out));
+        return into(out, y.rows(), y.cols(), List.of(g, y), gx -> logSoftmaxBackwardInto(g, y, gx));
     }
 
     @Override
     public final Tensor klDiv(Tensor input, Tensor target, Reduction reduction, boolean logTarget) {
+        return klDiv(input, target, reduction, logTarget, null);
+    }
+
+    @Override
+    public final Tensor klDiv(Tensor input, Tensor target, Reduction reduction, boolean logTarget, Tensor out) {
         T x = own(input, "input");
         T t = own(target, "target");
         Shapes.requireSame("input", x, "target", t);
@@ -164,16 +183,21 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
             throw new IllegalArgumentException("reduction is null; use Reduction.NONE for no reduction");
         }
         if (reduction == Reduction.NONE) {
-            T out = allocate(x.rows(), x.cols());
-            return run(out, () -> klDivPointwiseInto(x, t, out, logTarget));
+            return into(out, x.rows(), x.cols(), List.of(x, t), kl -> klDivPointwiseInto(x, t, kl, logTarget));
         }
-        T out = allocate(1, 1);
-        return run(out, () -> klDivSumInto(x, t, out, logTarget, divisor(reduction, x)));
+        float divisor = divisor(reduction, x);
+        return into(out, 1, 1, List.of(x, t), kl -> klDivSumInto(x, t, kl, logTarget, divisor));
     }
 
     @Override
     public final Tensor klDivBackward(Tensor gradOutput, Tensor input, Tensor target, Reduction reduction,
                                       boolean logTarget) {
+        return klDivBackward(gradOutput, input, target, reduction, logTarget, null);
+    }
+
+    @Override
+    public final Tensor klDivBackward(Tensor gradOutput, Tensor input, Tensor target, Reduction reduction,
+                                      boolean logTarget, Tensor out) {
         T g = own(gradOutput, "gradOutput");
         T x = own(input, "input");
         T t = own(target, "target");
@@ -189,30 +213,42 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         if (!scalarGrad) {
             Shapes.requireSame("gradOutput", g, "input", x);
         }
-        T out = allocate(x.rows(), x.cols());
         float divisor = scalarGrad ? divisor(reduction, x) : 1f;
-        return run(out, () -> klDivBackwardInto(g, t, out, logTarget, scalarGrad, divisor));
+        return into(out, x.rows(), x.cols(), List.of(g, x, t),
+                gx -> klDivBackwardInto(g, t, gx, logTarget, scalarGrad, divisor));
     }
 
     @Override
     public final Tensor sum(Tensor x) {
+        return sum(x, null);
+    }
+
+    @Override
+    public final Tensor sum(Tensor x, Tensor out) {
         T in = own(x, "x");
-        T out = allocate(1, 1);
-        return run(out, () -> sumInto(in, out, 1f));
+        return into(out, 1, 1, List.of(in), total -> sumInto(in, total, 1f));
     }
 
     @Override
     public final Tensor mean(Tensor x) {
+        return mean(x, null);
+    }
+
+    @Override
+    public final Tensor mean(Tensor x, Tensor out) {
         T in = own(x, "x");
-        T out = allocate(1, 1);
-        return run(out, () -> sumInto(in, out, (float) in.size()));
+        return into(out, 1, 1, List.of(in), total -> sumInto(in, total, (float) in.size()));
     }
 
     @Override
     public final Tensor rowSum(Tensor x) {
+        return rowSum(x, null);
+    }
+
+    @Override
+    public final Tensor rowSum(Tensor x, Tensor out) {
         T in = own(x, "x");
-        T out = allocate(in.rows(), 1);
-        return run(out, () -> rowSumInto(in, out));
+        return into(out, in.rows(), 1, List.of(in), sums -> rowSumInto(in, sums));
     }
 
     /**
@@ -472,15 +508,33 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         }
     }
 
-    /** Runs an operation into a fresh result, and frees the result if the operation fails. */
-    private Tensor run(T out, Runnable op) {
-        try {
-            op.run();
-            return out;
-        } catch (RuntimeException | Error e) {
-            out.close();
-            throw e;
+    /**
+     * Runs an operation into {@code out}, checked to be a [rows, cols] tensor of this device that is none of the
+     * inputs (the kernels read and write through restrict pointers), or into a fresh result when {@code out} is
+     * null, which is freed again if the operation fails.
+     */
+    private Tensor into(Tensor out, int rows, int cols, List<T> inputs, Consumer<T> op) {
+        if (out == null) {
+            T fresh = allocate(rows, cols);
+            try {
+                op.accept(fresh);
+                return fresh;
+            } catch (RuntimeException | Error e) {
+                fresh.close();
+                throw e;
+            }
         }
+        T given = own(out, "out");
+        if (given.rows() != rows || given.cols() != cols) {
+            throw new IllegalArgumentException("out " + given.shape() + " must be [" + rows + ", " + cols + "]");
+        }
+        for (T input : inputs) {
+            if (input == given) {
+                throw new IllegalArgumentException("out must be a tensor of its own, not one of the inputs");
+            }
+        }
+        op.accept(given);
+        return given;
     }
 
     protected final void requireOpen() {
