@@ -2,7 +2,11 @@ package dev.kullback;
 
 import static dev.kullback.BadInputTest.assertThrowsNaming;
 import static dev.kullback.BadInputTest.stillWorks;
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -166,6 +170,142 @@ class LossBadInputTest {
                     "[2, 4]");
             assertThrowsNaming(IllegalArgumentException.class, () -> call.call(d, a, null), "null");
         }
+        stillWorks(d);
+    }
+
+    // ---- closed and foreign tensors, a closed device: every tensor argument of every loss ---------------
+
+    /** A loss call on (a, b, c, e), [2, 3] tensors (e is the [1, 3] class weights) and [2] labels l. */
+    interface LossCall {
+        Loss apply(Device d, Tensor a, Tensor b, Tensor c, Tensor e, Labels l);
+    }
+
+    /** A loss, which of its tensor arguments is the odd one (0 to 3: a, b, c, e), and its name in the API. */
+    record LossSlot(String op, String argument, int index, LossCall call) {
+        @Override
+        public String toString() {
+            return op + "(" + argument + ")";
+        }
+
+        /** The odd argument's shape: the class weights are [1, 3], every other tensor [2, 3]. */
+        int rows() {
+            return index == 3 ? 1 : 2;
+        }
+    }
+
+    /** The table: every tensor argument of every loss. */
+    static List<LossSlot> lossSlots() {
+        LossCall distill = (d, a, b, c, e, l) -> d.distillationKl(a, b, Distillation.options().ignore(l, -100));
+        LossCall ce = (d, a, b, c, e, l) -> d.crossEntropy(a, l, CrossEntropy.options().weights(e));
+        LossCall soft = (d, a, b, c, e, l) -> d.crossEntropy(a, b, CrossEntropy.options().weights(e));
+        LossCall jsd = (d, a, b, c, e, l) -> d.jsd(a, b, 0.5f, Reduction.BATCHMEAN);
+        LossCall sym = (d, a, b, c, e, l) -> d.symmetricKl(a, b, Reduction.MEAN);
+        LossCall keras = (d, a, b, c, e, l) -> d.kerasKl(a, b, Reduction.SUM, false);
+        LossCall vae = (d, a, b, c, e, l) -> d.gaussianKl(a, b, Reduction.NONE);
+        LossCall gauss = (d, a, b, c, e, l) -> d.gaussianKl(a, b, c, a, Reduction.SUM);
+        LossCall gauss2 = (d, a, b, c, e, l) -> d.gaussianKl(b, c, b, a, Reduction.SUM);
+        return List.of(
+                new LossSlot("distillationKl", "studentLogits", 0, distill),
+                new LossSlot("distillationKl", "teacherLogits", 1, distill),
+                new LossSlot("crossEntropy", "logits", 0, ce),
+                new LossSlot("crossEntropy", "weights", 3, ce),
+                new LossSlot("crossEntropy (probabilities)", "logits", 0, soft),
+                new LossSlot("crossEntropy (probabilities)", "targetProbabilities", 1, soft),
+                new LossSlot("crossEntropy (probabilities)", "weights", 3, soft),
+                new LossSlot("jsd", "studentLogits", 0, jsd),
+                new LossSlot("jsd", "teacherLogits", 1, jsd),
+                new LossSlot("symmetricKl", "logitsP", 0, sym),
+                new LossSlot("symmetricKl", "logitsQ", 1, sym),
+                new LossSlot("entropy", "logits", 0, (d, a, b, c, e, l) -> d.entropy(a, Reduction.NONE)),
+                new LossSlot("kerasKl", "yTrue", 0, keras),
+                new LossSlot("kerasKl", "yPred", 1, keras),
+                new LossSlot("gaussianKl", "mu", 0, vae),
+                new LossSlot("gaussianKl", "logvar", 1, vae),
+                new LossSlot("gaussianKl", "mu1", 0, gauss),
+                new LossSlot("gaussianKl", "logvar1", 1, gauss),
+                new LossSlot("gaussianKl", "mu2", 2, gauss),
+                new LossSlot("gaussianKl", "logvar2", 0, gauss2));
+    }
+
+    static Stream<Arguments> deviceLossSlots() {
+        return TestDevices.all().stream().flatMap(d -> lossSlots().stream().map(s -> Arguments.of(d, s)));
+    }
+
+    /** Runs the slot on d with valid tensors and labels of d except the odd one. */
+    static Loss call(Device d, LossSlot slot, Tensor odd, Scope sc, Labels labels) {
+        Tensor[] args = new Tensor[4];
+        for (int i = 0; i < 4; i++) {
+            args[i] = i == slot.index() ? odd : i == 3 ? sc.add(d.upload(new float[] {1, 2, 0.5f}, 1, 3))
+                    : sc.add(d.upload(new float[] {-1, -2, -3, -1, -2, -3}, 2, 3));
+        }
+        return slot.call().apply(d, args[0], args[1], args[2], args[3], labels);
+    }
+
+    static Tensor oddOne(Device d, LossSlot slot) {
+        return d.upload(slot.rows() == 1 ? new float[] {1, 2, 0.5f} : new float[] {-1, -2, -3, -1, -2, -3},
+                slot.rows(), 3);
+    }
+
+    @ParameterizedTest(autoCloseArguments = false, name = "{0} closed {1}")
+    @MethodSource("deviceLossSlots")
+    void closedTensor(Device d, LossSlot slot) {
+        try (Scope sc = new Scope(); Labels l = d.uploadLabels(new int[] {0, 2})) {
+            try (Loss ok = call(d, slot, sc.add(oddOne(d, slot)), sc, l)) {
+                assertTrue(ok.gradientCount() > 0, slot + " with valid arguments");
+            }
+            Tensor closed = oddOne(d, slot);
+            closed.close();
+            assertThrowsNaming(IllegalStateException.class, () -> call(d, slot, closed, sc, l), slot.argument(),
+                    "[" + slot.rows() + ", 3]", "closed");
+        }
+        stillWorks(d);
+    }
+
+    /** A tensor of another device (a second instance of the same kind, and a CPU device) is refused. */
+    @ParameterizedTest(autoCloseArguments = false, name = "{0} {1} from another device")
+    @MethodSource("deviceLossSlots")
+    void foreignTensor(Device d, LossSlot slot) {
+        for (Device other : new Device[] {TestDevices.fresh(d), TestDevices.otherCpu()}) {
+            try (Scope sc = new Scope(); Labels mine = d.uploadLabels(new int[] {0, 2});
+                 Labels theirs = other.uploadLabels(new int[] {0, 2})) {
+                Tensor foreign = sc.add(oddOne(other, slot));
+                assertThrowsNaming(IllegalStateException.class, () -> call(d, slot, foreign, sc, mine),
+                        slot.argument(), other.name());
+                // and the other way round: d's tensor among the other device's
+                Tensor own = sc.add(oddOne(d, slot));
+                assertThrowsNaming(IllegalStateException.class, () -> call(other, slot, own, sc, theirs),
+                        slot.argument(), d.name());
+            } finally {
+                other.close();
+            }
+        }
+        stillWorks(d);
+    }
+
+    /** Every loss of a closed device, and uploadLabels, throw IllegalStateException naming the device. */
+    @ParameterizedTest(autoCloseArguments = false, name = "{0} a closed device refuses every loss")
+    @MethodSource("devices")
+    void closedDevice(Device d) {
+        Device fresh = TestDevices.fresh(d);
+        String name = fresh.name();
+        List<Tensor> tensors = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            tensors.add(fresh.upload(new float[] {-1, -2, -3, -1, -2, -3}, 2, 3));
+        }
+        tensors.add(fresh.upload(new float[] {1, 2, 0.5f}, 1, 3));
+        Labels l = fresh.uploadLabels(new int[] {0, 2});
+        fresh.close();
+        assertThrowsNaming(IllegalStateException.class, () -> fresh.uploadLabels(new int[] {0, 1}), "closed", name);
+        for (LossSlot slot : lossSlots()) {
+            if (slot.index() != 0) {
+                continue;   // one row per loss: the first argument's
+            }
+            assertThrowsNaming(IllegalStateException.class, () -> slot.call().apply(fresh, tensors.get(0),
+                    tensors.get(1), tensors.get(2), tensors.get(3), l), "closed", name);
+        }
+        assertThrowsNaming(IllegalStateException.class, () -> fresh.crossEntropy(tensors.get(0), l), "closed", name);
+        tensors.forEach(t -> assertDoesNotThrow(t::close));
+        assertDoesNotThrow(l::close);
         stillWorks(d);
     }
 }

@@ -179,8 +179,8 @@ public final class JCudaGpu implements Gpu {
         if (closed) {
             return;
         }
+        makeCurrent(); // before closed is set: makeCurrent refuses a closed device
         closed = true;
-        makeCurrent();
         cuStreamSynchronize(stream);
         modules.values().forEach(m -> cuModuleUnload(m));
         modules.clear();
