@@ -7,6 +7,7 @@ import dev.kullback.Labels;
 import dev.kullback.Loss;
 import dev.kullback.Reduction;
 import dev.kullback.Tensor;
+import java.lang.ref.Reference;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BiConsumer;
@@ -361,6 +362,8 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         } catch (RuntimeException | Error e) {
             results.forEach(AbstractTensor::close);
             throw e;
+        } finally {
+            Reference.reachabilityFence(op); // see run()
         }
     }
 
@@ -480,6 +483,10 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         } catch (RuntimeException | Error e) {
             out.close();
             throw e;
+        } finally {
+            // op holds the inputs: none may be garbage collected (and its memory reclaimed by a Cleaner) while the
+            // operation is still using its address, even when the caller keeps no reference to it
+            Reference.reachabilityFence(op);
         }
     }
 
