@@ -2,8 +2,12 @@ package dev.kullback;
 
 import dev.kullback.cpu.CpuDevice;
 import dev.kullback.cuda.CudaDevice;
+import dev.kullback.cuda.CudaException;
+import dev.kullback.cuda.JCudaGpu;
 import java.lang.System.Logger.Level;
 import java.util.Locale;
+import java.util.function.IntSupplier;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -21,8 +25,7 @@ public final class Devices {
     private static CpuDevice cpu;
     private static Device best;
     private static String reason;
-    private static CudaDevice cuda;
-    private static Throwable cudaFailure;
+    private static Probe probe;
 
     private Devices() {
     }
@@ -53,10 +56,10 @@ public final class Devices {
     /** CUDA device 0; throws {@link IllegalStateException} with the reason when no GPU is usable. */
     public static synchronized Device cuda() {
         probeCuda();
-        if (cuda == null) {
-            throw new IllegalStateException("no usable CUDA device: " + describe(cudaFailure), cudaFailure);
+        if (probe.cuda == null) {
+            throw new IllegalStateException("no usable CUDA device: " + probe.reason, probe.failure);
         }
-        return cuda;
+        return probe.cuda;
     }
 
     private static Device choose() {
@@ -71,13 +74,11 @@ public final class Devices {
                 return device;
             case "auto":
                 probeCuda();
-                if (cuda != null) {
-                    reason = "a usable GPU was found";
-                    return cuda;
+                reason = autoReason(probe);
+                if (probe.cuda == null) {
+                    LOG.log(Level.INFO, "kullback runs on the CPU, " + reason);
                 }
-                reason = "no usable GPU: " + describe(cudaFailure);
-                LOG.log(Level.INFO, "kullback runs on the CPU, " + reason);
-                return cpu();
+                return autoChoice(probe);
             default:
                 throw new IllegalArgumentException("-Dkullback.device must be auto, cpu or cuda, got '" + wanted + "'");
         }
@@ -85,19 +86,73 @@ public final class Devices {
 
     /** Opens CUDA device 0 once; any failure at all (no driver, no device, a module that will not load) is kept. */
     private static void probeCuda() {
-        if (cuda != null || cudaFailure != null) {
-            return;
-        }
-        try {
-            cuda = CudaDevice.open(0);
-            cuda.makeProcessWide();
-        } catch (Throwable failure) {
-            cudaFailure = failure;
+        if (probe == null) {
+            probe = probe(() -> CudaDevice.open(0), Devices::installedDriverVersion);
+            if (probe.cuda != null) {
+                probe.cuda.makeProcessWide();
+            }
         }
     }
 
+    /** What opening a CUDA device gave: the device, or null with the failure and a one-line reason. */
+    static final class Probe {
+        final CudaDevice cuda;
+        final Throwable failure;
+        final String reason;
+
+        private Probe(CudaDevice cuda, Throwable failure, String reason) {
+            this.cuda = cuda;
+            this.failure = failure;
+            this.reason = reason;
+        }
+    }
+
+    /**
+     * Runs {@code opener}; any failure at all becomes the reason. {@code driverVersion} is cuDriverGetVersion's
+     * number (12040 for CUDA 12.4), asked only when the failure says the driver is too old for the kernels.
+     */
+    static Probe probe(Supplier<CudaDevice> opener, IntSupplier driverVersion) {
+        try {
+            return new Probe(opener.get(), null, "a usable GPU was found");
+        } catch (Throwable failure) {
+            return new Probe(null, failure, describe(failure, driverVersion));
+        }
+    }
+
+    /** What {@code auto} picks after {@code probe}: its GPU, else the CPU. */
+    static Device autoChoice(Probe probe) {
+        return probe.cuda != null ? probe.cuda : cpu();
+    }
+
+    /** {@link #reason()} for {@code auto} after {@code probe}. */
+    static String autoReason(Probe probe) {
+        return probe.cuda != null ? probe.reason : "no usable GPU: " + probe.reason;
+    }
+
+    /** cuDriverGetVersion, or 0 when it cannot be asked. */
+    private static int installedDriverVersion() {
+        try {
+            return JCudaGpu.driverVersionNumber();
+        } catch (RuntimeException | LinkageError e) {
+            return 0;
+        }
+    }
+
+    /** "12.4" for 12040; "unknown" for 0. */
+    static String cudaVersion(int driverVersion) {
+        return driverVersion <= 0 ? "unknown" : driverVersion / 1000 + "." + driverVersion % 1000 / 10;
+    }
+
     /** A one-line reason: JCuda's native-library errors carry whole nested stack traces in their message. */
-    private static String describe(Throwable failure) {
+    static String describe(Throwable failure, IntSupplier driverVersion) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof CudaException) {
+                String error = ((CudaException) t).error();
+                if ("CUDA_ERROR_UNSUPPORTED_PTX_VERSION".equals(error) || "CUDA_ERROR_NO_BINARY_FOR_GPU".equals(error)) {
+                    return tooOldDriver((CudaException) t, driverVersion);
+                }
+            }
+        }
         String message = failure.getMessage();
         if (message == null || message.isBlank()) {
             return failure.getClass().getName();
@@ -107,5 +162,22 @@ public final class Devices {
             return missing.group(1) + " not found (no NVIDIA driver is installed)";
         }
         return message.lines().findFirst().orElse(message).strip();
+    }
+
+    private static String tooOldDriver(CudaException failure, IntSupplier driverVersion) {
+        int installed;
+        try {
+            installed = driverVersion.getAsInt();
+        } catch (RuntimeException | LinkageError e) {
+            installed = 0;
+        }
+        String needs = "kullback's kernels are PTX ISA " + JCudaGpu.PTX_ISA + " for " + JCudaGpu.PTX_TARGET
+                + ", which needs an NVIDIA driver for CUDA " + JCudaGpu.MIN_DRIVER_CUDA + " or newer";
+        String has = "the installed driver supports CUDA " + cudaVersion(installed)
+                + (installed > 0 ? " (cuDriverGetVersion " + installed + ")" : "");
+        String advice = "CUDA_ERROR_NO_BINARY_FOR_GPU".equals(failure.error())
+                ? "update the driver, or the GPU is older than " + JCudaGpu.PTX_TARGET + " (Turing)"
+                : "update the driver";
+        return needs + "; " + has + ": " + advice + " (" + failure.getMessage() + ")";
     }
 }

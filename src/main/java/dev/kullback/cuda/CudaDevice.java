@@ -2,7 +2,10 @@ package dev.kullback.cuda;
 
 import dev.kullback.Reduction;
 import dev.kullback.internal.AbstractDevice;
+import dev.kullback.internal.Shapes;
 import java.util.function.LongConsumer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
 
 /**
  * The Device on a GPU: tensors in pooled device memory, ops as kernel launches on one stream. All GPU
@@ -21,6 +24,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     private final KerasKlKernels kerasKl;
     private final GaussianKlKernels gaussianKl;
     private final long totalMemory;
+    private final String name;
 
     /** Runs on {@code gpu}, resolving every kernel now so that a module that cannot load fails here. */
     public CudaDevice(Gpu gpu) {
@@ -37,6 +41,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         this.kerasKl = new KerasKlKernels(gpu);
         this.gaussianKl = new GaussianKlKernels(gpu);
         this.totalMemory = gpu.totalMemory();
+        this.name = gpu.name();
     }
 
     /** CUDA device {@code ordinal} through the JCuda driver API. */
@@ -50,9 +55,62 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         }
     }
 
+    /**
+     * CUDA device {@code ordinal} with every kernel, memset and copy ordered on the caller's {@code stream}, so that
+     * kullback's ops run in order with the caller's own kernels (e.g. a training step's forward pass): no
+     * synchronization is needed between them. The stream must belong to the device's primary context (that of the
+     * CUDA runtime and the frameworks built on it); {@code new CUstream()} is the legacy default stream. It stays
+     * the caller's: closing the device synchronizes it and does not destroy it. Ops are asynchronous: reading a
+     * result ({@code toArray}, {@code item}) synchronizes the stream.
+     */
+    public static CudaDevice open(int ordinal, CUstream stream) {
+        JCudaGpu gpu = JCudaGpu.open(ordinal, stream);
+        try {
+            return new CudaDevice(gpu);
+        } catch (RuntimeException | Error e) {
+            gpu.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Wraps caller memory as a [rows, cols] tensor without copying: {@code address} is the device address of element
+     * [0, 0] of a contiguous row-major float32 matrix (row stride = cols; strided views are not supported: copy them
+     * to a contiguous buffer first), 4-byte aligned, in this device's context. Ops read and write it in place, on
+     * this device's stream. kullback never frees or pools wrapped memory: closing the tensor only marks it closed,
+     * and the memory must stay allocated until the work queued on it has run. On a real GPU the range is checked
+     * against the allocation that holds it (cuMemGetAddressRange).
+     */
+    public CudaTensor wrap(long address, int rows, int cols) {
+        requireOpen();
+        Shapes.requireValid(rows, cols);
+        if (address == 0) {
+            throw new IllegalArgumentException("address is null (0)");
+        }
+        if ((address & 3) != 0) {
+            throw new IllegalArgumentException("address 0x" + Long.toHexString(address) + " is not 4-byte aligned, "
+                    + "as float32 data must be");
+        }
+        long bytes = 4L * rows * cols;
+        if ((long) rows * cols > totalMemory / 4) {
+            throw new IllegalArgumentException("a [" + rows + ", " + cols + "] tensor needs more than the "
+                    + totalMemory + " bytes of " + name());
+        }
+        gpu.requireAllocated(address, bytes);
+        return CudaTensor.wrapped(this, rows, cols, address);
+    }
+
+    /** {@link #wrap(long, int, int)} for a JCuda device pointer (its byte offset included), e.g. from cuMemAlloc. */
+    public CudaTensor wrap(CUdeviceptr pointer, int rows, int cols) {
+        if (pointer == null) {
+            throw new IllegalArgumentException("pointer is null");
+        }
+        return wrap(JCudaGpu.addressOf(pointer), rows, cols);
+    }
+
     @Override
     public String name() {
-        return gpu.name();
+        return name;
     }
 
     @Override
@@ -68,6 +126,15 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     /** Device bytes idle in the pool, ready for reuse. */
     public long pooledBytes() {
         return pool.pooledBytes();
+    }
+
+    /**
+     * How many tensors and labels of this device were garbage collected without {@code close()}. Their memory was
+     * returned to the pool by a Cleaner; the first is logged at WARNING (System.Logger "dev.kullback"), later ones
+     * at DEBUG.
+     */
+    public int leaks() {
+        return pool.leaks();
     }
 
     /** How many times this device has asked the driver for memory; flat in a steady-state loop. */
@@ -96,7 +163,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
             throw new IllegalArgumentException("a [" + rows + ", " + cols + "] tensor needs " + values + " floats, more "
                     + "than the " + totalMemory + " bytes of " + name());
         }
-        return new CudaTensor(this, rows, cols, pool.acquire(4 * values));
+        return CudaTensor.pooled(this, rows, cols, pool.acquire(4 * values));
     }
 
     @Override

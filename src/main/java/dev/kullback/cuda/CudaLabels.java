@@ -2,15 +2,18 @@ package dev.kullback.cuda;
 
 import dev.kullback.internal.AbstractLabels;
 
-/** Labels as int32 in device memory (from the device's pool), with the host copy the checks use. */
+/**
+ * Labels as int32 in device memory (from the device's pool), with the host copy the checks use. Returned to the
+ * pool by {@code close()}, or by a Cleaner if the labels are garbage collected unclosed.
+ */
 final class CudaLabels extends AbstractLabels {
-    private final CudaDevice device;
     private final long address;
+    private final DeviceMemory memory;
 
     CudaLabels(CudaDevice device, int[] labels, long address) {
         super(device, labels);
-        this.device = device;
         this.address = address;
+        this.memory = DeviceMemory.labels(this, device.pool(), address, labels.length, device.name());
     }
 
     long address() {
@@ -23,6 +26,6 @@ final class CudaLabels extends AbstractLabels {
 
     @Override
     protected void release() {
-        device.pool().release(address, bytes());
+        memory.release();
     }
 }

@@ -4,7 +4,8 @@ package dev.kullback.cuda;
  * The one narrow seam between the CUDA device's Java code and a GPU: memory, copies, kernels.
  * {@link JCudaGpu} is the real driver; the test suite's host simulator is the other side, so the same
  * launch code (pool, launch configurations, argument marshalling, multi-kernel reductions) runs in CI
- * on machines with no GPU. Addresses are raw device addresses; work is ordered on one stream.
+ * on machines with no GPU. Addresses are raw device addresses; work is ordered on one stream (the
+ * caller's, when the device was opened with one: {@link JCudaGpu#open(int, jcuda.driver.CUstream)}).
  */
 public interface Gpu extends AutoCloseable {
     /** A kernel resolved by name from a loaded module. */
@@ -21,6 +22,13 @@ public interface Gpu extends AutoCloseable {
     long malloc(long bytes);
 
     void free(long address);
+
+    /**
+     * Throws {@link IllegalArgumentException} unless [address, address + bytes) lies inside one live device
+     * allocation: the check on memory the caller wraps. The default checks nothing.
+     */
+    default void requireAllocated(long address, long bytes) {
+    }
 
     /** Copies count floats from src[srcOffset..] to the device at dst, after all queued work. */
     void copyToDevice(float[] src, int srcOffset, long dst, int count);

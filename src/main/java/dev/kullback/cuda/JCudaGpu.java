@@ -13,6 +13,7 @@ import static jcuda.driver.JCudaDriver.cuInit;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
+import static jcuda.driver.JCudaDriver.cuMemGetAddressRange;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 import static jcuda.driver.JCudaDriver.cuMemsetD8Async;
@@ -21,6 +22,7 @@ import static jcuda.driver.JCudaDriver.cuModuleLoadDataEx;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamGetCtx;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 import java.io.IOException;
@@ -44,22 +46,33 @@ import jcuda.driver.JCudaDriver;
 /**
  * The real side of the {@link Gpu} seam: the CUDA driver API through JCuda. Uses the device's primary
  * context (shared with any other CUDA code in the process, e.g. a training framework), made current on
- * whichever thread calls, and one stream. Every CUresult other than success becomes an exception that
- * names the call and the error.
+ * whichever thread calls, and one stream: its own, or the caller's ({@link #open(int, CUstream)}), so that
+ * kullback's kernels are ordered with the caller's own work. Every CUresult other than success becomes an
+ * exception that names the call and the error.
  */
 public final class JCudaGpu implements Gpu {
     private static final String PTX_FOLDER = "/dev/kullback/ptx/";
+    /** The shipped PTX's {@code .version} (scripts/build-ptx.sh; PtxCompatibilityTest holds the files to it). */
+    public static final String PTX_ISA = "8.0";
+    /** The shipped PTX's {@code .target}. */
+    public static final String PTX_TARGET = "sm_75";
+    /** The oldest CUDA version whose driver JIT-compiles PTX ISA {@link #PTX_ISA}. */
+    public static final String MIN_DRIVER_CUDA = "12.0";
 
     private final int ordinal;
     private final CUdevice device = new CUdevice();
     private final CUcontext context = new CUcontext();
-    private final CUstream stream = new CUstream();
+    private final CUstream stream;
+    /** Whether the stream was created here (and is destroyed by close()) rather than passed in by the caller. */
+    private final boolean ownsStream;
     private final String name;
     private final Map<String, CUmodule> modules = new HashMap<>();
     private boolean closed;
 
-    private JCudaGpu(int ordinal) {
+    private JCudaGpu(int ordinal, CUstream callerStream) {
         this.ordinal = ordinal;
+        this.ownsStream = callerStream == null;
+        this.stream = ownsStream ? new CUstream() : callerStream;
         JCudaDriver.setExceptionsEnabled(false); // we check every CUresult ourselves, with context
         check(cuInit(0), "cuInit");
         int[] count = {0};
@@ -71,7 +84,11 @@ public final class JCudaGpu implements Gpu {
         check(cuDeviceGet(device, ordinal), "cuDeviceGet");
         check(cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
         makeCurrent();
-        check(cuStreamCreate(stream, CUstream_flags.CU_STREAM_DEFAULT), "cuStreamCreate");
+        if (ownsStream) {
+            check(cuStreamCreate(stream, CUstream_flags.CU_STREAM_DEFAULT), "cuStreamCreate");
+        } else {
+            requireStreamOfPrimaryContext();
+        }
         this.name = "cuda:" + ordinal + " " + deviceName() + " (sm_" + attribute(
                 CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR) + attribute(
                 CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR) + ", driver "
@@ -80,7 +97,30 @@ public final class JCudaGpu implements Gpu {
 
     /** Opens CUDA device {@code ordinal}; throws with the reason when the driver or device is unusable. */
     public static JCudaGpu open(int ordinal) {
-        return new JCudaGpu(ordinal);
+        return new JCudaGpu(ordinal, null);
+    }
+
+    /**
+     * Opens CUDA device {@code ordinal} with every launch, memset and copy ordered on the caller's {@code stream}
+     * (which must belong to the device's primary context, as the CUDA runtime's streams and those of frameworks
+     * built on it do; {@code new CUstream()}, the null pointer, is the legacy default stream). The stream stays the
+     * caller's: close() synchronizes it but does not destroy it.
+     */
+    public static JCudaGpu open(int ordinal, CUstream stream) {
+        if (stream == null) {
+            throw new IllegalArgumentException("stream is null (new CUstream() is the default stream)");
+        }
+        return new JCudaGpu(ordinal, stream);
+    }
+
+    /** The stream every launch, memset and copy is ordered on. */
+    CUstream stream() {
+        return stream;
+    }
+
+    /** Whether the stream is the caller's (never destroyed here). */
+    boolean usesCallerStream() {
+        return !ownsStream;
     }
 
     @Override
@@ -184,8 +224,48 @@ public final class JCudaGpu implements Gpu {
         cuStreamSynchronize(stream);
         modules.values().forEach(m -> cuModuleUnload(m));
         modules.clear();
-        cuStreamDestroy(stream);
+        if (ownsStream) {
+            cuStreamDestroy(stream);
+        }
         cuDevicePrimaryCtxRelease(device);
+    }
+
+    /**
+     * Throws unless [address, address + bytes) lies inside one allocation of this context (cuMemGetAddressRange),
+     * so a wrapped pointer with a wrong shape fails here rather than as an illegal address in a kernel.
+     */
+    @Override
+    public synchronized void requireAllocated(long address, long bytes) {
+        makeCurrent();
+        CUdeviceptr base = new CUdeviceptr();
+        long[] size = {0};
+        int result = cuMemGetAddressRange(base, size, Address.of(address));
+        if (result != CUresult.CUDA_SUCCESS) {
+            throw new IllegalArgumentException("0x" + Long.toHexString(address) + " is not device memory of " + name
+                    + " (cuMemGetAddressRange: " + CUresult.stringFor(result) + ")");
+        }
+        long start = addressOf(base);
+        if (address - start > size[0] - bytes) {
+            throw new IllegalArgumentException(bytes + " bytes at 0x" + Long.toHexString(address) + " overrun the "
+                    + "allocation of " + size[0] + " bytes at 0x" + Long.toHexString(start));
+        }
+    }
+
+    /** The raw device address of a JCuda device pointer (its native pointer plus its byte offset). */
+    static long addressOf(CUdeviceptr pointer) {
+        return new Address(pointer).value();
+    }
+
+    private void requireStreamOfPrimaryContext() {
+        if (stream.equals(new CUstream())) {
+            return; // the legacy default stream: that of whichever context is current, ours
+        }
+        CUcontext owner = new CUcontext();
+        check(cuStreamGetCtx(stream, owner), "cuStreamGetCtx");
+        if (!owner.equals(context)) {
+            throw new IllegalArgumentException("the stream belongs to another CUDA context than the primary context "
+                    + "of cuda:" + ordinal + " (kullback runs in the primary context, as the CUDA runtime does)");
+        }
     }
 
     private void makeCurrent() {
@@ -226,9 +306,16 @@ public final class JCudaGpu implements Gpu {
     }
 
     private static String driverVersion() {
+        int version = driverVersionNumber();
+        return version / 1000 + "." + version % 1000 / 10;
+    }
+
+    /** cuDriverGetVersion: the CUDA version the installed driver supports, e.g. 12040 for 12.4. */
+    public static int driverVersionNumber() {
+        JCudaDriver.setExceptionsEnabled(false);
         int[] version = {0};
         check(cuDriverGetVersion(version), "cuDriverGetVersion");
-        return version[0] / 1000 + "." + version[0] % 1000 / 10;
+        return version[0];
     }
 
     /** The shipped PTX of {@code kernels/<module>.cu}, NUL-terminated as cuModuleLoadDataEx expects. */
@@ -265,6 +352,13 @@ public final class JCudaGpu implements Gpu {
 
     /** A CUdeviceptr that can be read as, and made from, a raw device address. */
     private static final class Address extends CUdeviceptr {
+        Address() {
+        }
+
+        Address(CUdeviceptr pointer) {
+            super(pointer);
+        }
+
         long value() {
             return getNativePointer() + getByteOffset();
         }

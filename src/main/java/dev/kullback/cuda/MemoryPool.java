@@ -19,6 +19,7 @@ final class MemoryPool {
     private long liveBytes;
     private long pooledBytes;
     private long deviceAllocations;
+    private int leaks;
     private boolean closed;
 
     MemoryPool(Gpu gpu) {
@@ -69,6 +70,16 @@ final class MemoryPool {
     /** How many times the pool has asked the driver for memory. */
     synchronized long deviceAllocations() {
         return deviceAllocations;
+    }
+
+    /** Counts a buffer whose owner was garbage collected without close(); returns the count so far. */
+    synchronized int leaked() {
+        return ++leaks;
+    }
+
+    /** How many owners were garbage collected without close(). */
+    synchronized int leaks() {
+        return leaks;
     }
 
     /** Frees every idle buffer; live ones stay with their tensors. */

@@ -7,6 +7,7 @@ import dev.kullback.Labels;
 import dev.kullback.Loss;
 import dev.kullback.Reduction;
 import dev.kullback.Tensor;
+import java.lang.ref.Reference;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BiConsumer;
@@ -397,6 +398,8 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         } catch (RuntimeException | Error e) {
             results.forEach(AbstractTensor::close);
             throw e;
+        } finally {
+            Reference.reachabilityFence(op); // see into()
         }
     }
 
@@ -514,27 +517,34 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
      * null, which is freed again if the operation fails.
      */
     private Tensor into(Tensor out, int rows, int cols, List<T> inputs, Consumer<T> op) {
-        if (out == null) {
-            T fresh = allocate(rows, cols);
-            try {
-                op.accept(fresh);
-                return fresh;
-            } catch (RuntimeException | Error e) {
-                fresh.close();
-                throw e;
+        try {
+            if (out == null) {
+                T fresh = allocate(rows, cols);
+                try {
+                    op.accept(fresh);
+                    return fresh;
+                } catch (RuntimeException | Error e) {
+                    fresh.close();
+                    throw e;
+                }
             }
-        }
-        T given = own(out, "out");
-        if (given.rows() != rows || given.cols() != cols) {
-            throw new IllegalArgumentException("out " + given.shape() + " must be [" + rows + ", " + cols + "]");
-        }
-        for (T input : inputs) {
-            if (input == given) {
-                throw new IllegalArgumentException("out must be a tensor of its own, not one of the inputs");
+            T given = own(out, "out");
+            if (given.rows() != rows || given.cols() != cols) {
+                throw new IllegalArgumentException("out " + given.shape() + " must be [" + rows + ", " + cols + "]");
             }
+            for (T input : inputs) {
+                if (input == given) {
+                    throw new IllegalArgumentException("out must be a tensor of its own, not one of the inputs");
+                }
+            }
+            op.accept(given);
+            return given;
+        } finally {
+            // no input may be garbage collected (and its memory reclaimed by a Cleaner) while the operation is still
+            // using its address, even when the caller keeps no reference to it
+            Reference.reachabilityFence(inputs);
+            Reference.reachabilityFence(op);
         }
-        op.accept(given);
-        return given;
     }
 
     protected final void requireOpen() {

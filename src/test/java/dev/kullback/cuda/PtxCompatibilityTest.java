@@ -61,8 +61,8 @@ class PtxCompatibilityTest {
         String ptx = new String(JCudaGpu.readPtx(module), StandardCharsets.US_ASCII);
         Matcher version = VERSION.matcher(ptx);
         assertTrue(version.find(), module + ".ptx has no .version line");
-        assertEquals("8.0", version.group(1) + "." + version.group(2), module + ".ptx .version");
-        assertTrue(ptx.contains(".target sm_75"), module + ".ptx must target compute_75 (.target sm_75)");
+        assertEquals(JCudaGpu.PTX_ISA, version.group(1) + "." + version.group(2), module + ".ptx .version");
+        assertTrue(ptx.contains(".target " + JCudaGpu.PTX_TARGET), module + ".ptx must target compute_75 (.target sm_75)");
     }
 
     @ParameterizedTest(name = "{0}.ptx compiles for {1} with the CUDA 12 PTX compiler")

@@ -178,6 +178,15 @@ public final class SimGpu implements Gpu {
     }
 
     @Override
+    public void requireAllocated(long address, long bytes) {
+        requireUsable();
+        if (lib.sim_check_range(address, bytes) != 0) {
+            throw new IllegalArgumentException(bytes + " bytes at 0x" + Long.toHexString(address)
+                    + " are not inside one live allocation: " + lib.sim_last_error());
+        }
+    }
+
+    @Override
     public void copyToDevice(float[] src, int srcOffset, long dst, int count) {
         Objects.checkFromIndexSize(srcOffset, count, src.length);
         synchronized (STREAM) {
