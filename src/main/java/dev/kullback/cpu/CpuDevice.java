@@ -613,16 +613,18 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     }
 
     /**
-     * Chunk {@code i}: maxima (one pass over both), Σ exp((f - mf) / T) (the exps stored in {@code o}),
+     * Chunk {@code i}: maxima (two max passes: a fused one made this compilation, which inlines every kernel it
+     * calls, pass C2's node budget and box weightedDiff's loads), Σ exp((f - mf) / T) (the exps stored in {@code o}),
      * Σ exp((g - mg) / T) (the exps stored in {@code ge} at {@code i - geOff} when {@code ge} is not null: the forward
      * gradient reads them instead of computing them again), and Σ e_f ((f - mf) - (g - mg)) over the entries with
      * e_f != 0 (xlogy: a column -inf in both contributes 0).
      */
     private void pairStats(float[] f, float[] g, float[] o, int from, int to, float invT, PairStats st, int i,
                            float[] ge, int geOff) {
-        kernels.maxPair(f, g, from, to, st.mf, st.mg, i);
-        float mf = st.mf[i];
-        float mg = st.mg[i];
+        float mf = kernels.max(f, from, to);
+        float mg = kernels.max(g, from, to);
+        st.mf[i] = mf;
+        st.mg[i] = mg;
         if (Float.isFinite(mf)) {
             st.sf[i] = kernels.sumExpScaledStore(f, from, to, mf, invT, o, 0);
             st.a[i] = Float.isFinite(mg) ? kernels.weightedDiff(o, f, mf, g, mg, from, to)

@@ -76,12 +76,6 @@ interface Kernels {
      */
     double sumExpScaledStore(float[] a, int from, int to, float m, float invT, float[] out, int outOff);
 
-    /**
-     * The maxima of {@code a[from, to)} and {@code b[from, to)} in one pass (as {@link #max}), into {@code ma[at]} and
-     * {@code mb[at]}.
-     */
-    void maxPair(float[] a, float[] b, int from, int to, float[] ma, float[] mb, int at);
-
     /** Σ over the i with {@code w[i] != 0} of {@code w[i] * ((a[i] - ma) - (b[i] - mb))} (xlogy: 0 where w is 0). */
     double weightedDiff(float[] w, float[] a, float ma, float[] b, float mb, int from, int to);
 

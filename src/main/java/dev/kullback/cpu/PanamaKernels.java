@@ -683,37 +683,6 @@ final class PanamaKernels implements Kernels {
     }
 
     @Override
-    public void maxPair(float[] a, float[] b, int from, int to, float[] ma, float[] mb, int at) {
-        FloatVector a0 = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
-        FloatVector a1 = a0, b0 = a0, b1 = a0;
-        int i = from;
-        for (; i <= to - 2 * L; i += 2 * L) {
-            a0 = a0.max(load(a, i));
-            b0 = b0.max(load(b, i));
-            a1 = a1.max(load(a, i + L));
-            b1 = b1.max(load(b, i + L));
-        }
-        for (; i <= to - L; i += L) {
-            a0 = a0.max(load(a, i));
-            b0 = b0.max(load(b, i));
-        }
-        float[] la = a0.max(a1).toArray();
-        float[] lb = b0.max(b1).toArray();
-        float x = Float.NEGATIVE_INFINITY;
-        float y = Float.NEGATIVE_INFINITY;
-        for (int j = 0; j < la.length; j++) {
-            x = Math.max(x, la[j]);
-            y = Math.max(y, lb[j]);
-        }
-        for (; i < to; i++) {
-            x = Math.max(x, a[i]);
-            y = Math.max(y, b[i]);
-        }
-        ma[at] = x;
-        mb[at] = y;
-    }
-
-    @Override
     public void xlogyGrad(float[] a, float ma, float[] b, float mb, int from, int to, float invT, float c, float sc,
                           float k, float[] out) {
         FloatVector va = FloatVector.broadcast(SPECIES, ma);

@@ -218,12 +218,6 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void maxPair(float[] a, float[] b, int from, int to, float[] ma, float[] mb, int at) {
-        ma[at] = max(a, from, to);
-        mb[at] = max(b, from, to);
-    }
-
-    @Override
     public void xlogyGrad(float[] a, float ma, float[] b, float mb, int from, int to, float invT, float c, float sc,
                           float k, float[] out) {
         for (int i = from; i < to; i++) {
