@@ -3,6 +3,7 @@ package dev.kullback.cpu;
 import dev.kullback.Reduction;
 import dev.kullback.internal.AbstractDevice;
 import java.lang.System.Logger.Level;
+import java.lang.ref.SoftReference;
 import java.util.Arrays;
 import java.util.concurrent.ForkJoinPool;
 
@@ -612,16 +613,20 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     }
 
     /**
-     * Chunk {@code i}: maxima, Σ exp((f - mf) / T) (the exps stored in {@code o}), Σ exp((g - mg) / T), and
-     * Σ e_f ((f - mf) - (g - mg)) over the entries with e_f != 0 (xlogy: a column -inf in both contributes 0).
+     * Chunk {@code i}: maxima (two max passes: a fused one made this compilation, which inlines every kernel it
+     * calls, pass C2's node budget and box weightedDiff's loads), Σ exp((f - mf) / T) (the exps stored in {@code o}),
+     * Σ exp((g - mg) / T) (the exps stored in {@code ge} at {@code i - geOff} when {@code ge} is not null: the forward
+     * gradient reads them instead of computing them again), and Σ e_f ((f - mf) - (g - mg)) over the entries with
+     * e_f != 0 (xlogy: a column -inf in both contributes 0).
      */
-    private void pairStats(float[] f, float[] g, float[] o, int from, int to, float invT, PairStats st, int i) {
+    private void pairStats(float[] f, float[] g, float[] o, int from, int to, float invT, PairStats st, int i,
+                           float[] ge, int geOff) {
         float mf = kernels.max(f, from, to);
         float mg = kernels.max(g, from, to);
         st.mf[i] = mf;
         st.mg[i] = mg;
         if (Float.isFinite(mf)) {
-            st.sf[i] = kernels.sumExpScaledStore(f, from, to, mf, invT, o);
+            st.sf[i] = kernels.sumExpScaledStore(f, from, to, mf, invT, o, 0);
             st.a[i] = Float.isFinite(mg) ? kernels.weightedDiff(o, f, mf, g, mg, from, to)
                     : mg == Float.NEGATIVE_INFINITY ? Double.POSITIVE_INFINITY : Double.NaN;
         } else {
@@ -629,7 +634,14 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
             st.a[i] = 0;
             Arrays.fill(o, from, to, 0f);
         }
-        st.sg[i] = Float.isFinite(mg) ? kernels.sumExpScaled(g, from, to, mg, invT) : 0;
+        if (ge == null) {
+            st.sg[i] = Float.isFinite(mg) ? kernels.sumExpScaled(g, from, to, mg, invT) : 0;
+        } else if (Float.isFinite(mg)) {
+            st.sg[i] = kernels.sumExpScaledStore(g, from, to, mg, invT, ge, geOff);
+        } else {
+            st.sg[i] = 0;
+            Arrays.fill(ge, from - geOff, to - geOff, 0f); // its scale is 0 (or the row is NaN): no stale NaN
+        }
     }
 
     /** Combines chunks [off, off + chunks) of {@code st} into row {@code r} of {@code rows}; NaN when not finite. */
@@ -674,12 +686,23 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         return (float) (w / rows.sf[r]);
     }
 
+    /** The scale that turns chunk {@code c}'s stored exps of G into probabilities. */
+    private static float pairScaleG(PairStats st, int c, float invT, PairRows rows, int r) {
+        float m = st.mg[c];
+        if (m == Float.NEGATIVE_INFINITY) {
+            return 0f;
+        }
+        double w = m == rows.mg[r] ? 1.0 : Math.exp(((double) m - rows.mg[r]) * invT);
+        return (float) (w / rows.sg[r]);
+    }
+
     /**
-     * The distillation gradient of one chunk. Forward (F = teacher P, G = student Q): k (Q - P) with Q recomputed;
-     * reverse (F = student Q, G = teacher P): k Q ((log Q - log P) - KL) over the stored exps; k = T / divisor.
+     * The distillation gradient of one chunk. Forward (F = teacher P, G = student Q): k (Q - P) over the stored exps
+     * of both (Q's in {@code ge} at {@code i - geOff}); reverse (F = student Q, G = teacher P):
+     * k Q ((log Q - log P) - KL) over the stored exps; k = T / divisor.
      */
     private void distillWrite(float[] s, float[] t, float[] o, int from, int to, boolean reverse, float invT, float k,
-                              PairStats st, int c, PairRows rows, int r) {
+                              PairStats st, int c, PairRows rows, int r, float[] ge, int geOff) {
         if (Double.isNaN(rows.sf[r])) {
             Arrays.fill(o, from, to, Float.NaN);
             return;
@@ -689,8 +712,25 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
             double c0 = Math.log(rows.sg[r]) - Math.log(rows.sf[r]) - rows.kl[r];
             kernels.xlogyGrad(s, rows.mf[r], t, rows.mg[r], from, to, invT, (float) c0, scale, k, o);
         } else {
-            kernels.expDiffWrite(s, from, to, rows.mg[r], invT, (float) (1.0 / rows.sg[r]), scale, k, o);
+            kernels.scaledDiffWrite(ge, geOff, from, to, pairScaleG(st, c, invT, rows, r), scale, k, o);
         }
+    }
+
+    /** A thread's scratch row (see {@link #scratchRow}), held softly. */
+    private static final ThreadLocal<SoftReference<float[]>> SCRATCH = new ThreadLocal<>();
+
+    /**
+     * A scratch array of at least {@code length} values, contents unspecified, reused by the calling thread from one
+     * operation to the next (one per thread: a thread runs one row at a time, so nothing else uses it meanwhile).
+     */
+    private static float[] scratchRow(int length) {
+        SoftReference<float[]> ref = SCRATCH.get();
+        float[] a = ref == null ? null : ref.get();
+        if (a == null || a.length < length) {
+            a = new float[length];
+            SCRATCH.set(new SoftReference<>(a));
+        }
+        return a;
     }
 
     private static boolean ignored(int[] labels, int r, int ignoreIndex) {
@@ -718,6 +758,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
             workers.forEach(rows, rowGrain(rows, cols), (r0, r1) -> {
                 PairStats st = new PairStats(chunks);
                 PairRows pr = new PairRows(1);
+                float[] ge = reverse ? null : scratchRow(cols); // the exps of G of the row, from its start
                 for (int r = r0; r < r1; r++) {
                     int base = r * cols;
                     int end = base + cols;
@@ -726,12 +767,12 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
                         continue;
                     }
                     for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
-                        pairStats(f, g, o, from, from + Math.min(CHUNK, end - from), invT, st, c);
+                        pairStats(f, g, o, from, from + Math.min(CHUNK, end - from), invT, st, c, ge, base);
                     }
                     combinePair(st, 0, chunks, invT, pr, 0);
                     for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
                         distillWrite(s, t, o, from, from + Math.min(CHUNK, end - from), reverse, invT, k, st, c,
-                                pr, 0);
+                                pr, 0, ge, base);
                     }
                     loss[r] = t2 * pr.kl[0];
                 }
@@ -740,6 +781,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
             int units = rows * chunks;
             int grain = unitGrain(units, CHUNK);
             PairStats st = new PairStats(units);
+            float[] ge = reverse ? null : arrays.take(rows * cols); // the exps of G of every row
             workers.forEach(units, grain, (u0, u1) -> {
                 for (int u = u0; u < u1; u++) {
                     int from = chunkStart(u, chunks, cols);
@@ -747,7 +789,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
                     if (ignored(y, u / chunks, ignoreIndex)) {
                         Arrays.fill(o, from, to, 0f);
                     } else {
-                        pairStats(f, g, o, from, to, invT, st, u);
+                        pairStats(f, g, o, from, to, invT, st, u, ge, 0);
                     }
                 }
             });
@@ -763,10 +805,14 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
                     int r = u / chunks;
                     if (!ignored(y, r, ignoreIndex)) {
                         int from = chunkStart(u, chunks, cols);
-                        distillWrite(s, t, o, from, chunkEnd(u, chunks, cols, from), reverse, invT, k, st, u, pr, r);
+                        distillWrite(s, t, o, from, chunkEnd(u, chunks, cols, from), reverse, invT, k, st, u, pr, r,
+                                ge, 0);
                     }
                 }
             });
+            if (ge != null) {
+                arrays.give(ge);
+            }
         }
         writeValue(value, loss, rows, divisor);
     }

@@ -70,8 +70,11 @@ interface Kernels {
     /** Σ exp((a[i] - m) * invT), for a finite {@code m} that is the range's maximum and invT > 0. */
     double sumExpScaled(float[] a, int from, int to, float m, float invT);
 
-    /** As {@link #sumExpScaled}, and stores {@code out[i] = exp((a[i] - m) * invT)}. */
-    double sumExpScaledStore(float[] a, int from, int to, float m, float invT, float[] out);
+    /**
+     * As {@link #sumExpScaled}, and stores {@code out[i - outOff] = exp((a[i] - m) * invT)} ({@code out} indexed from
+     * {@code outOff}: the output itself with 0, or a scratch row with the row's start).
+     */
+    double sumExpScaledStore(float[] a, int from, int to, float m, float invT, float[] out, int outOff);
 
     /** Σ over the i with {@code w[i] != 0} of {@code w[i] * ((a[i] - ma) - (b[i] - mb))} (xlogy: 0 where w is 0). */
     double weightedDiff(float[] w, float[] a, float ma, float[] b, float mb, int from, int to);
@@ -79,9 +82,8 @@ interface Kernels {
     /** Σ over the i with {@code w[i] != 0} of {@code w[i] * (a[i] - ma)}. */
     double weightedOffset(float[] w, float[] a, float ma, int from, int to);
 
-    /** out[i] = k * (exp((a[i] - ma) * invT) * aScale - out[i] * outScale). */
-    void expDiffWrite(float[] a, int from, int to, float ma, float invT, float aScale, float outScale, float k,
-                      float[] out);
+    /** out[i] = k * (e[i - eOff] * eScale - out[i] * outScale): a difference of two stored, scaled exps. */
+    void scaledDiffWrite(float[] e, int eOff, int from, int to, float eScale, float outScale, float k, float[] out);
 
     /** p = out[i] * sc; out[i] = p == 0 ? 0 : k * p * (((a[i] - ma) - (b[i] - mb)) * invT + c). */
     void xlogyGrad(float[] a, float ma, float[] b, float mb, int from, int to, float invT, float c, float sc, float k,

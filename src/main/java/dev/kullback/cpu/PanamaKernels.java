@@ -154,6 +154,28 @@ final class PanamaKernels implements Kernels {
         return p.mul(s1).mul(s2);
     }
 
+    private static final IntVector V_BIAS_64 =
+            IntVector.broadcast(SPECIES.withLanes(int.class), 127 + 64 - MAGIC_BITS);
+    private static final FloatVector V_TWO_M64 = v(0x1p-64f);
+
+    /**
+     * {@link #exp(FloatVector)} for x <= 0 or -inf (as (a - max) * invT, with a finite max, always is), with the same
+     * bits and seven fewer operations: no upper clamp, and 2^k applied as 2^(k + 64), exact for every k in
+     * [-150, 0], then 2^-64, which rounds the exact p 2^k once, as exp's two halves do. Its scalar twin is
+     * {@link #expScalar}.
+     */
+    static FloatVector expNonPositive(FloatVector x) {
+        x = x.blend(V_EXP_LO, x.compare(LT, V_EXP_LO));
+        FloatVector t = x.fma(V_LOG2E, V_MAGIC);
+        FloatVector k = t.sub(V_MAGIC);
+        FloatVector r = k.fma(V_NEG_LN2_HI, x);
+        r = k.fma(V_LN2_LO, r);
+        FloatVector p = V_E0.fma(r, V_E1).fma(r, V_E2).fma(r, V_E3).fma(r, V_E4).fma(r, V_E5);
+        p = p.fma(r.mul(r), r).add(V_ONE);
+        FloatVector s = t.reinterpretAsInts().add(V_BIAS_64).lanewise(LSHL, 23).reinterpretAsFloats();
+        return p.mul(s).mul(V_TWO_M64);
+    }
+
     /** The scalar twin of {@link #exp(FloatVector)}: the same operations, so the same bits. */
     static float expScalar(float x) {
         if (x > EXP_HI) {
@@ -383,7 +405,7 @@ final class PanamaKernels implements Kernels {
             int end = i + Math.min(last - i, (BLOCK_VECTORS - 1) * L); // no overflow near 2^31
             FloatVector block = FloatVector.zero(SPECIES);
             for (; i <= end; i += L) {
-                FloatVector e = exp(load(a, i).sub(vm));
+                FloatVector e = expNonPositive(load(a, i).sub(vm));
                 e.intoArray(out, i);
                 block = block.add(e);
             }
@@ -563,7 +585,7 @@ final class PanamaKernels implements Kernels {
             int end = i + Math.min(last - i, (BLOCK_VECTORS - 1) * L);
             FloatVector block = FloatVector.zero(SPECIES);
             for (; i <= end; i += L) {
-                block = block.add(exp(load(a, i).sub(vm).mul(vt)));
+                block = block.add(expNonPositive(load(a, i).sub(vm).mul(vt)));
             }
             acc = acc.add(block);
         }
@@ -575,7 +597,7 @@ final class PanamaKernels implements Kernels {
     }
 
     @Override
-    public double sumExpScaledStore(float[] a, int from, int to, float m, float invT, float[] out) {
+    public double sumExpScaledStore(float[] a, int from, int to, float m, float invT, float[] out, int outOff) {
         FloatVector vm = FloatVector.broadcast(SPECIES, m);
         FloatVector vt = FloatVector.broadcast(SPECIES, invT);
         FloatVector acc = FloatVector.zero(SPECIES);
@@ -585,8 +607,8 @@ final class PanamaKernels implements Kernels {
             int end = i + Math.min(last - i, (BLOCK_VECTORS - 1) * L);
             FloatVector block = FloatVector.zero(SPECIES);
             for (; i <= end; i += L) {
-                FloatVector e = exp(load(a, i).sub(vm).mul(vt));
-                e.intoArray(out, i);
+                FloatVector e = expNonPositive(load(a, i).sub(vm).mul(vt));
+                e.intoArray(out, i - outOff);
                 block = block.add(e);
             }
             acc = acc.add(block);
@@ -594,7 +616,7 @@ final class PanamaKernels implements Kernels {
         double s = lanes(acc.toArray());
         for (; i < to; i++) {
             float e = expScalar((a[i] - m) * invT);
-            out[i] = e;
+            out[i - outOff] = e;
             s += e;
         }
         return s;
@@ -646,19 +668,17 @@ final class PanamaKernels implements Kernels {
     }
 
     @Override
-    public void expDiffWrite(float[] a, int from, int to, float ma, float invT, float aScale, float outScale,
-                             float k, float[] out) {
-        FloatVector vm = FloatVector.broadcast(SPECIES, ma);
-        FloatVector vt = FloatVector.broadcast(SPECIES, invT);
-        FloatVector vs = FloatVector.broadcast(SPECIES, aScale);
+    public void scaledDiffWrite(float[] e, int eOff, int from, int to, float eScale, float outScale, float k,
+                                float[] out) {
+        FloatVector ve = FloatVector.broadcast(SPECIES, eScale);
         FloatVector vo = FloatVector.broadcast(SPECIES, outScale);
         FloatVector vk = FloatVector.broadcast(SPECIES, k);
         int i = from;
         for (; i <= to - L; i += L) {
-            vk.mul(exp(load(a, i).sub(vm).mul(vt)).mul(vs).sub(load(out, i).mul(vo))).intoArray(out, i);
+            vk.mul(load(e, i - eOff).mul(ve).sub(load(out, i).mul(vo))).intoArray(out, i);
         }
         for (; i < to; i++) {
-            out[i] = k * (expScalar((a[i] - ma) * invT) * aScale - out[i] * outScale);
+            out[i] = k * (e[i - eOff] * eScale - out[i] * outScale);
         }
     }
 

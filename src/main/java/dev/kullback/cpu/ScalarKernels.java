@@ -177,11 +177,11 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public double sumExpScaledStore(float[] a, int from, int to, float m, float invT, float[] out) {
+    public double sumExpScaledStore(float[] a, int from, int to, float m, float invT, float[] out, int outOff) {
         double s = 0;
         for (int i = from; i < to; i++) {
             float e = (float) Math.exp((a[i] - m) * invT);
-            out[i] = e;
+            out[i - outOff] = e;
             s += e;
         }
         return s;
@@ -210,10 +210,10 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
-    public void expDiffWrite(float[] a, int from, int to, float ma, float invT, float aScale, float outScale,
-                             float k, float[] out) {
+    public void scaledDiffWrite(float[] e, int eOff, int from, int to, float eScale, float outScale, float k,
+                                float[] out) {
         for (int i = from; i < to; i++) {
-            out[i] = k * ((float) Math.exp((a[i] - ma) * invT) * aScale - out[i] * outScale);
+            out[i] = k * (e[i - eOff] * eScale - out[i] * outScale);
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.kullback.cpu;
 
+import dev.kullback.Distillation;
 import dev.kullback.Reduction;
 import dev.kullback.Tensor;
 import java.util.Random;
@@ -8,7 +9,8 @@ import java.util.Random;
  * A workload for {@link VectorInliningTest}: run with {@code -XX:+PrintInlining}, every
  * operation in both modes, on row lengths that go row-parallel and chunk-parallel, long enough for C2. Argument
  * "kl" runs only kl_div in both target modes, alternating (the case where two heavy loops share call sites);
- * "losses" runs the two-distribution losses (jsd with beta 0, 1 and between, symmetric KL).
+ * "losses" runs the two-distribution losses (jsd with beta 0, 1 and between, symmetric KL) and distillation (forward
+ * and reverse).
  */
 public final class InliningProbe {
     public static void main(String[] args) {
@@ -31,6 +33,8 @@ public final class InliningProbe {
                             d.jsd(xt, p, 0f, Reduction.BATCHMEAN).close();
                             d.jsd(xt, p, 1f, Reduction.BATCHMEAN).close();
                             d.symmetricKl(xt, p, Reduction.BATCHMEAN).close();
+                            d.distillationKl(xt, y, Distillation.options().temperature(2f)).close();
+                            d.distillationKl(xt, y, Distillation.options().temperature(2f).reverse(true)).close();
                             continue;
                         }
                         if (!klOnly) {

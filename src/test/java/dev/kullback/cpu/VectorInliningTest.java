@@ -25,7 +25,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class VectorInliningTest {
     private static final Pattern HELPER = Pattern.compile(
-            "PanamaKernels::(exp|log|logPositive|logMix|xlogx|klDivTerm|klDivLogTargetTerm|load) \\(\\d+ bytes\\)\\s+(.*)$");
+            "PanamaKernels::(exp|expNonPositive|log|logPositive|logMix|xlogx|klDivTerm|klDivLogTargetTerm|load) \\(\\d+ bytes\\)\\s+(.*)$");
 
     @ParameterizedTest
     @ValueSource(strings = {"all", "kl", "losses"})
