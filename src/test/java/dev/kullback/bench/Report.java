@@ -96,11 +96,12 @@ final class Report {
                               List<String> contenders, String subtitle) throws IOException {
         List<CategoryChart> charts = new ArrayList<>();
         for (String op : ops) {
-            CategoryChart chart = new CategoryChartBuilder().width(900).height(520)
+            CategoryChart chart = new CategoryChartBuilder().width(900).height(540)
                     .title(BenchConfig.describe(op) + "  (" + subtitle + ")")
                     .xAxisTitle("shape [rows, cols]").yAxisTitle("GB/s (higher is better)").build();
             CategoryStyler styler = chart.getStyler();
-            styler.setLegendPosition(Styler.LegendPosition.InsideNW);
+            styler.setLegendPosition(Styler.LegendPosition.OutsideS);
+            styler.setLegendLayout(Styler.LegendLayout.Horizontal);
             styler.setChartTitleFont(new Font(Font.SANS_SERIF, Font.BOLD, 15));
             styler.setLegendFont(new Font(Font.SANS_SERIF, Font.PLAIN, 13));
             styler.setAxisTickLabelsFont(new Font(Font.SANS_SERIF, Font.PLAIN, 13));
