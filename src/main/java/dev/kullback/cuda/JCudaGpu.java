@@ -9,6 +9,11 @@ import static jcuda.driver.JCudaDriver.cuDeviceTotalMem;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
 import static jcuda.driver.JCudaDriver.cuDriverGetVersion;
+import static jcuda.driver.JCudaDriver.cuEventCreate;
+import static jcuda.driver.JCudaDriver.cuEventDestroy;
+import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
+import static jcuda.driver.JCudaDriver.cuEventRecord;
+import static jcuda.driver.JCudaDriver.cuEventSynchronize;
 import static jcuda.driver.JCudaDriver.cuInit;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
@@ -36,6 +41,8 @@ import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
@@ -212,6 +219,47 @@ public final class JCudaGpu implements Gpu {
     public synchronized void synchronize() {
         makeCurrent();
         check(cuStreamSynchronize(stream), "cuStreamSynchronize");
+    }
+
+    /**
+     * Milliseconds of GPU time taken by the work that {@code work} queues on this GPU's stream: a CUDA event is
+     * recorded on the stream before and after it, and {@code cuEventElapsedTime} read once the second has completed.
+     * For benchmarks (not part of the {@link Gpu} seam); {@code work} must not synchronize the stream with the host.
+     */
+    public synchronized float time(Runnable work) {
+        makeCurrent();
+        CUevent start = new CUevent();
+        CUevent stop = new CUevent();
+        check(cuEventCreate(start, CUevent_flags.CU_EVENT_DEFAULT), "cuEventCreate");
+        try {
+            check(cuEventCreate(stop, CUevent_flags.CU_EVENT_DEFAULT), "cuEventCreate");
+            try {
+                check(cuEventRecord(start, stream), "cuEventRecord");
+                work.run();
+                makeCurrent();
+                check(cuEventRecord(stop, stream), "cuEventRecord");
+                check(cuEventSynchronize(stop), "cuEventSynchronize");
+                float[] ms = {0};
+                check(cuEventElapsedTime(ms, start, stop), "cuEventElapsedTime");
+                return ms[0];
+            } finally {
+                cuEventDestroy(stop);
+            }
+        } finally {
+            cuEventDestroy(start);
+        }
+    }
+
+    /**
+     * The device memory's theoretical peak in bytes per second, {@code 2 (double data rate) · memory clock · bus
+     * width / 8}, from CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE (kHz) and CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH
+     * (bits); 0 when the driver reports neither.
+     */
+    public synchronized double peakMemoryBandwidth() {
+        makeCurrent();
+        double clockHz = 1e3 * attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE);
+        double busBytes = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH) / 8.0;
+        return 2 * clockHz * busBytes;
     }
 
     @Override
