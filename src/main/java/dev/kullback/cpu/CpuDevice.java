@@ -248,7 +248,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
             workers.forEach(units, grain, (u0, u1) -> {
                 for (int u = u0; u < u1; u++) {
                     int from = chunkStart(u, chunks, cols);
-                    logStats(a, o, from, chunkEnd(u, chunks, cols, from), m, s, u);
+                    kernels.logStats(a, from, chunkEnd(u, chunks, cols, from), m, s, u);
                 }
             });
         } else {
@@ -270,7 +270,8 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
                 for (int u = u0; u < u1; u++) {
                     int r = u / chunks;
                     int from = chunkStart(u, chunks, cols);
-                    logWrite(a, o, from, chunkEnd(u, chunks, cols, from), rowMax[r], rowSum[r]);
+                    kernels.logSoftmaxWrite(a, from, chunkEnd(u, chunks, cols, from), rowMax[r],
+                            (float) Math.log(rowSum[r]), o);
                 }
             });
         } else {
@@ -294,19 +295,38 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         return from + Math.min(CHUNK, (u / chunks) * cols + cols - from); // no overflow near 2^31 values
     }
 
-    /** Rows [r0, r1) of a log-softmax, each by its chunks: statistics, combine, write. */
+    /**
+     * Rows [r0, r1) of a log-softmax: the first row's statistics, then each row's write in one loop with the next
+     * row's statistics (chunk by chunk: rows have equal chunks), so that the write's memory traffic overlaps the
+     * exps, which are what limits this op. Each row is read from memory once (its write reads it again from cache).
+     */
     private void logSoftmaxRows(float[] a, float[] o, int r0, int r1, int cols) {
         int chunks = chunks(cols);
         float[] m = new float[chunks];
         double[] s = new double[chunks];
+        float[] nextM = new float[chunks];
+        double[] nextS = new double[chunks];
+        for (int c = 0, from = r0 * cols; c < chunks; c++, from += CHUNK) {
+            kernels.logStats(a, from, from + Math.min(CHUNK, cols - c * CHUNK), m, s, c);
+        }
         for (int r = r0; r < r1; r++) {
             int base = r * cols;
-            int end = base + cols;
-            for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
-                logStats(a, o, from, from + Math.min(CHUNK, end - from), m, s, c);
-            }
             float rowMax = max(m, 0, chunks);
-            logWrite(a, o, base, end, rowMax, sumExp(m, s, 0, chunks, rowMax));
+            float logSum = logSum(m, s, 0, chunks, rowMax);
+            if (r + 1 == r1) {
+                kernels.logSoftmaxWrite(a, base, base + cols, rowMax, logSum, o);
+                break;
+            }
+            for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
+                kernels.logSoftmaxWriteAndStats(a, o, from, rowMax, logSum, from + cols,
+                        Math.min(CHUNK, cols - c * CHUNK), nextM, nextS, c);
+            }
+            float[] mm = m;
+            m = nextM;
+            nextM = mm;
+            double[] ss = s;
+            s = nextS;
+            nextS = ss;
         }
     }
 
@@ -330,18 +350,9 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     }
 
     /**
-     * m[i] = max of the chunk, s[i] = Σ exp(x - m[i]); 0 when the chunk is all -inf (NaN and +inf: see logWrite).
-     * The exps are also stored in the output, which logWrite then overwrites: storing costs next to nothing in this
-     * compute-bound pass and brings the output's cache lines in, so that the write pass runs from cache instead of
-     * waiting on memory (a quarter faster on [1024, 32768]).
+     * m[i] = max of the chunk, s[i] = Σ exp(x - m[i]), the exps stored in the output (zeros for an all -inf chunk, and
+     * s[i] = 0; NaN and +inf: see sumExp).
      */
-    private void logStats(float[] a, float[] o, int from, int to, float[] m, double[] s, int i) {
-        float mc = kernels.max(a, from, to);
-        m[i] = mc;
-        s[i] = Float.isFinite(mc) ? kernels.sumExpStore(a, from, to, mc, o) : 0;
-    }
-
-    /** As {@link #logStats}, and stores exp(x - m[i]) in the output (zeros for an all -inf chunk). */
     private void softStats(float[] a, float[] o, int from, int to, float[] m, double[] s, int i) {
         float mc = kernels.max(a, from, to);
         m[i] = mc;
@@ -379,18 +390,14 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     }
 
     /**
-     * out = (x - rowMax) - log(rowSum); a row whose maximum is NaN or +inf (a NaN or +inf in the row) or -inf (only
-     * -inf in the row) is all NaN, as in PyTorch.
+     * log Σ exp(x - rowMax) over the row from its chunks' statistics, NaN if rowMax is not finite; then
+     * (x - rowMax) - logSum is NaN over the whole row when the row holds NaN or +inf, or only -inf, as in PyTorch.
      */
-    private void logWrite(float[] a, float[] o, int from, int to, float rowMax, double rowSum) {
-        if (!Float.isFinite(rowMax)) {
-            Arrays.fill(o, from, to, Float.NaN);
-        } else {
-            kernels.logSoftmaxWrite(a, from, to, rowMax, (float) Math.log(rowSum), o);
-        }
+    private static float logSum(float[] m, double[] s, int off, int chunks, float rowMax) {
+        return (float) Math.log(sumExp(m, s, off, chunks, rowMax));
     }
 
-    /** Scales a chunk's stored exp(x - chunkMax) by exp(chunkMax - rowMax) / rowSum; NaN rows as in logWrite. */
+    /** Scales a chunk's stored exp(x - chunkMax) by exp(chunkMax - rowMax) / rowSum; NaN rows as in logSum. */
     private void softWrite(float[] o, int from, int to, float rowMax, double rowSum, float chunkMax) {
         if (!Float.isFinite(rowMax)) {
             Arrays.fill(o, from, to, Float.NaN);

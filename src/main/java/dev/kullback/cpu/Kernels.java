@@ -32,6 +32,24 @@ interface Kernels {
     /** out[i] = (a[i] - m) - logSum. */
     void logSoftmaxWrite(float[] a, int from, int to, float m, float logSum, float[] out);
 
+    /**
+     * Log-softmax statistics of {@code a[from, to)} in one read: a reference {@code m[slot]} (the range's maximum, or
+     * a value at most {@link #LOG_STATS_HEADROOM} below it) and {@code s[slot] = Σ exp(a[i] - m[slot])}. A NaN or
+     * +inf in the range makes the sum NaN (or the reference NaN or +inf); an all -inf range gives -inf and 0.
+     */
+    void logStats(float[] a, int from, int to, float[] m, double[] s, int slot);
+
+    /**
+     * {@code out[w + j] = (a[w + j] - wm) - wLogSum} and {@link #logStats} of {@code a[from, from + n)} for j in
+     * [0, n), in one loop, so that the write's memory traffic overlaps the statistics' exps (one row's write with the
+     * next row's statistics). The statistics have the same bits as {@link #logStats} gives.
+     */
+    void logSoftmaxWriteAndStats(float[] a, float[] out, int w, float wm, float wLogSum, int from, int n, float[] m,
+                                 double[] s, int slot);
+
+    /** How far above the reference of {@link #logStats} a value may be before the sums are rescaled to it. */
+    float LOG_STATS_HEADROOM = 16f;
+
     /** a[i] = a[i] * s. */
     void scale(float[] a, int from, int to, float s);
 

@@ -9,6 +9,7 @@ import static jdk.incubator.vector.VectorOperators.IS_NAN;
 import static jdk.incubator.vector.VectorOperators.LSHL;
 import static jdk.incubator.vector.VectorOperators.LSHR;
 import static jdk.incubator.vector.VectorOperators.LT;
+import static jdk.incubator.vector.VectorOperators.MAX;
 import static jdk.incubator.vector.VectorOperators.SQRT;
 
 import jdk.incubator.vector.DoubleVector;
@@ -378,11 +379,8 @@ final class PanamaKernels implements Kernels {
         for (; i <= to - L; i += L) {
             m0 = m0.max(load(a, i));
         }
-        float[] l = m0.max(m1).max(m2.max(m3)).toArray();
-        float m = Float.NEGATIVE_INFINITY;
-        for (float f : l) {
-            m = Math.max(m, f);
-        }
+        // max is exact and order-free (NaN wins, 0 beats -0 either way), so an intrinsic reduction is deterministic
+        float m = m0.max(m1).max(m2.max(m3)).reduceLanes(MAX);
         for (; i < to; i++) {
             m = Math.max(m, a[i]);
         }
@@ -429,6 +427,82 @@ final class PanamaKernels implements Kernels {
         for (; i < to; i++) {
             out[i] = (a[i] - m) - logSum;
         }
+    }
+
+    @Override
+    public void logStats(float[] a, int from, int to, float[] m, double[] s, int slot) {
+        writeAndStats(a, null, 0, 0f, 0f, from, to - from, m, s, slot);
+    }
+
+    @Override
+    public void logSoftmaxWriteAndStats(float[] a, float[] out, int w, float wm, float wLogSum, int from, int n,
+                                        float[] m, double[] s, int slot) {
+        writeAndStats(a, out, w, wm, wLogSum, from, n, m, s, slot);
+    }
+
+    private static final FloatVector V_LOWEST = v(-Float.MAX_VALUE);
+    private static final FloatVector V_HEADROOM = v(LOG_STATS_HEADROOM);
+
+    /**
+     * Online log-softmax statistics, one read of the range and one exp per value: each lane keeps a reference r
+     * (seeded with the first vector, at least the lowest float so that -inf - r is -inf, not NaN) and Σ exp(x - r).
+     * A value more than the headroom above its lane's reference (rare after the seed: logits seldom span 16 nats
+     * within a lane) makes that lane's reference the value and rescales its sums, so exp never sees an argument above
+     * the headroom and the sums never overflow (expNonPositive's 2^(k + 64) scaling holds up to 43 nats). The lanes are
+     * combined at their largest reference. With {@code out} not null, also writes {@code out[w + j]}: a second,
+     * independent stream in the same loop, so memory and the exps overlap. C2 unswitches the loop on the null check.
+     */
+    private static void writeAndStats(float[] a, float[] out, int w, float wm, float wLogSum, int from, int n,
+                                      float[] m, double[] s, int slot) {
+        FloatVector vwm = FloatVector.broadcast(SPECIES, wm);
+        FloatVector vwl = FloatVector.broadcast(SPECIES, wLogSum);
+        FloatVector acc = FloatVector.zero(SPECIES);
+        float ref = -Float.MAX_VALUE;
+        double sum = 0;
+        int j = 0;
+        if (n >= L) {
+            FloatVector r = load(a, from);
+            r = r.blend(V_LOWEST, r.compare(LT, V_LOWEST));
+            int last = n - L;
+            while (j <= last) {
+                int end = j + Math.min(last - j, (BLOCK_VECTORS - 1) * L); // no overflow near 2^31
+                FloatVector block = FloatVector.zero(SPECIES);
+                for (; j <= end; j += L) {
+                    if (out != null) {
+                        load(a, w + j).sub(vwm).sub(vwl).intoArray(out, w + j);
+                    }
+                    FloatVector x = load(a, from + j);
+                    FloatVector d = x.sub(r);
+                    VectorMask<Float> up = d.compare(GT, V_HEADROOM);
+                    if (up.anyTrue()) {
+                        FloatVector raised = r.blend(x, up);
+                        FloatVector scale = expNonPositive(r.sub(raised));
+                        acc = acc.mul(scale);
+                        block = block.mul(scale);
+                        r = raised;
+                        d = x.sub(r);
+                    }
+                    block = block.add(expNonPositive(d));
+                }
+                acc = acc.add(block);
+            }
+            ref = r.reduceLanes(MAX);
+            sum = lanes(acc.mul(expNonPositive(r.sub(ref))).toArray());
+        }
+        for (; j < n; j++) {
+            if (out != null) {
+                out[w + j] = (a[w + j] - wm) - wLogSum;
+            }
+            float x = a[from + j];
+            if (x - ref > LOG_STATS_HEADROOM) {
+                sum *= Math.exp((double) ref - x);
+                ref = x;
+            }
+            sum += expScalar(x - ref);
+        }
+        boolean allNegativeInfinity = ref == -Float.MAX_VALUE && sum == 0;
+        m[slot] = allNegativeInfinity ? Float.NEGATIVE_INFINITY : ref;
+        s[slot] = sum;
     }
 
     @Override

@@ -58,6 +58,28 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public void logStats(float[] a, int from, int to, float[] m, double[] s, int slot) {
+        float max = max(a, from, to);
+        m[slot] = max;
+        s[slot] = Float.isFinite(max) ? sumExp(a, from, to, max) : max == Float.NEGATIVE_INFINITY ? 0 : Double.NaN;
+    }
+
+    private static double sumExp(float[] a, int from, int to, float m) {
+        double s = 0;
+        for (int i = from; i < to; i++) {
+            s += Math.exp(a[i] - m);
+        }
+        return s;
+    }
+
+    @Override
+    public void logSoftmaxWriteAndStats(float[] a, float[] out, int w, float wm, float wLogSum, int from, int n,
+                                        float[] m, double[] s, int slot) {
+        logSoftmaxWrite(a, w, w + n, wm, wLogSum, out);
+        logStats(a, from, from + n, m, s, slot);
+    }
+
+    @Override
     public void scale(float[] a, int from, int to, float s) {
         for (int i = from; i < to; i++) {
             a[i] *= s;

@@ -47,8 +47,8 @@ final class Report {
         md.append("## Bytes model (the least each op must read + write; N = rows × cols)\n\n");
         md.append("| op | bytes | bound it is compared with |\n|---|---|---|\n");
         md.append("| logSoftmax | read logits 4N + write log-probabilities 4N = 8N | System.arraycopy of N floats (8N) |\n");
-        md.append("| klDiv BATCHMEAN | read input 4N + target 4N = 8N (the [1, 1] result is not counted) | a plain sum loop "
-                + "over 2N floats (8N read) |\n");
+        md.append("| klDiv BATCHMEAN | read input 4N + target 4N = 8N (the [1, 1] result is not counted) | a vectorized "
+                + "streaming read of 2N floats (8N read) |\n");
         md.append("| distillation loss+grad (T=2) | read student 4N + teacher 4N + write the student's gradient 4N = 12N | "
                 + "System.arraycopy of 1.5N floats (12N) |\n");
         md.append("| crossEntropy loss+grad | read logits 4N + int32 labels 4·rows + write the gradient 4N | "

@@ -261,4 +261,83 @@ class KernelsTest {
             }
         }
     }
+
+    /** Inputs for the one-pass log-softmax statistics: every way a lane's reference can move, and the edge values. */
+    private static float[][] logStatsInputs(int n) {
+        Random random = new Random(n);
+        float[] gaussian = CpuTesting.logits(random, n, 3);
+        float[] rising = new float[n]; // every lane passes its reference by far more than the headroom, often
+        float[] falling = new float[n];
+        float[] wide = new float[n];
+        float[] masked = CpuTesting.logits(random, n, 3);
+        for (int i = 0; i < n; i++) {
+            rising[i] = -300f + 600f * i / Math.max(1, n - 1);
+            falling[i] = -rising[i];
+            wide[i] = (float) (random.nextDouble() * 2000 - 1000);
+            if (random.nextInt(3) == 0) {
+                masked[i] = Float.NEGATIVE_INFINITY;
+            }
+        }
+        float[] negInf = new float[n];
+        float[] lowest = new float[n];
+        java.util.Arrays.fill(negInf, Float.NEGATIVE_INFINITY);
+        java.util.Arrays.fill(lowest, -Float.MAX_VALUE);
+        return new float[][] {gaussian, rising, falling, wide, masked, negInf, lowest};
+    }
+
+    /**
+     * logStats: m + log s is log Σ exp(x) (in double), the reference is within the headroom below the maximum; NaN or
+     * +inf anywhere makes the row's statistics non-finite; only -inf gives -inf and 0. The fused write-and-stats gives
+     * the same bits and writes (x - m) - logSum.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"scalar", "vector"})
+    void oneReadLogSoftmaxStatisticsAreExact(String which) {
+        Kernels k = CpuTesting.kernels(which);
+        float[] m = new float[2];
+        double[] s = new double[2];
+        for (int n : new int[] {1, 3, L - 1, L, L + 1, 2 * L + 5, 17 * L + 3, 255, 1000, 4096, 4099}) {
+            for (float[] x : logStatsInputs(n)) {
+                for (int special = -1; special < 4; special++) {
+                    float[] a = x.clone();
+                    if (special >= 0) { // one NaN or +inf, at the start, in a vector, in the tail
+                        a[special % 2 == 0 ? (special == 0 ? 0 : n / 2) : n - 1] =
+                                special < 2 ? Float.NaN : Float.POSITIVE_INFINITY;
+                    }
+                    k.logStats(a, 0, n, m, s, 0);
+                    float[] out = new float[2 * n];
+                    float[] both = new float[2 * n];
+                    System.arraycopy(a, 0, both, n, n);
+                    System.arraycopy(a, 0, both, 0, n);
+                    k.logSoftmaxWriteAndStats(both, out, 0, 0.5f, 0.25f, n, n, m, s, 1);
+                    String where = which + ", n = " + n + ", a[0] = " + a[0] + ", special " + special;
+                    assertEquals(Float.floatToIntBits(m[0]), Float.floatToIntBits(m[1]), where);
+                    assertEquals(Double.doubleToLongBits(s[0]), Double.doubleToLongBits(s[1]), where);
+                    for (int i = 0; i < n; i++) {
+                        assertEquals((both[i] - 0.5f) - 0.25f, out[i], where);
+                    }
+                    double max = Double.NEGATIVE_INFINITY;
+                    boolean poisoned = false;
+                    for (float v : a) {
+                        poisoned |= Float.isNaN(v) || v == Float.POSITIVE_INFINITY;
+                        max = Math.max(max, v);
+                    }
+                    if (poisoned) {
+                        assertTrue(!Float.isFinite(m[0]) || Double.isNaN(s[0]), where + ": " + m[0] + ", " + s[0]);
+                    } else if (max == Double.NEGATIVE_INFINITY) {
+                        assertEquals(Float.NEGATIVE_INFINITY, m[0], where);
+                        assertEquals(0.0, s[0], where);
+                    } else {
+                        double exact = 0;
+                        for (float v : a) {
+                            exact += Math.exp(v - max);
+                        }
+                        assertTrue(m[0] <= max && m[0] >= max - Kernels.LOG_STATS_HEADROOM, where + ": " + m[0]);
+                        assertEquals(max + Math.log(exact), m[0] + Math.log(s[0]), 2e-6 * Math.max(1, Math.abs(max)),
+                                where);
+                    }
+                }
+            }
+        }
+    }
 }
