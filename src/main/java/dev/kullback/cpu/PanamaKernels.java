@@ -354,13 +354,12 @@ final class PanamaKernels implements Kernels {
         return s;
     }
 
-    /** Lanes (of a FloatVector's toArray()) added in double in lane order. */
-    private static double lanes(float[] l) {
-        double s = 0;
-        for (float f : l) {
-            s += f;
-        }
-        return s;
+    /**
+     * Σ of the lanes in double: lane i plus lane i + L/2 (widened, exact), then those in lane order; a fixed order
+     * (so the same bits, compiled or not) in half the operations of adding every lane one by one.
+     */
+    private static double sumLanes(FloatVector v) {
+        return lanes(((DoubleVector) v.convertShape(F2D, DOUBLES, 0)).add(v.convertShape(F2D, DOUBLES, 1)).toArray());
     }
 
     // ---- the kernels ------------------------------------------------------------------------------
@@ -409,7 +408,7 @@ final class PanamaKernels implements Kernels {
             }
             acc = acc.add(block);
         }
-        double s = lanes(acc.toArray());
+        double s = sumLanes(acc);
         for (; i < to; i++) {
             float e = expScalar(a[i] - m);
             out[i] = e;
@@ -461,8 +460,11 @@ final class PanamaKernels implements Kernels {
         double sum = 0;
         int j = 0;
         if (n >= L) {
-            FloatVector r = load(a, from);
-            r = r.blend(V_LOWEST, r.compare(LT, V_LOWEST));
+            // one reference for every lane, the first vector's maximum, so that the lanes need no rescaling at the
+            // end unless a value passed it by more than the headroom
+            ref = Math.max(load(a, from).reduceLanes(MAX), -Float.MAX_VALUE);
+            FloatVector r = FloatVector.broadcast(SPECIES, ref);
+            boolean shared = true;
             int last = n - L;
             while (j <= last) {
                 int end = j + Math.min(last - j, (BLOCK_VECTORS - 1) * L); // no overflow near 2^31
@@ -481,13 +483,17 @@ final class PanamaKernels implements Kernels {
                         block = block.mul(scale);
                         r = raised;
                         d = x.sub(r);
+                        shared = false;
                     }
                     block = block.add(expNonPositive(d));
                 }
                 acc = acc.add(block);
             }
-            ref = r.reduceLanes(MAX);
-            sum = lanes(acc.mul(expNonPositive(r.sub(ref))).toArray());
+            if (!shared) {
+                ref = r.reduceLanes(MAX);
+                acc = acc.mul(expNonPositive(r.sub(ref)));
+            }
+            sum = sumLanes(acc);
         }
         for (; j < n; j++) {
             if (out != null) {
@@ -526,7 +532,7 @@ final class PanamaKernels implements Kernels {
             acc0 = acc0.add(FloatVector.fromArray(HALF, a, i).convertShape(F2D, DOUBLES, 0));
             acc1 = acc1.add(FloatVector.fromArray(HALF, a, i + H).convertShape(F2D, DOUBLES, 0));
         }
-        double s = lanes(acc0.toArray()) + lanes(acc1.toArray());
+        double s = lanes(acc0.add(acc1).toArray());
         for (; i < to; i++) {
             s += a[i];
         }
@@ -577,7 +583,7 @@ final class PanamaKernels implements Kernels {
             acc0 = acc0.add(kl.convertShape(F2D, DOUBLES, 0));
             acc1 = acc1.add(kl.convertShape(F2D, DOUBLES, 1));
         }
-        double s = lanes(acc0.toArray()) + lanes(acc1.toArray());
+        double s = lanes(acc0.add(acc1).toArray());
         for (; i < to; i++) {
             s += klDivProbScalar(x[i], t[i]);
         }
@@ -594,7 +600,7 @@ final class PanamaKernels implements Kernels {
             acc0 = acc0.add(kl.convertShape(F2D, DOUBLES, 0));
             acc1 = acc1.add(kl.convertShape(F2D, DOUBLES, 1));
         }
-        double s = lanes(acc0.toArray()) + lanes(acc1.toArray());
+        double s = lanes(acc0.add(acc1).toArray());
         for (; i < to; i++) {
             s += klDivLogTargetScalar(x[i], t[i]);
         }
@@ -663,7 +669,7 @@ final class PanamaKernels implements Kernels {
             }
             acc = acc.add(block);
         }
-        double s = lanes(acc.toArray());
+        double s = sumLanes(acc);
         for (; i < to; i++) {
             s += expScalar((a[i] - m) * invT);
         }
@@ -687,7 +693,7 @@ final class PanamaKernels implements Kernels {
             }
             acc = acc.add(block);
         }
-        double s = lanes(acc.toArray());
+        double s = sumLanes(acc);
         for (; i < to; i++) {
             float e = expScalar((a[i] - m) * invT);
             out[i - outOff] = e;
@@ -710,7 +716,7 @@ final class PanamaKernels implements Kernels {
             acc0 = acc0.add(t.convertShape(F2D, DOUBLES, 0));
             acc1 = acc1.add(t.convertShape(F2D, DOUBLES, 1));
         }
-        double s = lanes(acc0.toArray()) + lanes(acc1.toArray());
+        double s = lanes(acc0.add(acc1).toArray());
         for (; i < to; i++) {
             if (w[i] != 0f) {
                 s += w[i] * ((a[i] - ma) - (b[i] - mb));
@@ -732,7 +738,7 @@ final class PanamaKernels implements Kernels {
             acc0 = acc0.add(t.convertShape(F2D, DOUBLES, 0));
             acc1 = acc1.add(t.convertShape(F2D, DOUBLES, 1));
         }
-        double s = lanes(acc0.toArray()) + lanes(acc1.toArray());
+        double s = lanes(acc0.add(acc1).toArray());
         for (; i < to; i++) {
             if (w[i] != 0f) {
                 s += w[i] * (a[i] - ma);
@@ -831,7 +837,7 @@ final class PanamaKernels implements Kernels {
             acc0 = acc0.add(t.convertShape(F2D, DOUBLES, 0));
             acc1 = acc1.add(t.convertShape(F2D, DOUBLES, 1));
         }
-        double s = lanes(acc0.toArray()) + lanes(acc1.toArray());
+        double s = lanes(acc0.add(acc1).toArray());
         for (; i < to; i++) {
             s += w[i - wOff] * z[i];
         }
@@ -848,7 +854,7 @@ final class PanamaKernels implements Kernels {
             acc0 = acc0.add(v.convertShape(F2D, DOUBLES, 0));
             acc1 = acc1.add(v.convertShape(F2D, DOUBLES, 1));
         }
-        double s = lanes(acc0.toArray()) + lanes(acc1.toArray());
+        double s = lanes(acc0.add(acc1).toArray());
         for (; i < to; i++) {
             s += w[i - wOff] * t[i] * z[i];
         }
@@ -896,7 +902,7 @@ final class PanamaKernels implements Kernels {
             acc0 = acc0.add(term.convertShape(F2D, DOUBLES, 0));
             acc1 = acc1.add(term.convertShape(F2D, DOUBLES, 1));
         }
-        double s = lanes(acc0.toArray()) + lanes(acc1.toArray());
+        double s = lanes(acc0.add(acc1).toArray());
         for (; i < to; i++) {
             float tc = t[i] < KERAS_EPS ? KERAS_EPS : t[i];
             tc = tc > 1f ? 1f : tc;
@@ -1018,8 +1024,8 @@ final class PanamaKernels implements Kernels {
             ag0 = ag0.add(tg.convertShape(F2D, DOUBLES, 0));
             ag1 = ag1.add(tg.convertShape(F2D, DOUBLES, 1));
         }
-        double sf = lanes(af0.toArray()) + lanes(af1.toArray());
-        double sg = lanes(ag0.toArray()) + lanes(ag1.toArray());
+        double sf = lanes(af0.add(af1).toArray());
+        double sg = lanes(ag0.add(ag1).toArray());
         for (; i < to; i++) {
             float m = lm[i - lmOff];
             if (pf[i] != 0f) {
