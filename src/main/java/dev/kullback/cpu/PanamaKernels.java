@@ -355,11 +355,17 @@ final class PanamaKernels implements Kernels {
     }
 
     /**
-     * Σ of the lanes in double: lane i plus lane i + L/2 (widened, exact), then those in lane order; a fixed order
-     * (so the same bits, compiled or not) in half the operations of adding every lane one by one.
+     * Σ of the lanes (of a FloatVector's toArray()) in double: lane i plus lane i + L/2 (widened, exact), then those
+     * in lane order; a fixed order (so the same bits, compiled or not) with half the dependent adds of adding every
+     * lane one by one. Takes an array so that no vector crosses a call.
      */
-    private static double sumLanes(FloatVector v) {
-        return lanes(((DoubleVector) v.convertShape(F2D, DOUBLES, 0)).add(v.convertShape(F2D, DOUBLES, 1)).toArray());
+    private static double lanes(float[] l) {
+        int h = l.length / 2;
+        double s = 0;
+        for (int i = 0; i < h; i++) {
+            s += (double) l[i] + l[i + h];
+        }
+        return s;
     }
 
     // ---- the kernels ------------------------------------------------------------------------------
@@ -408,7 +414,7 @@ final class PanamaKernels implements Kernels {
             }
             acc = acc.add(block);
         }
-        double s = sumLanes(acc);
+        double s = lanes(acc.toArray());
         for (; i < to; i++) {
             float e = expScalar(a[i] - m);
             out[i] = e;
@@ -493,7 +499,7 @@ final class PanamaKernels implements Kernels {
                 ref = r.reduceLanes(MAX);
                 acc = acc.mul(expNonPositive(r.sub(ref)));
             }
-            sum = sumLanes(acc);
+            sum = lanes(acc.toArray());
         }
         for (; j < n; j++) {
             if (out != null) {
@@ -669,7 +675,7 @@ final class PanamaKernels implements Kernels {
             }
             acc = acc.add(block);
         }
-        double s = sumLanes(acc);
+        double s = lanes(acc.toArray());
         for (; i < to; i++) {
             s += expScalar((a[i] - m) * invT);
         }
@@ -693,7 +699,7 @@ final class PanamaKernels implements Kernels {
             }
             acc = acc.add(block);
         }
-        double s = sumLanes(acc);
+        double s = lanes(acc.toArray());
         for (; i < to; i++) {
             float e = expScalar((a[i] - m) * invT);
             out[i - outOff] = e;
