@@ -40,11 +40,14 @@ import java.util.concurrent.ForkJoinPool;
  * {@link ArrayPool}), so a loop that closes what it no longer needs allocates nothing in steady state.
  *
  * <h2>Softmax</h2>
- * Per chunk: a max pass, then a pass that adds exp(x - chunk max) and stores it in the output, while the chunk is
- * still in L1; then the chunks are combined as {@code S = Σ s_c exp(m_c - M)} and a last pass, from cache, writes
- * {@code (x - M) - log S} over the stored values, or scales them by {@code exp(m_c - M) / S}. A row is read from
- * memory once and written once; on [1024, 32768] log-softmax runs at about the speed of System.arraycopy. PyTorch's edge semantics: a row holding NaN or +inf, or only -inf, is all NaN; -inf entries
- * of an otherwise finite row give -inf (log-softmax) and 0 (softmax).
+ * Log-softmax reads each row from memory once for its statistics: one loop per chunk keeps, per vector lane, a
+ * reference and Σ exp(x - reference), rescaled only when a value passes the reference by more than 16 nats
+ * ({@link Kernels#logStats}); the chunks combine as {@code S = Σ s_c exp(m_c - M)}. The same loop also writes the
+ * previous row, {@code (x - M) - log S}, from cache, so the write's memory traffic overlaps the exps, which are what
+ * limits this op. Softmax, whose output is the exps themselves: per chunk a max pass, then a pass that stores
+ * exp(x - chunk max) in the output and adds them, while the chunk is still in L1; then the stored values are scaled by
+ * {@code exp(m_c - M) / S}. PyTorch's edge semantics: a row holding NaN or +inf, or only -inf, is all NaN; -inf
+ * entries of an otherwise finite row give -inf (log-softmax) and 0 (softmax).
  */
 public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     /** Row chunk: the unit of row-wise max and sum partials. */

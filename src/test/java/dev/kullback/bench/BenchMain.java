@@ -64,7 +64,12 @@ public final class BenchMain {
             measurements.add(new Report.Measurement(params.getParam("op"), params.getParam("shape"),
                     params.getParam("contender"), primary.getScore(), primary.getScoreError()));
         }
-        List<CoreUse.Row> coreUse = CoreUse.measure(shapes, threads);
+        // one very wide row as well: it can only use every core by cutting the row itself
+        List<String> coreShapes = new java.util.ArrayList<>(shapes);
+        if (!coreShapes.contains("1x262144")) {
+            coreShapes.add("1x262144");
+        }
+        List<CoreUse.Row> coreUse = CoreUse.measure(coreShapes, threads);
         Report.write(out, measurements, coreUse, ops, shapes, contenders, threads);
     }
 }
