@@ -5,7 +5,6 @@ import dev.kullback.internal.AbstractDevice;
 import java.lang.System.Logger.Level;
 import java.lang.ref.SoftReference;
 import java.util.Arrays;
-import java.util.concurrent.ForkJoinPool;
 
 /**
  * The CPU implementation of {@link dev.kullback.Device}: tensors are float[] on the Java heap, inner loops run on the
@@ -13,7 +12,7 @@ import java.util.concurrent.ForkJoinPool;
  * threads.
  *
  * <h2>Threads</h2>
- * A device runs each operation on {@link #threads()} threads: the calling thread plus helpers from a fork/join pool.
+ * A device runs each operation on {@link #threads()} threads: the calling thread plus helper threads (see Workers).
  * {@code new CpuDevice()} uses {@code -Dkullback.cpu.threads} or every available processor, and a pool shared by all
  * such devices in the JVM; it is cheap to create, and closing it marks only that device closed. A device made with an
  * explicit thread count owns its pool and shuts it down on {@link #close()}.
@@ -102,16 +101,16 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be at least 1, got " + threads);
         }
-        return new Workers(threads, threads == 1 ? null : Workers.newPool(threads - 1, "kullback-cpu"));
+        return new Workers(threads, "kullback-cpu");
     }
 
-    /** The pool of every {@code new CpuDevice()}, made on first use; its daemon threads end when idle. */
+    /** The helpers of every {@code new CpuDevice()}, made on first use; their daemon threads end when idle. */
     private static final class SharedPool {
         static final Workers WORKERS;
 
         static {
             int threads = defaultThreads();
-            WORKERS = new Workers(threads, threads == 1 ? null : Workers.newPool(threads - 1, "kullback-cpu-shared"));
+            WORKERS = new Workers(threads, "kullback-cpu-shared");
         }
     }
 
