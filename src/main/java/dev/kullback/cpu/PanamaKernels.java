@@ -1,5 +1,6 @@
 package dev.kullback.cpu;
 
+import static jdk.incubator.vector.FloatVector.fromArray;
 import static jdk.incubator.vector.VectorOperators.ASHR;
 import static jdk.incubator.vector.VectorOperators.EQ;
 import static jdk.incubator.vector.VectorOperators.F2D;
@@ -47,7 +48,9 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code @ForceInline}) helpers once a compilation passes a node budget (NodeCountInliningCutoff), and each Vector API
  * call costs hundreds of nodes. Hence: one exp or log per loop body (four unrolled exps exceed the budget), at most one
  * such loop per method (see {@link Kernels}), helpers under C2's 325-byte inlining limit, constants as prebuilt
- * vectors, and {@link Workers}' barrier so that no kernel is inlined into a large caller.
+ * vectors, {@link Workers}' barrier so that no kernel is inlined into a large caller, and loads as the JDK's own
+ * (force-inlined) {@code fromArray}, never through a helper of ours: a loss body that inlines a small kernel such as
+ * max can still be past the budget there.
  * {@code VectorInliningTest} checks C2's decisions.
  */
 final class PanamaKernels implements Kernels {
@@ -341,10 +344,6 @@ final class PanamaKernels implements Kernels {
 
     // ---- helpers ----------------------------------------------------------------------------------
 
-    private static FloatVector load(float[] a, int i) {
-        return FloatVector.fromArray(SPECIES, a, i);
-    }
-
     /** Lanes (of a DoubleVector's toArray()) added in lane order; takes an array so that no vector crosses a call. */
     private static double lanes(double[] l) {
         double s = 0;
@@ -376,13 +375,13 @@ final class PanamaKernels implements Kernels {
         FloatVector m1 = m0, m2 = m0, m3 = m0;
         int i = from;
         for (; i <= to - 4 * L; i += 4 * L) {
-            m0 = m0.max(load(a, i));
-            m1 = m1.max(load(a, i + L));
-            m2 = m2.max(load(a, i + 2 * L));
-            m3 = m3.max(load(a, i + 3 * L));
+            m0 = m0.max(fromArray(SPECIES, a, i));
+            m1 = m1.max(fromArray(SPECIES, a, i + L));
+            m2 = m2.max(fromArray(SPECIES, a, i + 2 * L));
+            m3 = m3.max(fromArray(SPECIES, a, i + 3 * L));
         }
         for (; i <= to - L; i += L) {
-            m0 = m0.max(load(a, i));
+            m0 = m0.max(fromArray(SPECIES, a, i));
         }
         // max is exact and order-free (NaN wins, 0 beats -0 either way), so an intrinsic reduction is deterministic
         float m = m0.max(m1).max(m2.max(m3)).reduceLanes(MAX);
@@ -408,7 +407,7 @@ final class PanamaKernels implements Kernels {
             int end = i + Math.min(last - i, (BLOCK_VECTORS - 1) * L); // no overflow near 2^31
             FloatVector block = FloatVector.zero(SPECIES);
             for (; i <= end; i += L) {
-                FloatVector e = expNonPositive(load(a, i).sub(vm));
+                FloatVector e = expNonPositive(fromArray(SPECIES, a, i).sub(vm));
                 e.intoArray(out, i);
                 block = block.add(e);
             }
@@ -427,7 +426,7 @@ final class PanamaKernels implements Kernels {
     public void logSoftmaxWrite(float[] a, int from, int to, float m, float logSum, float[] out) {
         int i = from;
         for (; i <= to - L; i += L) {
-            load(a, i).sub(m).sub(logSum).intoArray(out, i);
+            fromArray(SPECIES, a, i).sub(m).sub(logSum).intoArray(out, i);
         }
         for (; i < to; i++) {
             out[i] = (a[i] - m) - logSum;
@@ -468,7 +467,7 @@ final class PanamaKernels implements Kernels {
         if (n >= L) {
             // one reference for every lane, the first vector's maximum, so that the lanes need no rescaling at the
             // end unless a value passed it by more than the headroom
-            ref = Math.max(load(a, from).reduceLanes(MAX), -Float.MAX_VALUE);
+            ref = Math.max(fromArray(SPECIES, a, from).reduceLanes(MAX), -Float.MAX_VALUE);
             FloatVector r = FloatVector.broadcast(SPECIES, ref);
             boolean shared = true;
             int last = n - L;
@@ -477,9 +476,9 @@ final class PanamaKernels implements Kernels {
                 FloatVector block = FloatVector.zero(SPECIES);
                 for (; j <= end; j += L) {
                     if (out != null) {
-                        load(a, w + j).sub(vwm).sub(vwl).intoArray(out, w + j);
+                        fromArray(SPECIES, a, w + j).sub(vwm).sub(vwl).intoArray(out, w + j);
                     }
-                    FloatVector x = load(a, from + j);
+                    FloatVector x = fromArray(SPECIES, a, from + j);
                     FloatVector d = x.sub(r);
                     VectorMask<Float> up = d.compare(GT, V_HEADROOM);
                     if (up.anyTrue()) {
@@ -521,7 +520,7 @@ final class PanamaKernels implements Kernels {
     public void scale(float[] a, int from, int to, float s) {
         int i = from;
         for (; i <= to - L; i += L) {
-            load(a, i).mul(s).intoArray(a, i);
+            fromArray(SPECIES, a, i).mul(s).intoArray(a, i);
         }
         for (; i < to; i++) {
             a[i] *= s;
@@ -549,7 +548,7 @@ final class PanamaKernels implements Kernels {
     public void logSoftmaxBackward(float[] g, float[] y, int from, int to, float gSum, float[] out) {
         int i = from;
         for (; i <= to - L; i += L) {
-            load(g, i).sub(exp(load(y, i)).mul(gSum)).intoArray(out, i);
+            fromArray(SPECIES, g, i).sub(exp(fromArray(SPECIES, y, i)).mul(gSum)).intoArray(out, i);
         }
         for (; i < to; i++) {
             out[i] = g[i] - expScalar(y[i]) * gSum;
@@ -560,7 +559,7 @@ final class PanamaKernels implements Kernels {
     public void klDiv(float[] x, float[] t, int from, int to, float[] out) {
         int i = from;
         for (; i <= to - L; i += L) {
-            klDivTerm(load(x, i), load(t, i)).intoArray(out, i);
+            klDivTerm(fromArray(SPECIES, x, i), fromArray(SPECIES, t, i)).intoArray(out, i);
         }
         for (; i < to; i++) {
             out[i] = klDivProbScalar(x[i], t[i]);
@@ -571,7 +570,7 @@ final class PanamaKernels implements Kernels {
     public void klDivLogTarget(float[] x, float[] t, int from, int to, float[] out) {
         int i = from;
         for (; i <= to - L; i += L) {
-            klDivLogTargetTerm(load(x, i), load(t, i)).intoArray(out, i);
+            klDivLogTargetTerm(fromArray(SPECIES, x, i), fromArray(SPECIES, t, i)).intoArray(out, i);
         }
         for (; i < to; i++) {
             out[i] = klDivLogTargetScalar(x[i], t[i]);
@@ -585,7 +584,7 @@ final class PanamaKernels implements Kernels {
         DoubleVector acc1 = acc0;
         int i = from;
         for (; i <= to - L; i += L) {
-            FloatVector kl = klDivTerm(load(x, i), load(t, i));
+            FloatVector kl = klDivTerm(fromArray(SPECIES, x, i), fromArray(SPECIES, t, i));
             acc0 = acc0.add(kl.convertShape(F2D, DOUBLES, 0));
             acc1 = acc1.add(kl.convertShape(F2D, DOUBLES, 1));
         }
@@ -602,7 +601,7 @@ final class PanamaKernels implements Kernels {
         DoubleVector acc1 = acc0;
         int i = from;
         for (; i <= to - L; i += L) {
-            FloatVector kl = klDivLogTargetTerm(load(x, i), load(t, i));
+            FloatVector kl = klDivLogTargetTerm(fromArray(SPECIES, x, i), fromArray(SPECIES, t, i));
             acc0 = acc0.add(kl.convertShape(F2D, DOUBLES, 0));
             acc1 = acc1.add(kl.convertShape(F2D, DOUBLES, 1));
         }
@@ -617,7 +616,7 @@ final class PanamaKernels implements Kernels {
     public void klDivBackward(float g, float[] t, int from, int to, float[] out) {
         int i = from;
         for (; i <= to - L; i += L) {
-            load(t, i).mul(g).neg().intoArray(out, i);
+            fromArray(SPECIES, t, i).mul(g).neg().intoArray(out, i);
         }
         for (; i < to; i++) {
             out[i] = -(g * t[i]);
@@ -628,7 +627,7 @@ final class PanamaKernels implements Kernels {
     public void klDivBackwardLogTarget(float g, float[] t, int from, int to, float[] out) {
         int i = from;
         for (; i <= to - L; i += L) {
-            exp(load(t, i)).mul(g).neg().intoArray(out, i);
+            exp(fromArray(SPECIES, t, i)).mul(g).neg().intoArray(out, i);
         }
         for (; i < to; i++) {
             out[i] = -(g * expScalar(t[i]));
@@ -639,7 +638,7 @@ final class PanamaKernels implements Kernels {
     public void klDivBackward(float[] g, float[] t, int from, int to, float[] out) {
         int i = from;
         for (; i <= to - L; i += L) {
-            load(g, i).mul(load(t, i)).neg().intoArray(out, i);
+            fromArray(SPECIES, g, i).mul(fromArray(SPECIES, t, i)).neg().intoArray(out, i);
         }
         for (; i < to; i++) {
             out[i] = -(g[i] * t[i]);
@@ -650,7 +649,7 @@ final class PanamaKernels implements Kernels {
     public void klDivBackwardLogTarget(float[] g, float[] t, int from, int to, float[] out) {
         int i = from;
         for (; i <= to - L; i += L) {
-            load(g, i).mul(exp(load(t, i))).neg().intoArray(out, i);
+            fromArray(SPECIES, g, i).mul(exp(fromArray(SPECIES, t, i))).neg().intoArray(out, i);
         }
         for (; i < to; i++) {
             out[i] = -(g[i] * expScalar(t[i]));
@@ -671,7 +670,7 @@ final class PanamaKernels implements Kernels {
             int end = i + Math.min(last - i, (BLOCK_VECTORS - 1) * L);
             FloatVector block = FloatVector.zero(SPECIES);
             for (; i <= end; i += L) {
-                block = block.add(expNonPositive(load(a, i).sub(vm).mul(vt)));
+                block = block.add(expNonPositive(fromArray(SPECIES, a, i).sub(vm).mul(vt)));
             }
             acc = acc.add(block);
         }
@@ -693,7 +692,7 @@ final class PanamaKernels implements Kernels {
             int end = i + Math.min(last - i, (BLOCK_VECTORS - 1) * L);
             FloatVector block = FloatVector.zero(SPECIES);
             for (; i <= end; i += L) {
-                FloatVector e = expNonPositive(load(a, i).sub(vm).mul(vt));
+                FloatVector e = expNonPositive(fromArray(SPECIES, a, i).sub(vm).mul(vt));
                 e.intoArray(out, i - outOff);
                 block = block.add(e);
             }
@@ -716,8 +715,8 @@ final class PanamaKernels implements Kernels {
         DoubleVector acc1 = acc0;
         int i = from;
         for (; i <= to - L; i += L) {
-            FloatVector wv = load(w, i);
-            FloatVector t = wv.mul(load(a, i).sub(va).sub(load(b, i).sub(vb)));
+            FloatVector wv = fromArray(SPECIES, w, i);
+            FloatVector t = wv.mul(fromArray(SPECIES, a, i).sub(va).sub(fromArray(SPECIES, b, i).sub(vb)));
             t = t.blend(V_ZERO, wv.compare(EQ, V_ZERO));
             acc0 = acc0.add(t.convertShape(F2D, DOUBLES, 0));
             acc1 = acc1.add(t.convertShape(F2D, DOUBLES, 1));
@@ -738,8 +737,8 @@ final class PanamaKernels implements Kernels {
         DoubleVector acc1 = acc0;
         int i = from;
         for (; i <= to - L; i += L) {
-            FloatVector wv = load(w, i);
-            FloatVector t = wv.mul(load(a, i).sub(va));
+            FloatVector wv = fromArray(SPECIES, w, i);
+            FloatVector t = wv.mul(fromArray(SPECIES, a, i).sub(va));
             t = t.blend(V_ZERO, wv.compare(EQ, V_ZERO));
             acc0 = acc0.add(t.convertShape(F2D, DOUBLES, 0));
             acc1 = acc1.add(t.convertShape(F2D, DOUBLES, 1));
@@ -761,7 +760,7 @@ final class PanamaKernels implements Kernels {
         FloatVector vk = FloatVector.broadcast(SPECIES, k);
         int i = from;
         for (; i <= to - L; i += L) {
-            vk.mul(load(e, i - eOff).mul(ve).sub(load(out, i).mul(vo))).intoArray(out, i);
+            vk.mul(fromArray(SPECIES, e, i - eOff).mul(ve).sub(fromArray(SPECIES, out, i).mul(vo))).intoArray(out, i);
         }
         for (; i < to; i++) {
             out[i] = k * (e[i - eOff] * eScale - out[i] * outScale);
@@ -779,8 +778,8 @@ final class PanamaKernels implements Kernels {
         FloatVector vk = FloatVector.broadcast(SPECIES, k);
         int i = from;
         for (; i <= to - L; i += L) {
-            FloatVector p = load(out, i).mul(vsc);
-            FloatVector d = load(a, i).sub(va).sub(load(b, i).sub(vb)).mul(vt).add(vc);
+            FloatVector p = fromArray(SPECIES, out, i).mul(vsc);
+            FloatVector d = fromArray(SPECIES, a, i).sub(va).sub(fromArray(SPECIES, b, i).sub(vb)).mul(vt).add(vc);
             vk.mul(p).mul(d).blend(V_ZERO, p.compare(EQ, V_ZERO)).intoArray(out, i);
         }
         for (; i < to; i++) {
@@ -797,8 +796,8 @@ final class PanamaKernels implements Kernels {
         FloatVector vk = FloatVector.broadcast(SPECIES, k);
         int i = from;
         for (; i <= to - L; i += L) {
-            FloatVector p = load(out, i).mul(vsc);
-            FloatVector d = load(a, i).sub(va).add(vc);
+            FloatVector p = fromArray(SPECIES, out, i).mul(vsc);
+            FloatVector d = fromArray(SPECIES, a, i).sub(va).add(vc);
             vk.mul(p).mul(d).blend(V_ZERO, p.compare(EQ, V_ZERO)).intoArray(out, i);
         }
         for (; i < to; i++) {
@@ -813,7 +812,7 @@ final class PanamaKernels implements Kernels {
         FloatVector vb = FloatVector.broadcast(SPECIES, b);
         int i = from;
         for (; i <= to - L; i += L) {
-            load(out, i).mul(va).sub(vb).intoArray(out, i);
+            fromArray(SPECIES, out, i).mul(va).sub(vb).intoArray(out, i);
         }
         for (; i < to; i++) {
             out[i] = out[i] * a - b;
@@ -826,7 +825,7 @@ final class PanamaKernels implements Kernels {
         FloatVector vb = FloatVector.broadcast(SPECIES, b);
         int i = from;
         for (; i <= to - L; i += L) {
-            load(out, i).mul(va).sub(vb.mul(load(w, i - wOff))).intoArray(out, i);
+            fromArray(SPECIES, out, i).mul(va).sub(vb.mul(fromArray(SPECIES, w, i - wOff))).intoArray(out, i);
         }
         for (; i < to; i++) {
             out[i] = out[i] * a - b * w[i - wOff];
@@ -839,7 +838,7 @@ final class PanamaKernels implements Kernels {
         DoubleVector acc1 = acc0;
         int i = from;
         for (; i <= to - L; i += L) {
-            FloatVector t = load(w, i - wOff).mul(load(z, i));
+            FloatVector t = fromArray(SPECIES, w, i - wOff).mul(fromArray(SPECIES, z, i));
             acc0 = acc0.add(t.convertShape(F2D, DOUBLES, 0));
             acc1 = acc1.add(t.convertShape(F2D, DOUBLES, 1));
         }
@@ -856,7 +855,7 @@ final class PanamaKernels implements Kernels {
         DoubleVector acc1 = acc0;
         int i = from;
         for (; i <= to - L; i += L) {
-            FloatVector v = load(w, i - wOff).mul(load(t, i)).mul(load(z, i));
+            FloatVector v = fromArray(SPECIES, w, i - wOff).mul(fromArray(SPECIES, t, i)).mul(fromArray(SPECIES, z, i));
             acc0 = acc0.add(v.convertShape(F2D, DOUBLES, 0));
             acc1 = acc1.add(v.convertShape(F2D, DOUBLES, 1));
         }
@@ -876,8 +875,8 @@ final class PanamaKernels implements Kernels {
         FloatVector v0 = FloatVector.broadcast(SPECIES, e0);
         int i = from;
         for (; i <= to - L; i += L) {
-            FloatVector tt = v1.mul(load(t, i)).add(v0);
-            load(out, i).mul(va).sub(vb.mul(load(w, i - wOff)).mul(tt)).intoArray(out, i);
+            FloatVector tt = v1.mul(fromArray(SPECIES, t, i)).add(v0);
+            fromArray(SPECIES, out, i).mul(va).sub(vb.mul(fromArray(SPECIES, w, i - wOff)).mul(tt)).intoArray(out, i);
         }
         for (; i < to; i++) {
             out[i] = out[i] * a - b * w[i - wOff] * (e1 * t[i] + e0);
@@ -899,8 +898,8 @@ final class PanamaKernels implements Kernels {
         DoubleVector acc1 = acc0;
         int i = from;
         for (; i <= to - L; i += L) {
-            FloatVector qv = load(q, i);
-            FloatVector tc = clip(load(t, i));
+            FloatVector qv = fromArray(SPECIES, q, i);
+            FloatVector tc = clip(fromArray(SPECIES, t, i));
             FloatVector ratio = tc.div(clip(qv));
             VectorMask<Float> out0 = qv.compare(LT, V_KERAS_EPS).or(qv.compare(GT, V_ONE));
             ratio.mul(vk).blend(V_ZERO, out0).intoArray(out, i);
@@ -941,10 +940,10 @@ final class PanamaKernels implements Kernels {
         FloatVector vkg = FloatVector.broadcast(SPECIES, kG);
         int i = from;
         for (; i <= to - L; i += L) {
-            FloatVector pf = load(outF, i).mul(vsf);
-            FloatVector pg = load(outG, i).mul(vsg);
+            FloatVector pf = fromArray(SPECIES, outF, i).mul(vsf);
+            FloatVector pg = fromArray(SPECIES, outG, i).mul(vsg);
             vkg.mul(pg.sub(pf)).intoArray(outG, i);
-            FloatVector d = load(f, i).sub(vmf).sub(load(g, i).sub(vmg)).add(vc);
+            FloatVector d = fromArray(SPECIES, f, i).sub(vmf).sub(fromArray(SPECIES, g, i).sub(vmg)).add(vc);
             vkf.mul(pf).mul(d).blend(V_ZERO, pf.compare(EQ, V_ZERO)).intoArray(outF, i);
         }
         for (; i < to; i++) {
@@ -968,9 +967,9 @@ final class PanamaKernels implements Kernels {
         FloatVector vk = FloatVector.broadcast(SPECIES, k);
         int i = from;
         for (; i <= to - L; i += L) {
-            FloatVector pf = load(outF, i).mul(vsf);
-            FloatVector pg = load(outG, i).mul(vsg);
-            FloatVector d = load(f, i).sub(vmf).sub(load(g, i).sub(vmg)).add(vc);
+            FloatVector pf = fromArray(SPECIES, outF, i).mul(vsf);
+            FloatVector pg = fromArray(SPECIES, outG, i).mul(vsg);
+            FloatVector d = fromArray(SPECIES, f, i).sub(vmf).sub(fromArray(SPECIES, g, i).sub(vmg)).add(vc);
             pf.mul(d.add(vaf)).blend(V_ZERO, pf.compare(EQ, V_ZERO)).sub(pg).mul(vk).intoArray(outF, i);
             pg.mul(vag.sub(d)).blend(V_ZERO, pg.compare(EQ, V_ZERO)).sub(pf).mul(vk).intoArray(outG, i);
         }
@@ -992,8 +991,8 @@ final class PanamaKernels implements Kernels {
         FloatVector vb1 = FloatVector.broadcast(SPECIES, b1);
         int i = from;
         for (; i <= to - L; i += L) {
-            FloatVector pf = load(outF, i).mul(vsf);
-            FloatVector pg = load(outG, i).mul(vsg);
+            FloatVector pf = fromArray(SPECIES, outF, i).mul(vsf);
+            FloatVector pg = fromArray(SPECIES, outG, i).mul(vsg);
             pf.intoArray(outF, i);
             pg.intoArray(outG, i);
             logPositive(pf.mul(vb).add(pg.mul(vb1)).max(V_MIN_NORMAL)).intoArray(lm, i - lmOff);
@@ -1020,11 +1019,13 @@ final class PanamaKernels implements Kernels {
         DoubleVector ag1 = af0;
         int i = from;
         for (; i <= to - L; i += L) {
-            FloatVector m = load(lm, i - lmOff);
-            FloatVector vf = load(pf, i);
-            FloatVector vg = load(pg, i);
-            FloatVector tf = vf.mul(load(f, i).sub(vmf).sub(vlf).sub(m)).blend(V_ZERO, vf.compare(EQ, V_ZERO));
-            FloatVector tg = vg.mul(load(g, i).sub(vmg).sub(vlg).sub(m)).blend(V_ZERO, vg.compare(EQ, V_ZERO));
+            FloatVector m = fromArray(SPECIES, lm, i - lmOff);
+            FloatVector vf = fromArray(SPECIES, pf, i);
+            FloatVector vg = fromArray(SPECIES, pg, i);
+            FloatVector tf = vf.mul(fromArray(SPECIES, f, i).sub(vmf).sub(vlf).sub(m))
+                    .blend(V_ZERO, vf.compare(EQ, V_ZERO));
+            FloatVector tg = vg.mul(fromArray(SPECIES, g, i).sub(vmg).sub(vlg).sub(m))
+                    .blend(V_ZERO, vg.compare(EQ, V_ZERO));
             af0 = af0.add(tf.convertShape(F2D, DOUBLES, 0));
             af1 = af1.add(tf.convertShape(F2D, DOUBLES, 1));
             ag0 = ag0.add(tg.convertShape(F2D, DOUBLES, 0));
@@ -1058,12 +1059,12 @@ final class PanamaKernels implements Kernels {
         FloatVector vcg = FloatVector.broadcast(SPECIES, cG);
         int i = from;
         for (; i <= to - L; i += L) {
-            FloatVector m = load(lm, i - lmOff);
-            FloatVector pf = load(outF, i);
-            FloatVector pg = load(outG, i);
-            vkf.mul(pf).mul(load(f, i).sub(vmf).sub(vlf).sub(m).sub(vcf))
+            FloatVector m = fromArray(SPECIES, lm, i - lmOff);
+            FloatVector pf = fromArray(SPECIES, outF, i);
+            FloatVector pg = fromArray(SPECIES, outG, i);
+            vkf.mul(pf).mul(fromArray(SPECIES, f, i).sub(vmf).sub(vlf).sub(m).sub(vcf))
                     .blend(V_ZERO, pf.compare(EQ, V_ZERO)).intoArray(outF, i);
-            vkg.mul(pg).mul(load(g, i).sub(vmg).sub(vlg).sub(m).sub(vcg))
+            vkg.mul(pg).mul(fromArray(SPECIES, g, i).sub(vmg).sub(vlg).sub(m).sub(vcg))
                     .blend(V_ZERO, pg.compare(EQ, V_ZERO)).intoArray(outG, i);
         }
         for (; i < to; i++) {
