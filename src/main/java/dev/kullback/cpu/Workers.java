@@ -233,12 +233,17 @@ final class Workers {
             }
         }
 
+        /** Starts the thread; when the JVM cannot (out of native threads), the job runs without this helper. */
         private synchronized void start() {
             if (thread == null && !shutdown) {
                 Thread t = new Thread(this, name);
                 t.setDaemon(true);
                 thread = t;
-                t.start();
+                try {
+                    t.start();
+                } catch (OutOfMemoryError | SecurityException e) {
+                    thread = null;
+                }
             }
         }
 

@@ -35,7 +35,8 @@ public final class Demo {
                 notCovered.isEmpty() ? "" : "; not covered: " + String.join("; ", notCovered));
 
         System.out.printf(Locale.ROOT, "Throughput on [%d, %d] float32 (effective bandwidth: bytes an op must "
-                + "move / its time; best of 5):%n", ROWS, COLS);
+                + "move / its time; best of %d; the copy bound is System.arraycopy on every core):%n", ROWS, COLS,
+                Throughput.REPEATS);
         // the host's copy bound is this machine's limit for the CPU device; a GPU's is its own memory bandwidth
         boolean host = !device.isGpu();
         System.out.printf(Locale.ROOT, "  %-26s %10s %s%n", "op", "GB/s", host ? "   x copy bound" : "");
