@@ -6,6 +6,7 @@ import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.LongByReference;
 
+import java.lang.ref.Reference;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -280,18 +281,26 @@ public final class SimGpu implements Gpu {
             }
             pointers.setPointer(off, values.share(off));
         }
-        synchronized (STREAM) {
-            requireUsable();
-            int code = lib.sim_launch(k.handle, gridX, gridY, gridZ, blockX, blockY, blockZ, sharedBytes, pointers,
-                    args.length);
-            if (code != 0) {
-                SimCudaException e = error(code, k.kernel);
-                if (isSticky(code)) {
-                    sticky = e;
+        try {
+            synchronized (STREAM) {
+                requireUsable();
+                int code = lib.sim_launch(k.handle, gridX, gridY, gridZ, blockX, blockY, blockZ, sharedBytes,
+                        pointers, args.length);
+                if (code != 0) {
+                    SimCudaException e = error(code, k.kernel);
+                    if (isSticky(code)) {
+                        sticky = e;
+                    }
+                    throw e;
                 }
-                throw e;
+                LAUNCHED.add(k.module + "." + k.kernel);
             }
-            LAUNCHED.add(k.module + "." + k.kernel);
+        } finally {
+            // pointers holds only the raw addresses of values' bytes: without this fence the collector may free
+            // values (JNA frees a Memory's native block when it is collected) while the kernel still reads its
+            // arguments from it, and a kernel then sees a garbage pointer (seen under 16 threads in ConcurrencyTest)
+            Reference.reachabilityFence(values);
+            Reference.reachabilityFence(pointers);
         }
     }
 
