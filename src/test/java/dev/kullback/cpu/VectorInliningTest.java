@@ -60,7 +60,9 @@ class VectorInliningTest {
                 refused.add(line.trim());
             }
         }
-        assumeTrue(inlined > 10, "C2 compiled too little to judge (a slow or busy machine); inlined helpers: "
+        // loads are the JDK's force-inlined fromArray now (never refused), so only exp/log-like helpers count here:
+        // the "losses" workload inlines 9 to 14 of them where C2 compiled its kernels
+        assumeTrue(inlined >= 5, "C2 compiled too little to judge (a slow or busy machine); inlined helpers: "
                 + inlined);
         assertTrue(refused.isEmpty(), () -> "C2 left Vector API helpers out of line (their vectors get boxed):\n"
                 + refused.stream().distinct().collect(Collectors.joining("\n")));
