@@ -444,6 +444,22 @@ final class PanamaKernels implements Kernels {
         writeAndStats(a, out, w, wm, wLogSum, from, n, m, s, slot);
     }
 
+    /** a[l] = exp(a[l] - b[l]) for arguments <= 0, lane by lane with the scalar twin (the same bits as the vector). */
+    private static float[] expOfDifference(float[] a, float[] b) {
+        for (int l = 0; l < a.length; l++) {
+            a[l] = expScalar(a[l] - b[l]);
+        }
+        return a;
+    }
+
+    /** a[l] = exp(a[l] - b), as {@link #expOfDifference(float[], float[])}. */
+    private static float[] expOfDifference(float[] a, float b) {
+        for (int l = 0; l < a.length; l++) {
+            a[l] = expScalar(a[l] - b);
+        }
+        return a;
+    }
+
     private static final FloatVector V_LOWEST = v(-Float.MAX_VALUE);
     private static final FloatVector V_HEADROOM = v(LOG_STATS_HEADROOM);
 
@@ -481,9 +497,11 @@ final class PanamaKernels implements Kernels {
                     FloatVector x = fromArray(SPECIES, a, from + j);
                     FloatVector d = x.sub(r);
                     VectorMask<Float> up = d.compare(GT, V_HEADROOM);
+                    // rare, so lane by lane in scalar: on a cold path C2 may leave a vector helper out of line ("already
+                    // compiled into a medium method"), boxing its vectors; the scalar twin gives the same bits
                     if (up.anyTrue()) {
                         FloatVector raised = r.blend(x, up);
-                        FloatVector scale = expNonPositive(r.sub(raised));
+                        FloatVector scale = fromArray(SPECIES, expOfDifference(r.toArray(), raised.toArray()), 0);
                         acc = acc.mul(scale);
                         block = block.mul(scale);
                         r = raised;
@@ -494,9 +512,9 @@ final class PanamaKernels implements Kernels {
                 }
                 acc = acc.add(block);
             }
-            if (!shared) {
+            if (!shared) { // rare too, as the rescaling above
                 ref = r.reduceLanes(MAX);
-                acc = acc.mul(expNonPositive(r.sub(ref)));
+                acc = acc.mul(fromArray(SPECIES, expOfDifference(r.toArray(), ref), 0));
             }
             sum = lanes(acc.toArray());
         }
