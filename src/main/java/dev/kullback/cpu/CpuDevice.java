@@ -268,12 +268,15 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
             rowSum[r] = sumExp(m, s, r * chunks, chunks, rowMax[r]);
         }
         if (log) {
+            float[] rowLogSum = new float[rows]; // once per row, not per chunk
+            for (int r = 0; r < rows; r++) {
+                rowLogSum[r] = (float) Math.log(rowSum[r]);
+            }
             workers.forEach(units, grain, (u0, u1) -> {
                 for (int u = u0; u < u1; u++) {
                     int r = u / chunks;
                     int from = chunkStart(u, chunks, cols);
-                    kernels.logSoftmaxWrite(a, from, chunkEnd(u, chunks, cols, from), rowMax[r],
-                            (float) Math.log(rowSum[r]), o);
+                    kernels.logSoftmaxWrite(a, from, chunkEnd(u, chunks, cols, from), rowMax[r], rowLogSum[r], o);
                 }
             });
         } else {

@@ -452,20 +452,13 @@ final class PanamaKernels implements Kernels {
         return a;
     }
 
-    /** a[l] = exp(a[l] - b), as {@link #expOfDifference(float[], float[])}. */
-    private static float[] expOfDifference(float[] a, float b) {
-        for (int l = 0; l < a.length; l++) {
-            a[l] = expScalar(a[l] - b);
-        }
-        return a;
-    }
-
     private static final FloatVector V_LOWEST = v(-Float.MAX_VALUE);
     private static final FloatVector V_HEADROOM = v(LOG_STATS_HEADROOM);
 
     /**
      * Online log-softmax statistics, one read of the range and one exp per value: each lane keeps a reference r
-     * (seeded with the first vector, at least the lowest float so that -inf - r is -inf, not NaN) and Σ exp(x - r).
+     * (seeded for every lane with the first vector's maximum, at least the lowest float so that -inf - r is -inf,
+     * not NaN) and Σ exp(x - r).
      * A value more than the headroom above its lane's reference (rare after the seed: logits seldom span 16 nats
      * within a lane) makes that lane's reference the value and rescales its sums, so exp never sees an argument above
      * the headroom and the sums never overflow (expNonPositive's 2^(k + 64) scaling holds up to 43 nats). The lanes are
@@ -514,7 +507,7 @@ final class PanamaKernels implements Kernels {
             }
             if (!shared) { // rare too, as the rescaling above
                 ref = r.reduceLanes(MAX);
-                acc = acc.mul(fromArray(SPECIES, expOfDifference(r.toArray(), ref), 0));
+                acc = acc.mul(fromArray(SPECIES, expOfDifference(r.toArray(), v(ref).toArray()), 0));
             }
             sum = lanes(acc.toArray());
         }
