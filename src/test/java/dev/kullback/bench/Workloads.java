@@ -314,15 +314,7 @@ abstract class Workloads implements AutoCloseable {
                     work = () -> parallel.forRange(rows, (from, to) -> {
                         for (int r = from; r < to; r++) {
                             int o = r * cols;
-                            float max = Float.NEGATIVE_INFINITY;
-                            for (int j = 0; j < cols; j++) {
-                                max = Math.max(max, x[o + j]);
-                            }
-                            double sum = 0;
-                            for (int j = 0; j < cols; j++) {
-                                sum += Math.exp(x[o + j] - max);
-                            }
-                            float lse = (float) (max + Math.log(sum));
+                            float lse = logSumExp(x, o, cols, 1f);
                             for (int j = 0; j < cols; j++) {
                                 y[o + j] = x[o + j] - lse;
                             }
@@ -360,20 +352,8 @@ abstract class Workloads implements AutoCloseable {
                         parallel.forRange(rows, (from, to) -> {
                             for (int r = from; r < to; r++) {
                                 int o = r * cols;
-                                float maxS = Float.NEGATIVE_INFINITY;
-                                float maxT = Float.NEGATIVE_INFINITY;
-                                for (int j = 0; j < cols; j++) {
-                                    maxS = Math.max(maxS, s[o + j] * invT);
-                                    maxT = Math.max(maxT, t[o + j] * invT);
-                                }
-                                double sumS = 0;
-                                double sumT = 0;
-                                for (int j = 0; j < cols; j++) {
-                                    sumS += Math.exp(s[o + j] * invT - maxS);
-                                    sumT += Math.exp(t[o + j] * invT - maxT);
-                                }
-                                float lseS = (float) (maxS + Math.log(sumS));
-                                float lseT = (float) (maxT + Math.log(sumT));
+                                float lseS = logSumExp(s, o, cols, invT);
+                                float lseT = logSumExp(t, o, cols, invT);
                                 double kl = 0;
                                 for (int j = 0; j < cols; j++) {
                                     float logQ = s[o + j] * invT - lseS;
@@ -399,15 +379,7 @@ abstract class Workloads implements AutoCloseable {
                         parallel.forRange(rows, (from, to) -> {
                             for (int r = from; r < to; r++) {
                                 int o = r * cols;
-                                float max = Float.NEGATIVE_INFINITY;
-                                for (int j = 0; j < cols; j++) {
-                                    max = Math.max(max, x[o + j]);
-                                }
-                                double sum = 0;
-                                for (int j = 0; j < cols; j++) {
-                                    sum += Math.exp(x[o + j] - max);
-                                }
-                                float lse = (float) (max + Math.log(sum));
+                                float lse = logSumExp(x, o, cols, 1f);
                                 for (int j = 0; j < cols; j++) {
                                     grad[o + j] = (float) Math.exp(x[o + j] - lse) * inv;
                                 }
@@ -422,6 +394,19 @@ abstract class Workloads implements AutoCloseable {
                 default:
                     throw new IllegalArgumentException("unknown op " + op);
             }
+        }
+
+        /** log Σ exp(scale · x) over x[o, o + cols), after the row's maximum, as users write it. */
+        private static float logSumExp(float[] x, int o, int cols, float scale) {
+            float max = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < cols; j++) {
+                max = Math.max(max, x[o + j] * scale);
+            }
+            double sum = 0;
+            for (int j = 0; j < cols; j++) {
+                sum += Math.exp(x[o + j] * scale - max);
+            }
+            return (float) (max + Math.log(sum));
         }
 
         private static double total(double[] values) {
