@@ -1,0 +1,98 @@
+package dev.kullback.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kullback.DType;
+import dev.kullback.internal.HalfFloats;
+import java.util.Arrays;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The simulator's {@code cuda_fp16.h} / {@code cuda_bf16.h} conversions, as kernels use them, on every 16-bit
+ * pattern and every rounding case: they must give the bits of the host conversions ({@link HalfFloats}, checked
+ * against PyTorch in {@code HalfFloatsTest}), except that CUDA narrows any NaN to 0x7FFF where PyTorch gives its
+ * own quiet NaN — both NaN.
+ */
+class SimHalfConversionsTest {
+    private static final int PATTERNS = 1 << 16;
+    private SimGpu gpu;
+
+    @BeforeEach
+    void open() {
+        gpu = SimGpus.open();
+    }
+
+    @AfterEach
+    void close() {
+        if (gpu != null) {
+            gpu.close();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"BFLOAT16", "FLOAT16"})
+    void widensEveryPatternExactly(DType type) {
+        int[] bits = new int[PATTERNS];
+        Arrays.setAll(bits, i -> i);
+        long in = gpu.malloc(4L * PATTERNS);
+        long out = gpu.malloc(4L * PATTERNS);
+        gpu.copyToDevice(bits, in);
+        gpu.launch(gpu.function("sim_half", "half_widen"), PATTERNS / 256, 256, 0, in, out, PATTERNS, flag(type));
+        float[] wide = new float[PATTERNS];
+        gpu.copyToHost(out, wide, 0, PATTERNS);
+        for (int i = 0; i < PATTERNS; i++) {
+            float expected = HalfFloats.toFloat(type, (short) i);
+            if (Float.isNaN(expected)) {
+                assertTrue(Float.isNaN(wide[i]), type + " 0x" + Integer.toHexString(i));
+            } else {
+                assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(wide[i]),
+                        type + " 0x" + Integer.toHexString(i));
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"BFLOAT16", "FLOAT16"})
+    void narrowsEveryRoundingCaseToNearestEven(DType type) {
+        float[] specials = {65519.996f, 65520f, -65520f, 1e10f, Float.MAX_VALUE, 0x1.ff8p127f, Float.MIN_VALUE,
+            0x1p-25f, Math.nextUp(0x1p-25f), 0x1.8p-24f, -0f, Float.NaN, Float.intBitsToFloat(0xFF800001)};
+        float[] values = Arrays.copyOf(specials, PATTERNS * 4 + specials.length);
+        int n = specials.length;
+        for (int i = 0; i < PATTERNS; i++) {
+            float v = HalfFloats.toFloat(type, (short) i);
+            float next = HalfFloats.toFloat(type, (short) (i + 1));
+            values[n++] = v;
+            if (Float.isFinite(v) && Float.isFinite(next) && ((i + 1) & 0x7FFF) != 0) {
+                float mid = (float) (((double) v + next) / 2);
+                values[n++] = mid;
+                values[n++] = Math.nextDown(mid);
+                values[n++] = Math.nextUp(mid);
+            }
+        }
+        int count = n;
+        long in = gpu.malloc(4L * count);
+        long out = gpu.malloc(4L * count);
+        gpu.copyToDevice(values, 0, in, count);
+        gpu.launch(gpu.function("sim_half", "half_narrow"), (count + 255) / 256, 256, 0, in, out, count, flag(type));
+        int[] narrow = new int[count];
+        gpu.copyToHost(out, narrow);
+        for (int i = 0; i < count; i++) {
+            short expected = HalfFloats.fromFloat(type, values[i]);
+            String what = type + " of " + values[i] + " (0x" + Integer.toHexString(Float.floatToRawIntBits(values[i]))
+                    + ")";
+            if (Float.isNaN(values[i])) {
+                assertEquals(0x7FFF, narrow[i], what + ": CUDA's canonical NaN");
+            } else {
+                assertEquals(expected & 0xFFFF, narrow[i], what);
+            }
+        }
+    }
+
+    private static int flag(DType type) {
+        return type == DType.BFLOAT16 ? 1 : 0;
+    }
+}
