@@ -262,8 +262,11 @@ class VocabParallelLossTest {
     /** Runs {@code c} sharded and unsharded and checks every promise of the class comment. */
     static void check(List<Device> devices, int ranks, int rows, int vocab, Split split, Case c, long seed)
             throws Exception {
-        float[][] in = inputs(rows, vocab, seed);
-        int[] y = labels(rows, vocab);
+        check(devices, ranks, rows, vocab, split, c, inputs(rows, vocab, seed), labels(rows, vocab));
+    }
+
+    static void check(List<Device> devices, int ranks, int rows, int vocab, Split split, Case c, float[][] in, int[] y)
+            throws Exception {
         int[][] slices = slices(ranks, vocab, split);
         Result full = unsharded(devices.get(8), rows, vocab, in, y, c);
         List<Result> first = runRanks(devices, ranks, rows, vocab, slices, in, y, c, new InMemoryAllReduce(ranks));
@@ -327,6 +330,38 @@ class VocabParallelLossTest {
         for (Case c : cases) {
             check(devices, 2, 2, 2101, Split.PADDED, c, 7);
         }
+    }
+
+    /**
+     * Rows the unsharded losses give NaN for, or 0 for: a row of -inf only, a row with a NaN, a row of -inf but for
+     * one class (held by one rank only), and every row ignored (MEAN over no rows is NaN, as in PyTorch).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.kullback.TestDevices#kinds")
+    void edgeRowsMatchUnsharded(TestDevices.Kind kind) throws Exception {
+        List<Device> devices = devices(kind);
+        int vocab = 13;
+        float[][] in = inputs(ROWS, vocab, 5);
+        for (float[] x : in) {
+            Arrays.fill(x, 0, vocab, Float.NEGATIVE_INFINITY); // row 0: all -inf
+            x[vocab + 4] = Float.NaN; // row 1: a NaN
+            Arrays.fill(x, 2 * vocab, 3 * vocab, Float.NEGATIVE_INFINITY); // row 2: one finite class, the last
+            x[3 * vocab - 1] = 1.5f;
+        }
+        int[] y = {3, 0, vocab - 1, IGNORE};
+        int[] allIgnored = {IGNORE, IGNORE, IGNORE, IGNORE};
+        List<Case> cases = new ArrayList<>();
+        cases.add(crossEntropyCases(false).get(0)); // NONE
+        cases.add(distillationCases(false).get(0)); // NONE forward
+        cases.add(distillationCases(false).get(4)); // NONE reverse
+        cases.add(entropyCases(false).get(0)); // NONE
+        for (Case c : cases) {
+            check(devices, 3, ROWS, vocab, Split.PADDED, c, in, y);
+        }
+        check(devices, 3, ROWS, vocab, Split.PADDED, crossEntropyCases(false).get(11), inputs(ROWS, vocab, 6),
+                allIgnored);
+        check(devices, 3, ROWS, vocab, Split.PADDED, distillationCases(false).get(25), inputs(ROWS, vocab, 6),
+                allIgnored);
     }
 
     // ---- communication volume and bad input ----------------------------------------------------------------
