@@ -2,7 +2,7 @@
 // first `classes` are classes of the vocabulary and the rest padding (gradient 0). The loss needs a few numbers
 // per row from every rank; the launcher (dev.kullback.cuda.VocabParallelKernels, driven by
 // internal/AbstractDevice) runs three passes with the caller's all-reduces between them:
-//   vp_max    maxes[row, i]: max over the shard's classes of input i (a, then b for distillation) · invT
+//   vp_max    maxes[row, i]: max over the shard's classes of input i (a, then b for distillation), unscaled
 //             -> all-reduce MAX
 //   vp_sums   sums[row, ...] given the global maxima (ignored rows write 0s)
 //             -> all-reduce SUM
@@ -11,7 +11,7 @@
 //   shard holds y), Σ z (only with smoothing: sumWidth 3)}; lse = M + log S,
 //   loss = (1-ε)(lse - z_y) + ε(lse - Σz / V) + zLoss lse²   (PyTorch's smoothing over all V classes)
 //   grad = k (p (1 + 2 zLoss lse) - (1-ε) onehot(y) - ε / V)
-// kind 1/2, forward/reverse distillation, sums {Ss, St, D}: with ls = s/T - Ms, lt = t/T - Mt,
+// kind 1/2, forward/reverse distillation, sums {Ss, St, D}: with ls = (s - Ms) / T, lt = (t - Mt) / T,
 //   forward D = Σ e_t (lt - ls), KL = D / St - log St + log Ss, grad = k (Q - P)
 //   reverse D = Σ e_s (ls - lt), KL = D / Ss - log Ss + log St, grad = k Q ((log Q - log P) - KL)
 //   (a class whose weight e is 0 adds 0: -inf in both logits is masked, as in distillation.cu); loss = T² KL
@@ -56,15 +56,15 @@ __device__ __forceinline__ bool vp_ignored(const int* __restrict__ labels, long 
 
 template <bool kBlock>
 __device__ __forceinline__ void vp_max_row(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ out,
-                                           unsigned classes, float invT, unsigned tid, unsigned nthreads) {
+                                           unsigned classes, unsigned tid, unsigned nthreads) {
     float ma = -INFINITY, mb = -INFINITY;
     if (b) {
         visit2(a, b, classes, tid, nthreads, [&](unsigned, float x, float y) {
-            ma = fmaxf(ma, x * invT);
-            mb = fmaxf(mb, y * invT);
+            ma = fmaxf(ma, x);
+            mb = fmaxf(mb, y);
         });
     } else {
-        visit1(a, classes, tid, nthreads, [&](unsigned, float x) { ma = fmaxf(ma, x * invT); });
+        visit1(a, classes, tid, nthreads, [&](unsigned, float x) { ma = fmaxf(ma, x); });
     }
     ma = group_fmax<kBlock>(ma);
     if (b) mb = group_fmax<kBlock>(mb);
@@ -100,7 +100,7 @@ __device__ __forceinline__ void vp_sums_row(int kind, const float* __restrict__ 
         const bool forward = kind == VP_FORWARD;
         const float ms = m[0], mt = m[1];
         visit2(a, b, classes, tid, nthreads, [&](unsigned, float x, float t) {
-            const float ls = x * invT - ms, lt = t * invT - mt;
+            const float ls = (x - ms) * invT, lt = (t - mt) * invT;
             const float es = expf(ls), et = expf(lt);
             s0 += es;
             s1 += et;
@@ -163,8 +163,8 @@ __device__ __forceinline__ void vp_write_row(int kind, const float* __restrict__
         const float kl = forward ? in[2] / in[1] - logSt + logSs : in[2] / in[0] - logSs + logSt;
         loss = kl;
         map2(a, b, g, nullptr, classes, tid, nthreads, [&](unsigned, float x, float t, float& gx, float&) {
-            const float logQ = (x * invT - ms) - logSs;
-            const float logP = (t * invT - mt) - logSt;
+            const float logQ = (x - ms) * invT - logSs;
+            const float logP = (t - mt) * invT - logSt;
             const float q = expf(logQ);
             gx = forward ? (q - expf(logP)) * k : (q == 0.0f ? 0.0f : q * ((logQ - logP) - kl) * k);
         });
@@ -173,19 +173,19 @@ __device__ __forceinline__ void vp_write_row(int kind, const float* __restrict__
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    vp_max_warp(const float* __restrict__ a, const float* __restrict__ b, int rows, int cols, int classes, float invT,
+    vp_max_warp(const float* __restrict__ a, const float* __restrict__ b, int rows, int cols, int classes,
         float* __restrict__ maxes) {
     KB_WARP_ROW;
     const size_t o = (size_t)row * (size_t)cols;
-    vp_max_row<false>(a + o, b ? b + o : nullptr, maxes + row * (b ? 2 : 1), classes, invT, tid, nthreads);
+    vp_max_row<false>(a + o, b ? b + o : nullptr, maxes + row * (b ? 2 : 1), classes, tid, nthreads);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    vp_max_block(const float* __restrict__ a, const float* __restrict__ b, int rows, int cols, int classes, float invT,
+    vp_max_block(const float* __restrict__ a, const float* __restrict__ b, int rows, int cols, int classes,
         float* __restrict__ maxes) {
     KB_BLOCK_ROW;
     const size_t o = (size_t)row * (size_t)cols;
-    vp_max_row<true>(a + o, b ? b + o : nullptr, maxes + row * (b ? 2 : 1), classes, invT, tid, nthreads);
+    vp_max_row<true>(a + o, b ? b + o : nullptr, maxes + row * (b ? 2 : 1), classes, tid, nthreads);
 }
 
 #define VP_SUMS_BODY(kBlock)                                                                                  \

@@ -1642,18 +1642,18 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
 
     @Override
     protected void vocabMaxInto(VocabPass pass, CpuTensor a, CpuTensor b, CpuTensor maxes) {
-        VocabParallelRows.max(workers, pass, a, b, maxes);
+        VocabParallelRows.max(workers, kernels, pass, a, b, maxes);
     }
 
     @Override
     protected void vocabSumsInto(VocabPass pass, CpuTensor a, CpuTensor b, CpuLabels labels, CpuTensor maxes,
-                                 CpuTensor sums) {
-        VocabParallelRows.sums(workers, pass, a, b, labels, maxes, sums);
+                                 CpuTensor sums, CpuTensor grad) {
+        VocabParallelRows.sums(workers, kernels, pass, a, b, labels, maxes, sums, grad);
     }
 
     @Override
     protected void vocabWriteInto(VocabPass pass, CpuTensor a, CpuTensor b, CpuLabels labels, CpuTensor maxes,
                                   CpuTensor sums, CpuTensor grad, CpuTensor rowLoss) {
-        VocabParallelRows.write(workers, pass, a, b, labels, maxes, sums, grad, rowLoss);
+        VocabParallelRows.write(workers, kernels, pass, a, b, labels, maxes, sums, grad, rowLoss);
     }
 }

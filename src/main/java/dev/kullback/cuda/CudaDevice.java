@@ -352,7 +352,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
 
     @Override
     protected void vocabSumsInto(VocabPass pass, CudaTensor a, CudaTensor b, CudaLabels labels, CudaTensor maxes,
-                                 CudaTensor sums) {
+                                 CudaTensor sums, CudaTensor grad) {
         vocabParallel.sums(pass, a, b, labels, maxes, sums);
     }
 

@@ -39,7 +39,7 @@ final class VocabParallelKernels {
 
     void max(VocabPass pass, CudaTensor a, CudaTensor b, CudaTensor maxes) {
         Launch.rowwise(gpu, maxWarp, maxBlock, a.rows(), pass.classes(), a.address(), addressOf(b), a.rows(), a.cols(),
-                pass.classes(), pass.invTemperature(), maxes.address());
+                pass.classes(), maxes.address());
     }
 
     void sums(VocabPass pass, CudaTensor a, CudaTensor b, CudaLabels labels, CudaTensor maxes, CudaTensor sums) {

@@ -597,11 +597,14 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
 
     // ---- vocabulary-parallel losses (issue 12) ------------------------------------------------------------------
 
-    /** maxes[r, i] = the maximum over the shard's classes of input i (a, then b) of row r, times 1 / T. */
+    /** maxes[r, i] = the maximum over the shard's classes of input i (a, then b) of row r (unscaled by 1 / T). */
     protected abstract void vocabMaxInto(VocabPass pass, T a, T b, T maxes);
 
-    /** sums[r, ...] = the shard's part of row r's sums, given the all-reduced maxes (see {@link VocabPass}). */
-    protected abstract void vocabSumsInto(VocabPass pass, T a, T b, L labels, T maxes, T sums);
+    /**
+     * sums[r, ...] = the shard's part of row r's sums, given the all-reduced maxes (see {@link VocabPass}); {@code grad}
+     * may hold anything afterwards (e.g. exps the write pass reuses: the all-reduce changes only the normalizers).
+     */
+    protected abstract void vocabSumsInto(VocabPass pass, T a, T b, L labels, T maxes, T sums, T grad);
 
     /** grad = the shard's columns of the gradient of the row losses, rowLoss[r] = row r's loss, from the reduced sums. */
     protected abstract void vocabWriteInto(VocabPass pass, T a, T b, L labels, T maxes, T sums, T grad, T rowLoss);
@@ -682,7 +685,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
                 }
                 vocabMaxInto(pass, a, b, maxes);
                 allReduce.max(maxes);
-                vocabSumsInto(pass, a, b, labels, maxes, sums);
+                vocabSumsInto(pass, a, b, labels, maxes, sums, grads.get(0));
                 allReduce.sum(sums);
                 vocabWriteInto(pass, a, b, labels, maxes, sums, grads.get(0), rowLoss);
                 if (!perRow) {

@@ -7,8 +7,8 @@ package dev.kullback.internal;
  * <ul>
  *   <li>cross-entropy: max M; sums S = Σ exp(z - M), the target's logit z_y (0 on ranks that do not hold it), and
  *       with label smoothing Σ z;</li>
- *   <li>distillation: the maxima Ms, Mt of s/T and t/T; sums Ss, St and Σ e·(d) with, forward, e = exp(t/T - Mt)
- *       and d = (t/T - Mt) - (s/T - Ms), reverse the roles of s and t swapped;</li>
+ *   <li>distillation: the maxima Ms, Mt of s and t; sums Ss = Σ exp((s - Ms) / T), St likewise and Σ e·d with,
+ *       forward, e = exp((t - Mt) / T) and d = ((t - Mt) - (s - Ms)) / T; reverse, the roles of s and t swapped;</li>
  *   <li>entropy: max M; sums S and Σ e·(x - M).</li>
  * </ul>
  *
