@@ -36,7 +36,7 @@ public final class NcclAllReduce implements AllReduce, AutoCloseable {
         this.ranks = ranks;
     }
 
-    /** A fresh NCCL unique id ({@code ncclGetUniqueId}, {@value NcclLibrary#UNIQUE_ID_BYTES} bytes), made by rank 0. */
+    /** A fresh NCCL unique id ({@code ncclGetUniqueId}, 128 bytes), made by rank 0. */
     public static byte[] uniqueId() {
         return BytedecoNccl.load().uniqueId();
     }
