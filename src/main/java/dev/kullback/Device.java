@@ -156,6 +156,31 @@ public interface Device extends AutoCloseable {
      */
     Loss gaussianKl(Tensor mu, Tensor logvar, Reduction reduction);
 
+    // ---- vocabulary-parallel losses: the classifier split across ranks by vocabulary (issue 12) ----------------
+
+    /**
+     * {@link #crossEntropy(Tensor, Labels, CrossEntropy)} when this rank holds only the columns {@code shard} of
+     * the logits: {@code localLogits} is [rows, localVocab], local column c is class {@code shard.offset() + c}, and
+     * every rank calls this with its own shard, the same labels (classes of the full vocabulary) and options, and an
+     * {@code allReduce} joining the ranks. The value (on every rank) is the unsharded loss; the gradient is this
+     * shard's columns of the unsharded gradient (0 in padding columns). Per row, the ranks exchange one float by
+     * all-reduce MAX, then two by all-reduce SUM (three with label smoothing, whose sum over the whole vocabulary
+     * is exchanged, not computed from the local columns alone). Class weights are not supported; a label in this
+     * shard's padding columns is an {@link IllegalArgumentException}.
+     */
+    Loss crossEntropy(Tensor localLogits, Labels labels, VocabShard shard, AllReduce allReduce, CrossEntropy options);
+
+    /**
+     * {@link #distillationKl(Tensor, Tensor, Distillation)} over the columns {@code shard} of both logits (the same
+     * columns of each); MEAN divides by the kept rows times the full vocabulary. Per row, two floats by all-reduce
+     * MAX, then three by SUM.
+     */
+    Loss distillationKl(Tensor localStudent, Tensor localTeacher, VocabShard shard, AllReduce allReduce,
+                        Distillation options);
+
+    /** {@link #entropy(Tensor, Reduction)} over the columns {@code shard}: per row one float by MAX, two by SUM. */
+    Loss entropy(Tensor localLogits, VocabShard shard, AllReduce allReduce, Reduction reduction);
+
     /** Releases the device's resources; tensors of a closed device may no longer be used. Idempotent. */
     @Override
     void close();

@@ -2,6 +2,7 @@ package dev.kullback.cpu;
 
 import dev.kullback.Reduction;
 import dev.kullback.internal.AbstractDevice;
+import dev.kullback.internal.VocabPass;
 import java.lang.System.Logger.Level;
 import java.lang.ref.SoftReference;
 import java.util.Arrays;
@@ -1635,5 +1636,24 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         } else {
             v[0] = (float) (sum(loss, 0, rows) / divisor);
         }
+    }
+
+    // ---- vocabulary-parallel losses (issue 12): VocabParallelRows --------------------------------------------
+
+    @Override
+    protected void vocabMaxInto(VocabPass pass, CpuTensor a, CpuTensor b, CpuTensor maxes) {
+        VocabParallelRows.max(workers, kernels, pass, a, b, maxes);
+    }
+
+    @Override
+    protected void vocabSumsInto(VocabPass pass, CpuTensor a, CpuTensor b, CpuLabels labels, CpuTensor maxes,
+                                 CpuTensor sums, CpuTensor grad) {
+        VocabParallelRows.sums(workers, kernels, pass, a, b, labels, maxes, sums, grad);
+    }
+
+    @Override
+    protected void vocabWriteInto(VocabPass pass, CpuTensor a, CpuTensor b, CpuLabels labels, CpuTensor maxes,
+                                  CpuTensor sums, CpuTensor grad, CpuTensor rowLoss) {
+        VocabParallelRows.write(workers, kernels, pass, a, b, labels, maxes, sums, grad, rowLoss);
     }
 }

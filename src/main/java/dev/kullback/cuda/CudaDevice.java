@@ -3,6 +3,7 @@ package dev.kullback.cuda;
 import dev.kullback.Reduction;
 import dev.kullback.internal.AbstractDevice;
 import dev.kullback.internal.Shapes;
+import dev.kullback.internal.VocabPass;
 import java.util.function.LongConsumer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
@@ -23,6 +24,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     private final EntropyKernels entropy;
     private final KerasKlKernels kerasKl;
     private final GaussianKlKernels gaussianKl;
+    private final VocabParallelKernels vocabParallel;
     private final long totalMemory;
     private final String name;
 
@@ -40,6 +42,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         this.entropy = new EntropyKernels(gpu);
         this.kerasKl = new KerasKlKernels(gpu);
         this.gaussianKl = new GaussianKlKernels(gpu);
+        this.vocabParallel = new VocabParallelKernels(gpu);
         this.totalMemory = gpu.totalMemory();
         this.name = gpu.name();
     }
@@ -338,5 +341,24 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
                                   CudaTensor gradMu1, CudaTensor gradLogvar1, CudaTensor gradMu2, CudaTensor gradLogvar2) {
         rowLossInto(mu1.rows(), perRow, divisor, value, rowLoss -> gaussianKl.rows(mu1, logvar1, mu2, logvar2, gradMu1,
                 gradLogvar1, gradMu2, gradLogvar2, rowLoss, perRow ? 1f : divisor));
+    }
+
+    // ---- vocabulary-parallel losses (issue 12): VocabParallelKernels -----------------------------------------
+
+    @Override
+    protected void vocabMaxInto(VocabPass pass, CudaTensor a, CudaTensor b, CudaTensor maxes) {
+        vocabParallel.max(pass, a, b, maxes);
+    }
+
+    @Override
+    protected void vocabSumsInto(VocabPass pass, CudaTensor a, CudaTensor b, CudaLabels labels, CudaTensor maxes,
+                                 CudaTensor sums, CudaTensor grad) {
+        vocabParallel.sums(pass, a, b, labels, maxes, sums);
+    }
+
+    @Override
+    protected void vocabWriteInto(VocabPass pass, CudaTensor a, CudaTensor b, CudaLabels labels, CudaTensor maxes,
+                                  CudaTensor sums, CudaTensor grad, CudaTensor rowLoss) {
+        vocabParallel.write(pass, a, b, labels, maxes, sums, grad, rowLoss);
     }
 }

@@ -51,6 +51,16 @@ public interface Gpu extends AutoCloseable {
      */
     void launch(Function function, int gridX, int blockX, int sharedBytes, Object... args);
 
+    /** The CUDA device ordinal, for libraries that select the device themselves (NCCL); -1 where there is none. */
+    default int ordinal() {
+        return -1;
+    }
+
+    /** The raw CUstream handle every launch and copy is ordered on (0: the legacy default stream). */
+    default long streamHandle() {
+        return 0L;
+    }
+
     /** Waits for all queued work. */
     void synchronize();
 

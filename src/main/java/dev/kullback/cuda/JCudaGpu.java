@@ -125,6 +125,27 @@ public final class JCudaGpu implements Gpu {
         return stream;
     }
 
+    @Override
+    public int ordinal() {
+        return ordinal;
+    }
+
+    @Override
+    public long streamHandle() {
+        return new StreamAddress(stream).value();
+    }
+
+    /** A CUstream's native handle, read through the runtime API's stream type (which copies it). */
+    private static final class StreamAddress extends jcuda.runtime.cudaStream_t {
+        StreamAddress(CUstream stream) {
+            super(stream);
+        }
+
+        long value() {
+            return getNativePointer();
+        }
+    }
+
     /** Whether the stream is the caller's (never destroyed here). */
     boolean usesCallerStream() {
         return !ownsStream;

@@ -1,5 +1,6 @@
 package dev.kullback.internal;
 
+import dev.kullback.AllReduce;
 import dev.kullback.CrossEntropy;
 import dev.kullback.Device;
 import dev.kullback.Distillation;
@@ -7,6 +8,7 @@ import dev.kullback.Labels;
 import dev.kullback.Loss;
 import dev.kullback.Reduction;
 import dev.kullback.Tensor;
+import dev.kullback.VocabShard;
 import java.lang.ref.Reference;
 import java.util.ArrayList;
 import java.util.List;
@@ -591,5 +593,143 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
             throw new IllegalStateException(argument + " " + own.shape() + " is closed");
         }
         return own;
+    }
+
+    // ---- vocabulary-parallel losses (issue 12) ------------------------------------------------------------------
+
+    /** maxes[r, i] = the maximum over the shard's classes of input i (a, then b) of row r (unscaled by 1 / T). */
+    protected abstract void vocabMaxInto(VocabPass pass, T a, T b, T maxes);
+
+    /**
+     * sums[r, ...] = the shard's part of row r's sums, given the all-reduced maxes (see {@link VocabPass}); {@code grad}
+     * may hold anything afterwards (e.g. exps the write pass reuses: the all-reduce changes only the normalizers).
+     */
+    protected abstract void vocabSumsInto(VocabPass pass, T a, T b, L labels, T maxes, T sums, T grad);
+
+    /** grad = the shard's columns of the gradient of the row losses, rowLoss[r] = row r's loss, from the reduced sums. */
+    protected abstract void vocabWriteInto(VocabPass pass, T a, T b, L labels, T maxes, T sums, T grad, T rowLoss);
+
+    @Override
+    public final Loss crossEntropy(Tensor localLogits, Labels labels, VocabShard shard, AllReduce allReduce,
+                                   CrossEntropy options) {
+        T x = own(localLogits, "localLogits");
+        requireNonNull(options, "options");
+        int classes = vocabShard(shard, allReduce, x);
+        if (options.weights() != null) {
+            throw new IllegalArgumentException("class weights are not supported by the vocabulary-parallel "
+                    + "cross-entropy; use weights(null)");
+        }
+        L y = ownLabels(labels, "labels", x.rows());
+        requireVocabLabels(y, shard, x, options.ignoreIndex());
+        Reduction reduction = crossEntropyReduction(options);
+        int counted = y.counted(options.ignoreIndex());
+        float divisor = reduction == Reduction.MEAN ? counted : 1f;
+        VocabPass pass = new VocabPass(VocabPass.Kind.CROSS_ENTROPY, shard.offset(), classes, shard.vocabSize(), 1f,
+                options.ignoreIndex(), labelSmoothing(options), zLoss(options), 1f, 1f / divisor);
+        return vocabParallel(pass, x, null, y, allReduce, reduction == Reduction.NONE, divisor);
+    }
+
+    @Override
+    public final Loss distillationKl(Tensor localStudent, Tensor localTeacher, VocabShard shard, AllReduce allReduce,
+                                     Distillation options) {
+        T student = own(localStudent, "localStudent");
+        T teacher = own(localTeacher, "localTeacher");
+        Shapes.requireSame("localStudent", student, "localTeacher", teacher);
+        requireNonNull(options, "options");
+        int classes = vocabShard(shard, allReduce, student);
+        float temperature = options.temperature();
+        if (!(temperature > 0) || Float.isInfinite(temperature)) {
+            throw new IllegalArgumentException("temperature must be positive and finite, got " + temperature);
+        }
+        Reduction reduction = requireNonNull(options.reduction(), "reduction");
+        L labels = options.labels() == null ? null : ownLabels(options.labels(), "labels", student.rows());
+        int counted = labels == null ? student.rows() : labels.counted(options.ignoreIndex());
+        // MEAN is kl_div's mean over every element of the full [rows, vocabSize] logits, not of this shard
+        float divisor = reduction == Reduction.MEAN ? (float) ((double) counted * shard.vocabSize())
+                : reduction == Reduction.BATCHMEAN ? counted : 1f;
+        VocabPass pass = new VocabPass(options.reverse() ? VocabPass.Kind.REVERSE_KL : VocabPass.Kind.FORWARD_KL,
+                shard.offset(), classes, shard.vocabSize(), 1f / temperature, options.ignoreIndex(), 0f, 0f,
+                temperature * temperature, temperature / divisor);
+        return vocabParallel(pass, student, teacher, labels, allReduce, reduction == Reduction.NONE, divisor);
+    }
+
+    @Override
+    public final Loss entropy(Tensor localLogits, VocabShard shard, AllReduce allReduce, Reduction reduction) {
+        T x = own(localLogits, "localLogits");
+        int classes = vocabShard(shard, allReduce, x);
+        requireNonNull(reduction, "reduction");
+        float divisor = reduction == Reduction.MEAN || reduction == Reduction.BATCHMEAN ? x.rows() : 1f;
+        VocabPass pass = new VocabPass(VocabPass.Kind.ENTROPY, shard.offset(), classes, shard.vocabSize(), 1f, 0, 0f,
+                0f, 1f, 1f / divisor);
+        return vocabParallel(pass, x, null, null, allReduce, reduction == Reduction.NONE, divisor);
+    }
+
+    /**
+     * The three passes with the two all-reduces between them: row maxima, MAX; the shard's sums, SUM; gradient
+     * and row losses. The value is the row losses (perRow) or their fixed-order sum / divisor.
+     */
+    private Loss vocabParallel(VocabPass pass, T a, T b, L labels, AllReduce allReduce, boolean perRow,
+                               float divisor) {
+        int rows = a.rows();
+        return loss(rows, perRow ? Reduction.NONE : Reduction.SUM, List.of(a), (value, grads) -> {
+            List<T> scratch = new ArrayList<>(3);
+            try {
+                T maxes = allocate(rows, pass.maxWidth());
+                scratch.add(maxes);
+                T sums = allocate(rows, pass.sumWidth());
+                scratch.add(sums);
+                T rowLoss = value;
+                if (!perRow) {
+                    rowLoss = allocate(rows, 1);
+                    scratch.add(rowLoss);
+                }
+                vocabMaxInto(pass, a, b, maxes);
+                allReduce.max(maxes);
+                vocabSumsInto(pass, a, b, labels, maxes, sums, grads.get(0));
+                allReduce.sum(sums);
+                vocabWriteInto(pass, a, b, labels, maxes, sums, grads.get(0), rowLoss);
+                if (!perRow) {
+                    sumInto(rowLoss, value, divisor);
+                }
+            } finally {
+                scratch.forEach(AbstractTensor::close);
+            }
+        });
+    }
+
+    /** Checks the shard against the local logits and returns how many of their columns are classes. */
+    private int vocabShard(VocabShard shard, AllReduce allReduce, T local) {
+        requireNonNull(shard, "shard");
+        requireNonNull(allReduce, "allReduce");
+        if (shard.vocabSize() < 1) {
+            throw new IllegalArgumentException("shard vocabSize must be >= 1, got " + shard.vocabSize());
+        }
+        if (shard.offset() < 0 || (long) shard.offset() + local.cols() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("shard offset " + shard.offset() + " with " + local.cols()
+                    + " local columns must lie in [0, 2^31 - 1]");
+        }
+        return shard.classesIn(local.cols());
+    }
+
+    /**
+     * Labels are classes of the full vocabulary (or the ignore index); one in this shard's padding columns is
+     * named as such: it would otherwise select a column no rank holds a logit for.
+     */
+    private void requireVocabLabels(L labels, VocabShard shard, T local, int ignoreIndex) {
+        int[] host = labels.host();
+        long end = (long) shard.offset() + local.cols();
+        for (int i = 0; i < host.length; i++) {
+            int label = host[i];
+            if (label == ignoreIndex || (label >= 0 && label < shard.vocabSize())) {
+                continue;
+            }
+            if (label >= shard.vocabSize() && label < end) {
+                throw new IllegalArgumentException("labels[" + i + "] = " + label + " falls in the padding columns ["
+                        + shard.vocabSize() + ", " + end + ") of this shard " + local.shape() + " at offset "
+                        + shard.offset() + ": not a class of the vocabulary of " + shard.vocabSize());
+            }
+            throw new IllegalArgumentException("labels[" + i + "] = " + label + " is not a class in [0, "
+                    + shard.vocabSize() + ") nor the ignore index " + ignoreIndex);
+        }
     }
 }

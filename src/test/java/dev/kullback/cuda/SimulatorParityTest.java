@@ -100,6 +100,13 @@ class SimulatorParityTest extends CudaParityContract {
         }
     }
 
+    /** The vocabulary-parallel kernels, as one rank (VocabParallelLossTest runs N ranks). */
+    @Test
+    @Order(Integer.MAX_VALUE - 2)
+    void everyVocabParallelKernelLaunches() {
+        VocabParallelLaunches.launchAll(simulated);
+    }
+
     @Test
     @Order(Integer.MAX_VALUE)
     void everyKernelInKernelsFolderRanUnderTheSimulator() throws IOException {
