@@ -100,4 +100,17 @@ for i in "${!pids[@]}"; do
   if ! wait "${pids[$i]}"; then status=1; cat "$OUT/obj/${names[$i]}.log" >&2; echo "build-sim: module ${names[$i]} failed" >&2; fi
 done
 [ $status -eq 0 ] || fail "compiling simulator modules failed (see above)"
-echo "build-sim: ok ($(ls "$OUT"/modules/*.so | wc -l) modules in $OUT/modules)"
+
+# 3. The driver shim: libcuda.so.1 over the runtime, so JCuda runs the shipped PTX (src/test/native/sim/README.md).
+SHIM=$OUT/driver/libcuda.so.1
+mkdir -p "$OUT/driver"
+if newer "$SHIM" "$SIM"/driver/*.cpp "$SIM"/driver/*.h "$RT" "$0"; then
+  echo "build-sim: compiling the driver shim"
+  if ! "$CXX" "${CXXFLAGS[@]}" -fvisibility=hidden -I"$SIM/driver" -shared -Wl,-soname,libcuda.so.1 -o "$SHIM.tmp" \
+       "$SIM/driver/libcuda_shim.cpp" -L"$OUT" -lkullbacksim -Wl,-rpath,'$ORIGIN/..' -Wl,-z,defs -ldl >"$OUT/obj/driver.log" 2>&1; then
+    cat "$OUT/obj/driver.log" >&2
+    fail "compiling the driver shim failed"
+  fi
+  mv -f "$SHIM.tmp" "$SHIM"
+fi
+echo "build-sim: ok ($(ls "$OUT"/modules/*.so | wc -l) modules in $OUT/modules, driver shim $SHIM)"
