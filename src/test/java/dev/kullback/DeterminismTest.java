@@ -32,7 +32,8 @@ class DeterminismTest {
     static final int SIM_LARGE = 4_000_000;
 
     static Stream<Arguments> deviceShapes() {
-        List<Shape> shapes = List.of(new Shape(1, 1), new Shape(2, 4097), new Shape(33, 100), new Shape(300, 7));
+        List<Shape> shapes = TestDevices.shapes(List.of(new Shape(1, 1), new Shape(2, 4097), new Shape(33, 100),
+                new Shape(300, 7)));
         return TestDevices.all().stream().flatMap(d -> shapes.stream().map(s -> Arguments.of(d, s)));
     }
 

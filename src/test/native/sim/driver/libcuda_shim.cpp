@@ -662,7 +662,7 @@ DRIVER_API CUresult cuDeviceGet(CUdevice* device, int ordinal) {
 DRIVER_API CUresult cuDeviceGetName(char* name, int length, CUdevice dev) {
     if (int r = device_check("cuDeviceGetName", dev)) return r;
     if (!name || length <= 0) return fail(INVALID_VALUE, "cuDeviceGetName", "null or empty buffer");
-    snprintf(name, (size_t)length, "kullback driver shim on the host simulator");
+    snprintf(name, (size_t)length, "kullback driver shim on the host SIMT simulator");
     return SUCCESS;
 }
 

@@ -120,6 +120,14 @@ public final class JCudaGpu implements Gpu {
         return new JCudaGpu(ordinal, stream);
     }
 
+    /**
+     * {@link #open(int, CUstream)} for a raw {@code cudaStream_t}/{@code CUstream} handle, e.g. a framework's current
+     * stream; 0 is the legacy default stream.
+     */
+    public static JCudaGpu open(int ordinal, long stream) {
+        return new JCudaGpu(ordinal, RawStream.of(stream));
+    }
+
     /** The stream every launch, memset and copy is ordered on. */
     CUstream stream() {
         return stream;
