@@ -124,7 +124,7 @@ static std::string format(const char* fmt, ...) {
 
 struct Config {
     int driver_version = 12060;           // KULLBACK_SHIM_DRIVER_VERSION, cuDriverGetVersion's number
-    int sm = 90;                          // KULLBACK_SHIM_SM: 75, 80, 86, 87, 89 or 90 (also "sm_90")
+    int sm = 90;                          // KULLBACK_SHIM_SM: 60 to 90 (also "sm_90")
     uint64_t memory = 16ull << 30;        // KULLBACK_SHIM_MEMORY: bytes, or with a k/m/g suffix
     int devices = 1;                      // KULLBACK_SHIM_DEVICES
     bool quiet = false;                   // KULLBACK_SHIM_QUIET=1: no error lines on stderr
@@ -154,9 +154,10 @@ static const Config& config() {
         }
         if (const char* v = getenv("KULLBACK_SHIM_DEVICES")) k.devices = atoi(v);
         if (const char* v = getenv("KULLBACK_SHIM_QUIET")) k.quiet = strcmp(v, "1") == 0;
-        static const int kSms[] = {75, 80, 86, 87, 89, 90};
+        // sm_75 to sm_90 run the shipped PTX; the older ones model a GPU it has no binary for.
+        static const int kSms[] = {60, 61, 70, 72, 75, 80, 86, 87, 89, 90};
         if (std::find(std::begin(kSms), std::end(kSms), k.sm) == std::end(kSms))
-            k.error = format("KULLBACK_SHIM_SM=%d: the shim models sm_75, 80, 86, 87, 89 and 90", k.sm);
+            k.error = format("KULLBACK_SHIM_SM=%d: the shim models sm_60, 61, 70, 72, 75, 80, 86, 87, 89 and 90", k.sm);
         if (k.driver_version < 11000) k.error = format("KULLBACK_SHIM_DRIVER_VERSION=%d: below 11000", k.driver_version);
         if (k.devices < 0 || k.devices > 8) k.error = format("KULLBACK_SHIM_DEVICES=%d: 0 to 8", k.devices);
         return k;
