@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the host SIMT simulator (test infrastructure, no GPU needed): the runtime
 # target/sim/libkullbacksim.so and one module per kernel source, target/sim/modules/<name>.so, from
-# kernels/*.cu and the simulator's own test kernels src/test/native/kernels/*.cu. Run by `mvn test`
+# kernels/*.cu and the simulator's own test kernels src/test/native/kernels/*.cu, and the driver shim
+# target/sim/driver/libcuda.so.1 (src/test/native/sim/README.md). Run by `mvn test`
 # (phase generate-test-resources). Only what changed is rebuilt.
 #
 # Without g++ (or perl) it prints why and exits 0 (the simulator tests then skip), unless CI=true: then
