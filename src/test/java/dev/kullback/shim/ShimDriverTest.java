@@ -185,6 +185,26 @@ class ShimDriverTest {
         }
     }
 
+    /** The benchmark helpers' driver calls: events around queued work, and the memory attributes. */
+    @Test
+    void eventsTimeQueuedWorkAndTheBandwidthAttributesAreRead() {
+        try (JCudaGpu gpu = JCudaGpu.open(0)) {
+            Gpu.Function finalize = gpu.function("reduce", "sum_finalize");
+            long x = gpu.malloc(16);
+            try {
+                gpu.copyToDevice(new float[] {1, 2, 3, 4}, 0, x, 4);
+                float ms = gpu.time(() -> gpu.launch(finalize, 1, 32, 0, x, 4, x, 2f));
+                assertTrue(ms >= 0 && ms < 60_000, ms + " ms");
+                float[] mean = new float[1];
+                gpu.copyToHost(x, mean, 0, 1);
+                assertEquals(5f, mean[0], "(1 + 2 + 3 + 4) / 2, after the timed launch");
+                assertTrue(gpu.peakMemoryBandwidth() > 1e12, "H100-like attributes: " + gpu.peakMemoryBandwidth());
+            } finally {
+                gpu.free(x);
+            }
+        }
+    }
+
     /** The loader reads .version, .target and every entry's parameters, and refuses what the device could not run. */
     @Test
     void theLoaderRefusesPtxTheDriverOrDeviceCannotRun() throws IOException {
