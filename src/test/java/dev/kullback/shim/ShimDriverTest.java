@@ -166,19 +166,45 @@ class ShimDriverTest {
         }
     }
 
-    /** Planted: an int where the kernel wants a pointer, through the production launcher, fails at cuLaunchKernel. */
+    /** Planted: an int where the kernel wants a pointer reaches cuLaunchKernel, which refuses it, naming it. */
     @Test
-    void anIntWhereTheKernelWantsAPointerFails() {
+    void anIntWhereTheKernelWantsAPointerFailsInTheDriver() {
+        CUmodule module = load("log_softmax");
+        CUdeviceptr y = alloc(16);
+        try {
+            int result = cuLaunchKernel(function(module, "softmax_rows_block"), 1, 1, 1, 32, 1, 1, 0, null, Pointer.to(
+                    Pointer.to(new int[] {4096}), Pointer.to(y), Pointer.to(new int[] {1}), Pointer.to(new int[] {4}),
+                    Pointer.to(new int[] {1})), null);
+            assertEquals("CUDA_ERROR_INVALID_VALUE", CUresult.stringFor(result), lastError());
+            assertTrue(lastError().contains("kernelParams[0]") && lastError().contains("const float*")
+                    && lastError().contains("marshalling slip"), lastError());
+        } finally {
+            cuMemFree(y);
+            cuModuleUnload(module);
+        }
+    }
+
+    /**
+     * The same slips through the production launcher are caught before the driver, against the PTX's parameters:
+     * an Integer for a pointer, a Long for an int (which no driver could tell), a missing argument.
+     */
+    @Test
+    void theProductionLauncherChecksArgumentsAgainstThePtx() {
         try (JCudaGpu gpu = JCudaGpu.open(0)) {
             Gpu.Function softmax = gpu.function("log_softmax", "softmax_rows_block");
             long y = gpu.malloc(16);
             try {
-                CudaException e = assertThrows(CudaException.class,
-                        () -> gpu.launch(softmax, 1, 32, 0, 4096, y, 1, 4, 1));
-                assertEquals("CUDA_ERROR_INVALID_VALUE", e.error(), e.getMessage());
-                assertTrue(e.getMessage().contains("cuLaunchKernel(log_softmax.softmax_rows_block"), e.getMessage());
-                assertTrue(lastError().contains("kernelParams[0]") && lastError().contains("const float*")
-                        && lastError().contains("marshalling slip"), lastError());
+                String pointer = assertThrows(IllegalArgumentException.class,
+                        () -> gpu.launch(softmax, 1, 32, 0, 4096, y, 1, 4, 1)).getMessage();
+                assertTrue(pointer.contains("argument 0 of log_softmax.softmax_rows_block is Integer 4096; the PTX "
+                        + "parameter is .u64, which takes Long"), pointer);
+                String longForInt = assertThrows(IllegalArgumentException.class,
+                        () -> gpu.launch(softmax, 1, 32, 0, y, y, 1L, 4, 1)).getMessage();
+                assertTrue(longForInt.contains("argument 2") && longForInt.contains(".u32, which takes Integer"), longForInt);
+                String missing = assertThrows(IllegalArgumentException.class,
+                        () -> gpu.launch(softmax, 1, 32, 0, y, y, 1, 4)).getMessage();
+                assertTrue(missing.contains("takes 5 arguments") && missing.contains("passes 4"), missing);
+                assertEquals(0, DriverShim.api().kullback_shim_pending(), "nothing was queued");
             } finally {
                 gpu.free(y);
             }
