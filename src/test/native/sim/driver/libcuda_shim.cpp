@@ -585,8 +585,24 @@ static int check_launch_shape(const char* call, const std::string& name, unsigne
     return SUCCESS;
 }
 
+// KULLBACK_SHIM_LAUNCH_LOG=<file>: each kernel's name is appended once, when first launched (kernel coverage).
+static void log_first_launch(const std::string& name) {
+    static const char* path = getenv("KULLBACK_SHIM_LAUNCH_LOG");
+    static std::mutex mu;
+    static std::vector<std::string> seen;
+    if (!path) return;
+    std::lock_guard<std::mutex> lock(mu);
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) return;
+    seen.push_back(name);
+    if (FILE* f = fopen(path, "a")) {
+        fprintf(f, "%s\n", name.c_str());
+        fclose(f);
+    }
+}
+
 static int enqueue_launch(Stream* s, uint64_t kernel, const std::string& name, unsigned gx, unsigned gy, unsigned gz,
                           unsigned bx, unsigned by, unsigned bz, unsigned shared, std::shared_ptr<LaunchArgs> args) {
+    log_first_launch(name);
     Op op;
     op.what = "kernel " + name;
     op.run = [=](std::string& message) {
