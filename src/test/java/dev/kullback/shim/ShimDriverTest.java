@@ -10,6 +10,7 @@ import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadDataEx;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
@@ -34,6 +35,9 @@ import dev.kullback.cuda.Gpu;
 import dev.kullback.cuda.JCudaGpu;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicInteger;
 import jcuda.Pointer;
@@ -118,6 +122,27 @@ class ShimDriverTest {
             cuMemFree(x);
             cuMemFree(y);
             cuModuleUnload(module);
+            cuStreamDestroy(stream);
+        }
+    }
+
+    /** An async copy reads its host memory when it runs, not when it is queued: as a GPU's DMA does. */
+    @Test
+    void anAsyncCopyReadsTheHostMemoryWhenItRuns() {
+        CUstream stream = new CUstream();
+        ok(cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+        CUdeviceptr x = alloc(16);
+        FloatBuffer host = ByteBuffer.allocateDirect(16).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        try {
+            host.put(0, new float[] {1, 1, 1, 1});
+            ok(cuMemcpyHtoDAsync(x, Pointer.to(host), 16, stream), "cuMemcpyHtoDAsync");
+            host.put(0, new float[] {2, 2, 2, 2}); // a bug on a GPU: the buffer is still the copy's
+            ok(cuStreamSynchronize(stream), "cuStreamSynchronize");
+            float[] back = new float[4];
+            ok(cuMemcpyDtoH(Pointer.to(back), x, 16), "cuMemcpyDtoH");
+            assertArrayEquals(new float[] {2, 2, 2, 2}, back);
+        } finally {
+            cuMemFree(x);
             cuStreamDestroy(stream);
         }
     }
