@@ -6,11 +6,14 @@ import dev.kullback.cuda.SimGpu;
 import dev.kullback.cuda.SimGpus;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Assumptions;
 
 /**
  * The devices every correctness test runs on. Each test class is parameterized over {@link #all()}
@@ -54,7 +57,7 @@ public final class TestDevices {
     }
 
     /**
-     * The Surefire execution {@code driver-shim} (pom.xml) sets {@code -Dkullback.test.devices=driver-shim} in a JVM
+     * The Surefire execution {@code driver-shim} (pom.xml, profile driver-shim) sets {@code -Dkullback.test.devices=driver-shim} in a JVM
      * whose libcuda.so.1 is the driver shim: there the suites run on that one kind only, on {@link #shapes}.
      */
     static final boolean DRIVER_SHIM = "driver-shim".equals(System.getProperty("kullback.test.devices"));
@@ -115,9 +118,8 @@ public final class TestDevices {
         if (!DRIVER_SHIM) {
             return shapes;
         }
-        Shape largest = shapes.stream().max(java.util.Comparator.comparingLong(Shape::size)).orElseThrow();
-        return shapes.stream().filter(s -> s.size() <= 8192 || s == largest).collect(java.util.stream.Collectors
-                .toUnmodifiableList());
+        Shape largest = shapes.stream().max(Comparator.comparingLong(Shape::size)).orElseThrow();
+        return shapes.stream().filter(s -> s.size() <= 8192 || s == largest).collect(Collectors.toUnmodifiableList());
     }
 
     private static final Map<Kind, Device> SHARED = new ConcurrentHashMap<>();
@@ -146,7 +148,7 @@ public final class TestDevices {
             devices.add(d);
         }
         if (devices.isEmpty() && DRIVER_SHIM) {
-            org.junit.jupiter.api.Assumptions.abort("no driver shim in this JVM (no g++ to build it)");
+            Assumptions.abort("no driver shim in this JVM (no g++ to build it)");
         }
         if (devices.isEmpty()) {
             throw new IllegalStateException("no device under test");
