@@ -2,8 +2,11 @@ package dev.kullback.shim;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.sun.jna.Callback;
 import com.sun.jna.Library;
 import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import com.sun.jna.ptr.PointerByReference;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.InputStream;
@@ -34,6 +37,21 @@ public final class DriverShim {
         int kullback_shim_pending();
 
         void kullback_shim_set_lazy(int lazy);
+
+        /** Host work queued on a stream by another shim (a future libcublas.so.12): returns a CUresult. */
+        interface Run extends Callback {
+            int invoke(Pointer arg);
+        }
+
+        int kullback_shim_enqueue(Pointer stream, Run run, Pointer arg, Pointer release, String what);
+
+        int kullback_shim_launch_by_name(Pointer stream, String module, String kernel, int gridX, int gridY,
+                                         int gridZ, int blockX, int blockY, int blockZ, int sharedBytes,
+                                         Pointer[] params);
+
+        int kullback_shim_check_range(long address, long bytes);
+
+        int kullback_shim_stream_context(Pointer stream, PointerByReference context);
     }
 
     private static Api api;

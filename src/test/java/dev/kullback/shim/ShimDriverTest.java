@@ -16,6 +16,7 @@ import static jcuda.driver.JCudaDriver.cuModuleLoadDataEx;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamGetCtx;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -33,12 +34,16 @@ import dev.kullback.cuda.CudaDevice;
 import dev.kullback.cuda.CudaException;
 import dev.kullback.cuda.Gpu;
 import dev.kullback.cuda.JCudaGpu;
+import com.sun.jna.ptr.PointerByReference;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import jcuda.Pointer;
 import jcuda.driver.CUcontext;
@@ -256,6 +261,56 @@ class ShimDriverTest {
         }
     }
 
+    /**
+     * The seam a libcublas.so.12 shim would build on (shim_api.h): host work and a simulator kernel queued by name on
+     * a stream run in its order, only once the stream is synchronized; ranges and streams are checked.
+     */
+    @Test
+    void otherShimsQueueWorkOnTheShimsStreams() {
+        Handle stream = new Handle();
+        ok(cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
+        com.sun.jna.Pointer handle = new com.sun.jna.Pointer(stream.value());
+        CUdeviceptr x = alloc(16);
+        long address = JCudaGpuAddress.of(x);
+        List<String> ran = Collections.synchronizedList(new ArrayList<>());
+        DriverShim.Api.Run hostWork = arg -> {
+            ran.add("host work");
+            return 0;
+        };
+        try {
+            ok(cuMemcpyHtoD(x, Pointer.to(new float[] {1, 2, 3, 4}), 16), "cuMemcpyHtoD");
+            DriverShim.Api api = DriverShim.api();
+            assertEquals(0, api.kullback_shim_enqueue(handle, hostWork, null, null, "test host work"), lastError());
+            com.sun.jna.Memory p = new com.sun.jna.Memory(8);
+            p.setLong(0, address);
+            com.sun.jna.Memory n = new com.sun.jna.Memory(4);
+            n.setInt(0, 4);
+            com.sun.jna.Memory divisor = new com.sun.jna.Memory(4);
+            divisor.setFloat(0, 2f);
+            assertEquals(0, api.kullback_shim_launch_by_name(handle, "reduce", "sum_finalize", 1, 1, 1, 32, 1, 1, 0,
+                    new com.sun.jna.Pointer[] {p, n, p, divisor}), lastError());
+            assertEquals(List.of(), ran, "nothing runs before something waits for the stream");
+            ok(cuStreamSynchronize(stream), "cuStreamSynchronize");
+            assertEquals(List.of("host work"), ran);
+            float[] mean = new float[1];
+            ok(cuMemcpyDtoH(Pointer.to(mean), x, 4), "cuMemcpyDtoH");
+            assertEquals(5f, mean[0], "sum_finalize: (1 + 2 + 3 + 4) / 2");
+            assertEquals(0, api.kullback_shim_check_range(address, 16));
+            assertEquals(1, api.kullback_shim_check_range(address, 17), "past the allocation");
+            assertTrue(lastError().contains("17 bytes") && lastError().contains("overrun"), lastError());
+            PointerByReference owner = new PointerByReference();
+            assertEquals(0, api.kullback_shim_stream_context(handle, owner));
+            Context fromDriver = new Context();
+            ok(cuStreamGetCtx(stream, fromDriver), "cuStreamGetCtx");
+            assertEquals(fromDriver.value(), com.sun.jna.Pointer.nativeValue(owner.getValue()));
+        } finally {
+            cuMemFree(x);
+            cuStreamDestroy(stream);
+        }
+        assertEquals(400, DriverShim.api().kullback_shim_stream_context(handle, new PointerByReference()),
+                "CUDA_ERROR_INVALID_HANDLE for a destroyed stream");
+    }
+
     /** The loader reads .version, .target and every entry's parameters, and refuses what the device could not run. */
     @Test
     void theLoaderRefusesPtxTheDriverOrDeviceCannotRun() throws IOException {
@@ -372,6 +427,13 @@ class ShimDriverTest {
 
     /** A CUstream whose raw handle a test can read, as a framework would hand it over. */
     static final class Handle extends CUstream {
+        long value() {
+            return getNativePointer();
+        }
+    }
+
+    /** A CUcontext whose raw handle a test can read. */
+    static final class Context extends CUcontext {
         long value() {
             return getNativePointer();
         }
