@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the host SIMT simulator (test infrastructure, no GPU needed): the runtime
 # target/sim/libkullbacksim.so and one module per kernel source, target/sim/modules/<name>.so, from
-# kernels/*.cu and the simulator's own test kernels src/test/native/kernels/*.cu. Run by `mvn test`
+# kernels/*.cu and the simulator's own test kernels src/test/native/kernels/*.cu, and the driver shim
+# target/sim/driver/libcuda.so.1 (src/test/native/sim/README.md). Run by `mvn test`
 # (phase generate-test-resources). Only what changed is rebuilt.
 #
 # Without g++ (or perl) it prints why and exits 0 (the simulator tests then skip), unless CI=true: then
@@ -100,4 +101,17 @@ for i in "${!pids[@]}"; do
   if ! wait "${pids[$i]}"; then status=1; cat "$OUT/obj/${names[$i]}.log" >&2; echo "build-sim: module ${names[$i]} failed" >&2; fi
 done
 [ $status -eq 0 ] || fail "compiling simulator modules failed (see above)"
-echo "build-sim: ok ($(ls "$OUT"/modules/*.so | wc -l) modules in $OUT/modules)"
+
+# 3. The driver shim: libcuda.so.1 over the runtime, so JCuda runs the shipped PTX (src/test/native/sim/README.md).
+SHIM=$OUT/driver/libcuda.so.1
+mkdir -p "$OUT/driver"
+if newer "$SHIM" "$SIM"/driver/*.cpp "$SIM"/driver/*.h "$RT" "$0"; then
+  echo "build-sim: compiling the driver shim"
+  if ! "$CXX" "${CXXFLAGS[@]}" -fvisibility=hidden -I"$SIM/driver" -shared -Wl,-soname,libcuda.so.1 -o "$SHIM.tmp" \
+       "$SIM/driver/libcuda_shim.cpp" -L"$OUT" -lkullbacksim -Wl,-rpath,'$ORIGIN/..' -Wl,-z,defs -ldl >"$OUT/obj/driver.log" 2>&1; then
+    cat "$OUT/obj/driver.log" >&2
+    fail "compiling the driver shim failed"
+  fi
+  mv -f "$SHIM.tmp" "$SHIM"
+fi
+echo "build-sim: ok ($(ls "$OUT"/modules/*.so | wc -l) modules in $OUT/modules, driver shim $SHIM)"

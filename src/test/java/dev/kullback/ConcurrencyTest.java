@@ -28,7 +28,8 @@ class ConcurrencyTest {
     static final int THREADS = 16;
 
     /** A long row (chunk-parallel on the CPU, a block per row on CUDA), warp-per-row rows, and many short rows. */
-    static final List<Shape> SHAPES = List.of(new Shape(3, 5000), new Shape(33, 100), new Shape(300, 7));
+    static final List<Shape> SHAPES = TestDevices.shapes(List.of(new Shape(3, 5000), new Shape(33, 100),
+            new Shape(300, 7)));
 
     static Stream<Arguments> devices() {
         return TestDevices.all().stream().map(Arguments::of);

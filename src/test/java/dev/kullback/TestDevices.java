@@ -6,11 +6,14 @@ import dev.kullback.cuda.SimGpu;
 import dev.kullback.cuda.SimGpus;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Assumptions;
 
 /**
  * The devices every correctness test runs on. Each test class is parameterized over {@link #all()}
@@ -53,7 +56,13 @@ public final class TestDevices {
         }
     }
 
-    private static final List<Kind> KINDS = kinds(
+    /**
+     * The Surefire execution {@code driver-shim} (pom.xml, profile driver-shim) sets {@code -Dkullback.test.devices=driver-shim} in a JVM
+     * whose libcuda.so.1 is the driver shim: there the suites run on that one kind only, on {@link #shapes}.
+     */
+    static final boolean DRIVER_SHIM = "driver-shim".equals(System.getProperty("kullback.test.devices"));
+
+    private static final List<Kind> KINDS = DRIVER_SHIM ? driverShim() : kinds(
             // the CPU device as Devices.cpu() makes it: Vector API kernels where available, every core
             new Kind("cpu", CpuDevice::new),
             // its other configurations: the scalar kernels (the fallback without the Vector API), and an odd
@@ -82,6 +91,37 @@ public final class TestDevices {
         return List.copyOf(kinds);
     }
 
+    /**
+     * The production CUDA path on the host simulator: {@code Devices.best()} must have opened CUDA device 0 through
+     * JCudaGpu and JCuda's JNI on the shim (src/test/native/sim/README.md); fresh instances are
+     * {@code CudaDevice.open(0)}, as users open them.
+     */
+    private static List<Kind> driverShim() {
+        Device best = Devices.best();
+        if (!best.isGpu() || !best.name().contains("driver shim")) {
+            String why = "the JCuda + driver shim device is unavailable (Devices.best() is " + best.name() + ": "
+                    + Devices.reason() + ")";
+            if (SimGpus.required()) {
+                throw new IllegalStateException(why);
+            }
+            return List.of(); // all() skips
+        }
+        return List.of(new Kind("cuda (JCuda + driver shim)", () -> CudaDevice.open(0)));
+    }
+
+    /**
+     * The test shapes to run on this JVM's devices: all of them, except on the driver shim, whose JVM repeats the
+     * suites on the production path and keeps CI time in check with every shape of at most 8192 elements and the
+     * largest one (the long-row and block paths).
+     */
+    public static List<Shape> shapes(List<Shape> shapes) {
+        if (!DRIVER_SHIM) {
+            return shapes;
+        }
+        Shape largest = shapes.stream().max(Comparator.comparingLong(Shape::size)).orElseThrow();
+        return shapes.stream().filter(s -> s.size() <= 8192 || s == largest).collect(Collectors.toUnmodifiableList());
+    }
+
     private static final Map<Kind, Device> SHARED = new ConcurrentHashMap<>();
     private static final Map<Device, Kind> KIND_OF = Collections.synchronizedMap(new java.util.IdentityHashMap<>());
 
@@ -106,6 +146,9 @@ public final class TestDevices {
                         + "must stay open (use @ParameterizedTest(autoCloseArguments = false))");
             }
             devices.add(d);
+        }
+        if (devices.isEmpty() && DRIVER_SHIM) {
+            Assumptions.abort("no driver shim in this JVM (no g++ to build it)");
         }
         if (devices.isEmpty()) {
             throw new IllegalStateException("no device under test");

@@ -77,6 +77,22 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     }
 
     /**
+     * {@link #open(int, CUstream)} for a raw stream handle, as frameworks hand them out (a {@code cudaStream_t} is a
+     * {@code CUstream}): e.g. PyTorch's current CUDA stream. 0 is the legacy default stream. The same rules apply: the
+     * stream must belong to the device's primary context (checked here with cuStreamGetCtx), stays the caller's, and
+     * must outlive the device.
+     */
+    public static CudaDevice open(int ordinal, long stream) {
+        JCudaGpu gpu = JCudaGpu.open(ordinal, stream);
+        try {
+            return new CudaDevice(gpu);
+        } catch (RuntimeException | Error e) {
+            gpu.close();
+            throw e;
+        }
+    }
+
+    /**
      * Wraps caller memory as a [rows, cols] tensor without copying: {@code address} is the device address of element
      * [0, 0] of a contiguous row-major float32 matrix (row stride = cols; strided views are not supported: copy them
      * to a contiguous buffer first), 4-byte aligned, in this device's context. Ops read and write it in place, on

@@ -35,6 +35,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import jcuda.Pointer;
 import jcuda.driver.CUcontext;
@@ -74,6 +75,8 @@ public final class JCudaGpu implements Gpu {
     private final boolean ownsStream;
     private final String name;
     private final Map<String, CUmodule> modules = new HashMap<>();
+    /** Each loaded module's entries and their PTX parameter types, to check launches against. */
+    private final Map<String, Map<String, List<String>>> entryParams = new HashMap<>();
     private boolean closed;
 
     private JCudaGpu(int ordinal, CUstream callerStream) {
@@ -118,6 +121,14 @@ public final class JCudaGpu implements Gpu {
             throw new IllegalArgumentException("stream is null (new CUstream() is the default stream)");
         }
         return new JCudaGpu(ordinal, stream);
+    }
+
+    /**
+     * {@link #open(int, CUstream)} for a raw {@code cudaStream_t}/{@code CUstream} handle, e.g. a framework's current
+     * stream; 0 is the legacy default stream.
+     */
+    public static JCudaGpu open(int ordinal, long stream) {
+        return new JCudaGpu(ordinal, RawStream.of(stream));
     }
 
     /** The stream every launch, memset and copy is ordered on. */
@@ -218,16 +229,18 @@ public final class JCudaGpu implements Gpu {
             check(cuModuleLoadDataEx(loaded, Pointer.to(ptx), 0, new int[0], Pointer.to(new int[0])),
                     "cuModuleLoadDataEx(" + module + ".ptx)");
             modules.put(module, loaded);
+            entryParams.put(module, PtxParams.of(new String(ptx, StandardCharsets.US_ASCII)));
         }
         CUfunction function = new CUfunction();
         check(cuModuleGetFunction(function, loaded, kernel), "cuModuleGetFunction(" + module + "." + kernel + ")");
-        return new Kernel(module + "." + kernel, function);
+        return new Kernel(module + "." + kernel, function, entryParams.get(module).get(kernel));
     }
 
     @Override
     public synchronized void launch(Function function, int gridX, int blockX, int sharedBytes, Object... args) {
         makeCurrent();
         Kernel kernel = (Kernel) function;
+        PtxParams.check(kernel.name, kernel.params, args);
         Pointer[] params = new Pointer[args.length];
         for (int i = 0; i < args.length; i++) {
             params[i] = marshal(args[i], kernel, i);
@@ -412,10 +425,12 @@ public final class JCudaGpu implements Gpu {
     private static final class Kernel implements Function {
         final String name;
         final CUfunction function;
+        final List<String> params;
 
-        Kernel(String name, CUfunction function) {
+        Kernel(String name, CUfunction function, List<String> params) {
             this.name = name;
             this.function = function;
+            this.params = params;
         }
     }
 
