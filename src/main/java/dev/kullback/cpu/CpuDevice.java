@@ -54,6 +54,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     private final CpuEntropy entropy;
     private final CpuKerasKl kerasKl;
     private final CpuGaussianKl gaussianKl;
+    private final CpuTvd tvd;
 
     /** All available processors (or {@code -Dkullback.cpu.threads}), the best kernels, the JVM-wide pool. */
     public CpuDevice() {
@@ -93,6 +94,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         this.entropy = new CpuEntropy(kernels, schedule);
         this.kerasKl = new CpuKerasKl(kernels, schedule);
         this.gaussianKl = new CpuGaussianKl(kernels, schedule);
+        this.tvd = new CpuTvd(kernels, schedule);
         int t = workers.threads();
         this.name = "cpu (" + kernels.description() + ", " + t + (t == 1 ? " thread)" : " threads)");
     }
@@ -308,5 +310,12 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
                 logvar2 == null ? null : logvar2.data(), reduction, value.data(), gradMu1.data(), gradLogvar1.data(),
                 gradMu2 == null ? null : gradMu2.data(), gradLogvar2 == null ? null : gradLogvar2.data(), mu1.rows(),
                 mu1.cols());
+    }
+
+    @Override
+    protected void tvdInto(CpuTensor student, CpuTensor teacher, CpuLabels labels, int ignoreIndex,
+                           RowReduction reduction, CpuTensor value, CpuTensor gradStudent, CpuTensor gradTeacher) {
+        tvd.run(student.data(), teacher.data(), labels == null ? null : labels.data(), ignoreIndex, reduction,
+                value.data(), gradStudent.data(), gradTeacher.data(), student.rows(), student.cols());
     }
 }

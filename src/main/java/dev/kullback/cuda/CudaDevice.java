@@ -24,6 +24,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     private final EntropyKernels entropy;
     private final KerasKlKernels kerasKl;
     private final GaussianKlKernels gaussianKl;
+    private final TvdKernels tvd;
     private final long totalMemory;
     private final String name;
 
@@ -41,6 +42,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         this.entropy = new EntropyKernels(gpu);
         this.kerasKl = new KerasKlKernels(gpu);
         this.gaussianKl = new GaussianKlKernels(gpu);
+        this.tvd = new TvdKernels(gpu);
         this.totalMemory = gpu.totalMemory();
         this.name = gpu.name();
     }
@@ -337,5 +339,12 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
                                   CudaTensor gradMu1, CudaTensor gradLogvar1, CudaTensor gradMu2, CudaTensor gradLogvar2) {
         rowLossInto(mu1.rows(), reduction, value, rowLoss -> gaussianKl.rows(mu1, logvar1, mu2, logvar2, gradMu1,
                 gradLogvar1, gradMu2, gradLogvar2, rowLoss, reduction.gradDivisor()));
+    }
+
+    @Override
+    protected void tvdInto(CudaTensor student, CudaTensor teacher, CudaLabels labels, int ignoreIndex,
+                           RowReduction reduction, CudaTensor value, CudaTensor gradStudent, CudaTensor gradTeacher) {
+        rowLossInto(student.rows(), reduction, value, rowLoss -> tvd.rows(student, teacher, gradStudent, gradTeacher,
+                rowLoss, labels == null ? 0L : labels.address(), ignoreIndex, reduction.gradDivisor()));
     }
 }

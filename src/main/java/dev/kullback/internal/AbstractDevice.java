@@ -585,4 +585,28 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         }
         return own;
     }
+
+    // ---- total variation distance -----------------------------------------------------------------------
+
+    /**
+     * Total variation distance of P = softmax(teacher), Q = softmax(student) per row (0 for a row whose label is the
+     * ignore index; labels may be null), reduced as {@code reduction}; the gradients of both logits.
+     */
+    protected abstract void tvdInto(T student, T teacher, L labels, int ignoreIndex, RowReduction reduction, T value,
+                                    T gradStudent, T gradTeacher);
+
+    @Override
+    public final Loss tvd(Tensor studentLogits, Tensor teacherLogits, Reduction reduction, Labels labels,
+                          int ignoreIndex) {
+        T student = own(studentLogits, "studentLogits");
+        T teacher = own(teacherLogits, "teacherLogits");
+        Shapes.requireSame("studentLogits", student, "teacherLogits", teacher);
+        requireNonNull(reduction, "reduction");
+        L y = labels == null ? null : ownLabels(labels, "labels", student.rows());
+        int counted = y == null ? student.rows() : y.counted(ignoreIndex);
+        RowReduction rows = RowReduction.of(reduction, reduction == Reduction.MEAN
+                ? (float) ((double) counted * student.cols()) : reduction == Reduction.BATCHMEAN ? counted : 1f);
+        return loss(student.rows(), reduction, List.of(student, teacher), (value, grads) -> tvdInto(student, teacher,
+                y, ignoreIndex, rows, value, grads.get(0), grads.get(1)));
+    }
 }

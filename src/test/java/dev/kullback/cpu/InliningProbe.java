@@ -10,12 +10,14 @@ import java.util.Random;
  * operation in both modes, on row lengths that go row-parallel and chunk-parallel, long enough for C2. Argument
  * "kl" runs only kl_div in both target modes, alternating (the case where two heavy loops share call sites);
  * "losses" runs the two-distribution losses (jsd with beta 0, 1 and between, symmetric KL) and distillation (forward
- * and reverse).
+ * and reverse); "alternate" runs only two ops, entropy and jsd, alternating: both are phases of the one row schedule,
+ * so its call sites see exactly two receivers, the case where C2 could inline both ops' phases into one compilation.
  */
 public final class InliningProbe {
     public static void main(String[] args) {
         boolean klOnly = args.length > 0 && args[0].equals("kl");
         boolean losses = args.length > 0 && args[0].equals("losses");
+        boolean alternate = args.length > 0 && args[0].equals("alternate");
         Random random = new Random(1);
         try (CpuDevice d = new CpuDevice(2, true)) {
             for (int[] shape : new int[][] {{64, 4096}, {2, 40000}, {512, 33}}) {
@@ -28,6 +30,11 @@ public final class InliningProbe {
                 try (Tensor xt = d.upload(x, rows, cols); Tensor y = d.logSoftmax(xt); Tensor p = d.softmax(xt)) {
                     long end = System.nanoTime() + 600_000_000L;
                     while (System.nanoTime() < end) {
+                        if (alternate) {
+                            d.entropy(xt, Reduction.BATCHMEAN).close();
+                            d.jsd(xt, p, 0.5f, Reduction.BATCHMEAN).close();
+                            continue;
+                        }
                         if (losses) {
                             d.jsd(xt, p, 0.5f, Reduction.BATCHMEAN).close();
                             d.jsd(xt, p, 0f, Reduction.BATCHMEAN).close();
