@@ -39,9 +39,12 @@ final class CpuCrossEntropy {
         boolean mean = reduction == Reduction.MEAN;
         double[] ce = new double[rows];
         double[] zl = new double[rows];
-        Hard p = new Hard(z, y, w, ignoreIndex, cols, labelSmoothing, zLoss, wSum, mean ? 1.0 / weightTotal : 1.0,
-                mean ? 1.0 / counted : 1.0, o, ce, zl, rows);
-        schedule.run(rows, cols, (slots, rowSlots, whole) -> p.withSlots(slots));
+        double k = mean ? 1.0 / weightTotal : 1.0;
+        double kz = mean ? 1.0 / counted : 1.0;
+        double ws = wSum;
+        RowStats rowStats = new RowStats(new float[rows], new double[rows], new double[rows]);
+        schedule.run(rows, cols, (slots, rowSlots, whole) -> new Hard(z, y, w, ignoreIndex, cols, labelSmoothing,
+                zLoss, ws, k, kz, o, ce, zl, rowStats, slots));
         if (reduction == Reduction.NONE) {
             for (int r = 0; r < rows; r++) {
                 value[r] = (float) (ce[r] + zl[r]);
@@ -61,7 +64,11 @@ final class CpuCrossEntropy {
         }
     }
 
-    /** Hard labels: row state by row index (one instance per thread, chunk statistics of its own). */
+    /** A row's maximum, sum of exp and log-sum-exp, by row index (rows are shared by every thread's phases). */
+    private record RowStats(float[] max, double[] sum, double[] lse) {
+    }
+
+    /** Hard labels: chunk statistics of their own, row results by row index. */
     private final class Hard implements RowPhases {
         final float[] z;
         final int[] y;
@@ -80,11 +87,11 @@ final class CpuCrossEntropy {
         final float[] rowMax;
         final double[] rowSum;
         final double[] rowLse;
-        SoftmaxStats st;
-        double[] x;
+        final SoftmaxStats st;
+        final double[] x;
 
         Hard(float[] z, int[] y, float[] w, int ignoreIndex, int cols, float eps, float zScale, double wSum, double k,
-             double kz, float[] o, double[] ce, double[] zl, int rows) {
+             double kz, float[] o, double[] ce, double[] zl, RowStats rows, int slots) {
             this.z = z;
             this.y = y;
             this.w = w;
@@ -99,35 +106,9 @@ final class CpuCrossEntropy {
             this.o = o;
             this.ce = ce;
             this.zl = zl;
-            rowMax = new float[rows];
-            rowSum = new double[rows];
-            rowLse = new double[rows];
-        }
-
-        /** A copy sharing the row state, with chunk statistics for {@code slots} chunks. */
-        Hard withSlots(int slots) {
-            Hard h = new Hard(this, slots);
-            return h;
-        }
-
-        private Hard(Hard p, int slots) {
-            z = p.z;
-            y = p.y;
-            w = p.w;
-            ignoreIndex = p.ignoreIndex;
-            cols = p.cols;
-            eps = p.eps;
-            zScale = p.zScale;
-            wSum = p.wSum;
-            k = p.k;
-            kz = p.kz;
-            smoothing = p.smoothing;
-            o = p.o;
-            ce = p.ce;
-            zl = p.zl;
-            rowMax = p.rowMax;
-            rowSum = p.rowSum;
-            rowLse = p.rowLse;
+            rowMax = rows.max();
+            rowSum = rows.sum();
+            rowLse = rows.lse();
             st = new SoftmaxStats(slots);
             x = new double[slots];
         }

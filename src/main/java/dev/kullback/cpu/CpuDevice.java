@@ -19,6 +19,8 @@ import java.util.Arrays;
  * There is deliberately no shared singleton device: {@link #close()} (final in AbstractDevice) marks a device closed
  * for good, so one holder's try-with-resources would break every other holder. {@code Devices.cpu()} should return a
  * {@code new CpuDevice()}, which costs two small objects.
+ *
+ * <h2>Work</h2>
  * How an operation is cut across threads, and why its results do not depend on the thread count, is
  * {@link RowSchedule}'s; each family of operations is a class of its own ({@link CpuSoftmax}, {@link CpuKlDiv},
  * {@link CpuCrossEntropy}, ...) holding its phases, and this class hands each operation to one of them.
@@ -32,7 +34,6 @@ import java.util.Arrays;
  * <h2>Memory</h2>
  * A closed tensor's array goes to a pool of the device and is reused for the next tensor of the same size (see
  * {@link ArrayPool}), so a loop that closes what it no longer needs allocates nothing in steady state.
-
  */
 public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     /** The most values a Java array (and so a CPU tensor) holds. */
