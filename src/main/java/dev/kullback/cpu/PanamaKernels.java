@@ -38,7 +38,7 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link #sum} and {@link #klDivSum} add in double lanes (floats widened exactly): a sum of values is memory-bound
  * and a sum of kl_div terms is bound by the log, so the widening is free, and sums of 10^8 values come out right.
  * The sums of exp (softmax) add in float lanes, in blocks of 16 vectors whose sums are added into a running vector
- * (so a lane adds about 16 + n / (16 L) terms of [0, 1], a few dozen for the ranges {@link CpuDevice} uses): there
+ * (so a lane adds about 16 + n / (16 L) terms of [0, 1], a few dozen for the ranges {@link RowSchedule} makes): there
  * the widening would cost a tenth of the hottest loop, for terms that carry exp's own rounding anyway. Lanes are
  * added in double in lane order; the caller combines ranges in double.
  *
