@@ -124,6 +124,33 @@ class TvdTest {
         assertTrue(Float.isNaN(summed.value()[0]), d + " SUM with a NaN row");
     }
 
+    /**
+     * The same bits for 1, 2, 3 and 7 threads, scalar and vector kernels, rows in parallel and few long rows by chunks
+     * in parallel (the row schedule's two paths), ignored rows included.
+     */
+    @org.junit.jupiter.api.Test
+    void cpuBitsDoNotDependOnTheThreadCount() {
+        for (boolean vector : new boolean[] {false, true}) {
+            for (Shape s : List.of(new Shape(300, 33), new Shape(3, 20000))) {
+                LossCase c = new LossCase(Op.TVD, s, Reduction.NONE).ignore(Ignore.SOME);
+                LossCase.Out first = null;
+                for (int threads : new int[] {1, 2, 3, 7}) {
+                    try (Device d = new dev.kullback.cpu.CpuDevice(threads, vector)) {
+                        LossCase.Out out = c.run(d);
+                        if (first == null) {
+                            first = out;
+                            continue;
+                        }
+                        Approx.assertBitwise(d + " " + c + " value", first.value(), out.value());
+                        for (int k = 0; k < 2; k++) {
+                            Approx.assertBitwise(d + " " + c + " gradient " + k, first.grads()[k], out.grads()[k]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     static Stream<Device> devices() {
         return TestDevices.all().stream();
     }
