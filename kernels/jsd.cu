@@ -14,11 +14,13 @@
 // rowLoss[row] = the row's loss. Passes over both logits: 3 (softmax statistics; SP and SQ; gradients).
 #include "rows.cuh"
 
-// mode: 0 jsd β = 0, 1 jsd β = 1, 2 jsd 0 < β < 1, 3 symmetric KL
+// The divergence of a row; names and order as dev.kullback.internal.Divergence.
+enum Divergence { KL_PQ = 0, KL_QP = 1, JSD = 2, SYMMETRIC_KL = 3 };
+
 template <bool kBlock>
 __device__ __forceinline__ void jsd_row(const float* __restrict__ s, const float* __restrict__ t, float* __restrict__ gs,
                                         float* __restrict__ gt, float* __restrict__ rowLoss, long long row, unsigned cols,
-                                        int mode, float beta, float gradDivisor, unsigned tid, unsigned nthreads) {
+                                        Divergence mode, float beta, float gradDivisor, unsigned tid, unsigned nthreads) {
     SoftmaxState ss = softmax_empty(), st = softmax_empty();
     visit2(s, t, cols, tid, nthreads, [&](unsigned, float a, float b) {
         softmax_add(ss, a);
@@ -29,15 +31,15 @@ __device__ __forceinline__ void jsd_row(const float* __restrict__ s, const float
     const float logBeta = logf(beta), logOneMinusBeta = logf(1.0f - beta);
     // the two terms of one element
     auto terms = [&](float logQ, float logP, float Q, float P, float& gP, float& gQ) {
-        if (mode == 2) {
+        if (mode == JSD) {
             const float x = logP + logBeta, y = logQ + logOneMinusBeta;
             const float hi = fmaxf(x, y), lo = fminf(x, y);
             const float logM = hi == -INFINITY ? -INFINITY : hi + log1pf(expf(lo - hi));
             gP = beta * kl_term(P, logP, logM);
             gQ = (1.0f - beta) * kl_term(Q, logQ, logM);
         } else {
-            gP = mode == 1 ? 0.0f : kl_term(P, logP, logQ);
-            gQ = mode == 0 ? 0.0f : kl_term(Q, logQ, logP);
+            gP = mode == KL_QP ? 0.0f : kl_term(P, logP, logQ);
+            gQ = mode == KL_PQ ? 0.0f : kl_term(Q, logQ, logP);
         }
     };
     float sumP = 0.0f, sumQ = 0.0f;
@@ -50,8 +52,8 @@ __device__ __forceinline__ void jsd_row(const float* __restrict__ s, const float
     });
     sumP = group_sum<kBlock>(sumP);
     sumQ = group_sum<kBlock>(sumQ);
-    const float cS = (mode == 0 || mode == 3) ? 1.0f : 0.0f;
-    const float cT = (mode == 1 || mode == 3) ? 1.0f : 0.0f;
+    const float cS = (mode == KL_PQ || mode == SYMMETRIC_KL) ? 1.0f : 0.0f;
+    const float cT = (mode == KL_QP || mode == SYMMETRIC_KL) ? 1.0f : 0.0f;
     map2(s, t, gs, gt, cols, tid, nthreads, [&](unsigned, float a, float b, float& ds, float& dt) {
         const float logQ = q.logp(a), logP = p.logp(b);
         const float Q = expf(logQ), P = expf(logP);
@@ -63,7 +65,7 @@ __device__ __forceinline__ void jsd_row(const float* __restrict__ s, const float
     if (tid == 0) rowLoss[row] = sumP + sumQ;
 }
 
-__device__ __forceinline__ int jsd_mode(float beta) { return beta == 0.0f ? 0 : beta == 1.0f ? 1 : 2; }
+__device__ __forceinline__ Divergence jsd_mode(float beta) { return beta == 0.0f ? KL_PQ : beta == 1.0f ? KL_QP : JSD; }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
     jsd_rows_warp(const float* __restrict__ student, const float* __restrict__ teacher, float* __restrict__ gradStudent,
@@ -89,7 +91,7 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
         float* __restrict__ gradQ, float* __restrict__ rowLoss, int rows, int cols, float gradDivisor) {
     KB_WARP_ROW;
     const size_t o = (size_t)row * (size_t)cols;
-    jsd_row<false>(q + o, p + o, gradQ + o, gradP + o, rowLoss, row, cols, 3, 0.0f, gradDivisor, tid, nthreads);
+    jsd_row<false>(q + o, p + o, gradQ + o, gradP + o, rowLoss, row, cols, SYMMETRIC_KL, 0.0f, gradDivisor, tid, nthreads);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
@@ -97,5 +99,5 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
         float* __restrict__ gradQ, float* __restrict__ rowLoss, int rows, int cols, float gradDivisor) {
     KB_BLOCK_ROW;
     const size_t o = (size_t)row * (size_t)cols;
-    jsd_row<true>(q + o, p + o, gradQ + o, gradP + o, rowLoss, row, cols, 3, 0.0f, gradDivisor, tid, nthreads);
+    jsd_row<true>(q + o, p + o, gradQ + o, gradP + o, rowLoss, row, cols, SYMMETRIC_KL, 0.0f, gradDivisor, tid, nthreads);
 }

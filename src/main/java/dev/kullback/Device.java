@@ -181,6 +181,26 @@ public interface Device extends AutoCloseable {
     /** {@link #entropy(Tensor, Reduction)} over the columns {@code shard}: per row one float by MAX, two by SUM. */
     Loss entropy(Tensor localLogits, VocabShard shard, AllReduce allReduce, Reduction reduction);
 
+    // ---- total variation distance -------------------------------------------------------------------------
+
+    /**
+     * The total variation distance {@code ½ Σ |P - Q|} of P = softmax(teacher) and Q = softmax(student) over each row
+     * (Liger-Kernel's {@code tvd}), with the gradients with respect to both logits (input 0 the student, input 1 the
+     * teacher), the subgradient of |x| at 0 being 0 (as PyTorch's abs backward). NONE gives each row's distance
+     * ([rows, 1]); SUM their sum; BATCHMEAN their sum / rows; MEAN their sum / (rows · cols), as Liger's and
+     * kl_div's MEAN. A row holding NaN or +inf, or only -inf, in either logits gives NaN.
+     */
+    default Loss tvd(Tensor studentLogits, Tensor teacherLogits, Reduction reduction) {
+        return tvd(studentLogits, teacherLogits, reduction, null, -100);
+    }
+
+    /**
+     * {@link #tvd(Tensor, Tensor, Reduction)} where the rows whose label is {@code ignoreIndex} count for nothing:
+     * their distance and gradients are 0, and MEAN and BATCHMEAN divide by the counted rows only (as Liger's
+     * {@code shift_labels}). {@code labels} null counts every row.
+     */
+    Loss tvd(Tensor studentLogits, Tensor teacherLogits, Reduction reduction, Labels labels, int ignoreIndex);
+
     /** Releases the device's resources; tensors of a closed device may no longer be used. Idempotent. */
     @Override
     void close();

@@ -161,6 +161,7 @@ class ConcurrencyTest {
         ops.add(new Op("kerasKl bits SUM", in -> out(d.kerasKl(in.q, in.p, Reduction.SUM, true))));
         ops.add(new Op("gaussianKl standard", in -> out(d.gaussianKl(in.g, in.logp, Reduction.BATCHMEAN))));
         ops.add(new Op("gaussianKl NONE", in -> out(d.gaussianKl(in.g, in.logp, in.x, in.logp, Reduction.NONE))));
+        ops.add(new Op("tvd MEAN ignore", in -> out(d.tvd(in.x, in.y, Reduction.MEAN, in.labels, -100))));
         return ops;
     }
 

@@ -12,7 +12,7 @@ import java.util.Random;
  * property tests are all built from these.
  */
 public final class LossCase {
-    public enum Op { DISTILLATION, CROSS_ENTROPY, SOFT_CROSS_ENTROPY, JSD, SYMMETRIC_KL, ENTROPY, KERAS_KL, GAUSSIAN_KL }
+    public enum Op { DISTILLATION, CROSS_ENTROPY, SOFT_CROSS_ENTROPY, JSD, SYMMETRIC_KL, ENTROPY, KERAS_KL, GAUSSIAN_KL, TVD }
 
     /** Which rows carry the ignore index (distillation and class-index cross-entropy). */
     public enum Ignore {
@@ -120,6 +120,9 @@ public final class LossCase {
             case DISTILLATION:
                 sb.append(" T=").append(temperature).append(reverse ? " reverse" : "").append(' ').append(ignore);
                 break;
+            case TVD:
+                sb.append(' ').append(ignore);
+                break;
             case CROSS_ENTROPY:
                 sb.append(' ').append(ignore);
                 // fall through
@@ -150,6 +153,7 @@ public final class LossCase {
                 case DISTILLATION:
                 case JSD:
                 case SYMMETRIC_KL:
+                case TVD:
                     inputs = new float[][] {Data.logits(rnd, shape), Data.logits(rnd, shape)};
                     break;
                 case CROSS_ENTROPY:
@@ -194,7 +198,7 @@ public final class LossCase {
 
     /** The row labels, or null (NO_LABELS, or an op without labels). */
     public synchronized int[] labels() {
-        if (op != Op.DISTILLATION && op != Op.CROSS_ENTROPY) {
+        if (op != Op.DISTILLATION && op != Op.CROSS_ENTROPY && op != Op.TVD) {
             return null;
         }
         if (labels == null && ignore != Ignore.NO_LABELS) {
@@ -229,6 +233,7 @@ public final class LossCase {
         switch (op) {
             case JSD:
             case SYMMETRIC_KL:
+            case TVD:
                 return 2;
             case GAUSSIAN_KL:
                 return standard ? 2 : 4;
@@ -305,6 +310,8 @@ public final class LossCase {
                 return d.kerasKl(t[0], t[1], reduction, bits);
             case GAUSSIAN_KL:
                 return standard ? d.gaussianKl(t[0], t[1], reduction) : d.gaussianKl(t[0], t[1], t[2], t[3], reduction);
+            case TVD:
+                return d.tvd(t[0], t[1], reduction, l, ignoreIndex());
             default:
                 throw new AssertionError(op);
         }
@@ -352,6 +359,9 @@ public final class LossCase {
                 o = standard ? TorchOracle.gaussianKl(in[0], in[1], null, null, rows, cols, reduction)
                         : TorchOracle.gaussianKl(in[0], in[1], in[2], in[3], rows, cols, reduction);
                 break;
+            case TVD:
+                o = TorchOracle.tvd(in[0], in[1], rows, cols, reduction, labels(), ignoreIndex());
+                break;
             default:
                 throw new AssertionError(op);
         }
@@ -384,6 +394,8 @@ public final class LossCase {
             case GAUSSIAN_KL:
                 return standard ? LossReference.gaussianKl(in[0], in[1], null, null, rows, cols, reduction)
                         : LossReference.gaussianKl(in[0], in[1], in[2], in[3], rows, cols, reduction);
+            case TVD:
+                return LossReference.tvd(in[0], in[1], rows, cols, reduction, labels(), ignoreIndex());
             default:
                 throw new AssertionError(op);
         }

@@ -257,6 +257,7 @@ class LossPropertiesTest {
                 }
                 out.add(Arguments.of(d, new LossCase(Op.SYMMETRIC_KL, s, Reduction.NONE)));
                 out.add(Arguments.of(d, new LossCase(Op.ENTROPY, s, Reduction.NONE)));
+                out.add(Arguments.of(d, new LossCase(Op.TVD, s, Reduction.NONE).ignore(Ignore.SOME)));
                 out.add(Arguments.of(d, new LossCase(Op.KERAS_KL, s, Reduction.NONE).bits(true)));
                 out.add(Arguments.of(d, new LossCase(Op.GAUSSIAN_KL, s, Reduction.NONE)));
                 out.add(Arguments.of(d, new LossCase(Op.GAUSSIAN_KL, s, Reduction.NONE).standard(true)));

@@ -333,6 +333,70 @@ public final class LossReference {
         return finish(reduction, rowLoss, rowMag, divisor, gs, gt).withGradMagnitude(ms, mt);
     }
 
+    /**
+     * Total variation distance, ½ Σ |P - Q| of P = softmax(t), Q = softmax(s), ignored rows 0 and not counted;
+     * grads: student, teacher. With sign(0) = 0: dL/dP = ½ sign(P - Q), dL/dQ = -½ sign(P - Q), through the softmaxes.
+     */
+    public static Result tvd(float[] s, float[] t, int rows, int cols, Reduction reduction, int[] labels,
+                             int ignoreIndex) {
+        int counted = 0;
+        for (int r = 0; r < rows; r++) {
+            counted += labels == null || labels[r] != ignoreIndex ? 1 : 0;
+        }
+        double divisor = reduction == Reduction.MEAN ? (double) counted * cols
+                : reduction == Reduction.BATCHMEAN ? counted : 1;
+        double gdiv = reduction == Reduction.NONE ? 1 : divisor;
+        double[] rowLoss = new double[rows];
+        double[] rowMag = new double[rows];
+        double[] gs = new double[rows * cols];
+        double[] gt = new double[rows * cols];
+        double[] ms = new double[rows * cols];
+        double[] mt = new double[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            if (labels != null && labels[r] == ignoreIndex) {
+                continue;
+            }
+            double[] q = exp(logSoftmax(s, r, cols, 1));
+            double[] p = exp(logSoftmax(t, r, cols, 1));
+            double loss = 0;
+            double a = 0;
+            double b = 0;
+            for (int c = 0; c < cols; c++) {
+                double sign = Math.signum(p[c] - q[c]);
+                loss += Math.abs(p[c] - q[c]);
+                a += p[c] * sign;
+                b += q[c] * sign;
+            }
+            rowLoss[r] = 0.5 * loss;
+            rowMag[r] = 0.5 * loss + 1e-3;
+            // a near-tie P ≈ Q (within float32 rounding) may take either sign in float32: the subgradient is
+            // ambiguous there, and its flip moves A and B by up to 2 P_i, 2 Q_i; the magnitudes allow for it
+            double tieP = 0;
+            double tieQ = 0;
+            for (int c = 0; c < cols; c++) {
+                if (tie(p[c], q[c])) {
+                    tieP += p[c];
+                    tieQ += q[c];
+                }
+            }
+            for (int c = 0; c < cols; c++) {
+                int i = r * cols + c;
+                double sign = Math.signum(p[c] - q[c]);
+                gt[i] = 0.5 * p[c] * (sign - a) / gdiv;
+                gs[i] = -0.5 * q[c] * (sign - b) / gdiv;
+                // the terms: ½ P s and ½ P A (whose difference cancels when A ≈ s), and the flips
+                double own = tie(p[c], q[c]) ? 1 : 0;
+                mt[i] = (0.5 * p[c] * (1 + Math.abs(a)) + p[c] * (tieP + own) / LossCase.OF_TERMS) / gdiv;
+                ms[i] = (0.5 * q[c] * (1 + Math.abs(b)) + q[c] * (tieQ + own) / LossCase.OF_TERMS) / gdiv;
+            }
+        }
+        return finish(reduction, rowLoss, rowMag, divisor, gs, gt).withGradMagnitude(ms, mt);
+    }
+
+    private static boolean tie(double p, double q) {
+        return Math.abs(p - q) <= 1e-5 * (p + q);
+    }
+
     /** Spec 4: KL(P||Q) + KL(Q||P); grads: p logits, q logits. */
     public static Result symmetricKl(float[] a, float[] b, int rows, int cols, Reduction reduction) {
         double divisor = klDivisor(reduction, rows, cols);

@@ -80,6 +80,9 @@ class LossTorchParityTest {
                 all.add(new LossCase(Op.KERAS_KL, s, r).bits(true));
                 all.add(new LossCase(Op.GAUSSIAN_KL, s, r).standard(true));
                 all.add(new LossCase(Op.GAUSSIAN_KL, s, r).standard(false));
+                for (Ignore ig : new Ignore[] {Ignore.NO_LABELS, Ignore.SOME, Ignore.ALL}) {
+                    all.add(new LossCase(Op.TVD, s, r).ignore(ig));
+                }
             }
             if (s.size() >= 64000) {
                 Random rnd = new Random(s.size());

@@ -275,6 +275,35 @@ public final class TorchOracle {
         }
     }
 
+    /**
+     * Total variation distance as PyTorch users write it: {@code 0.5 * (softmax(teacher) - softmax(student)).abs()
+     * .sum(1)}, ignored rows masked out and not counted (as distillation), autograd for both logits.
+     */
+    public static LossOut tvd(float[] s, float[] t, int rows, int cols, Reduction reduction, int[] labels,
+                              int ignoreIndex) {
+        synchronized (LOCK) {
+            try (PointerScope scope = new PointerScope()) {
+                Tensor student = tensor(s, rows, cols);
+                Tensor teacher = tensor(t, rows, cols);
+                student.set_requires_grad(true);
+                teacher.set_requires_grad(true);
+                Tensor rowLoss = torch.softmax(teacher, 1).sub(torch.softmax(student, 1)).abs()
+                        .sum(new long[] {1}, false, new ScalarTypeOptional()).mul(new Scalar(0.5));
+                long[] kept = kept(labels, rows, ignoreIndex);
+                Tensor value;
+                if (reduction == Reduction.NONE) {
+                    value = rowLoss.mul(mask(labels, rows, ignoreIndex));
+                } else {
+                    Tensor sum = rowLoss.index_select(0, longs(kept)).sum();
+                    double divisor = reduction == Reduction.MEAN ? (double) kept.length * cols
+                            : reduction == Reduction.BATCHMEAN ? kept.length : 1;
+                    value = sum.div(new Scalar(divisor));
+                }
+                return finish(value, student, teacher);
+            }
+        }
+    }
+
     /** {@code kl_div(log_q, log_p, log_target=True) + kl_div(log_p, log_q, log_target=True)}, rows summed, reduced like kl_div. */
     public static LossOut symmetricKl(float[] p, float[] q, int rows, int cols, Reduction reduction) {
         synchronized (LOCK) {

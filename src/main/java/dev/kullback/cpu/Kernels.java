@@ -2,7 +2,7 @@ package dev.kullback.cpu;
 
 /**
  * The inner loops of the CPU device: each method works on one contiguous range {@code [from, to)} of row-major
- * arrays that share their indexing (all operands have the same shape). {@link CpuDevice} decides how a tensor is cut
+ * arrays that share their indexing (all operands have the same shape). {@link RowSchedule} decides how a tensor is cut
  * into ranges and in which order partial results are combined; a kernel only has to be deterministic for a given
  * range, and every elementwise result must be independent of where a range starts and ends, so that any split of a
  * pointwise operation across threads gives the same bits.
@@ -83,7 +83,7 @@ interface Kernels {
     /** out[i] = -(g[i] * exp(t[i])). */
     void klDivBackwardLogTarget(float[] g, float[] t, int from, int to, float[] out);
 
-    // ---- losses (see CpuDevice's loss section) -----------------------------------------------------
+    // ---- losses (see the Cpu<Family> classes) ------------------------------------------------------
 
     /** Σ exp((a[i] - m) * invT), for a finite {@code m} that is the range's maximum and invT > 0. */
     double sumExpScaled(float[] a, int from, int to, float m, float invT);

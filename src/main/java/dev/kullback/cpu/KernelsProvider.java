@@ -90,10 +90,17 @@ final class KernelsProvider {
         }
     }
 
+    /** The one-line warning without the module: the exact flags for java, Maven Surefire and Gradle. */
+    static final String MODULE_MISSING = "the jdk.incubator.vector module is not present (about 10x slower); add"
+            + " --add-modules jdk.incubator.vector: java --add-modules jdk.incubator.vector ...; Maven Surefire"
+            + " <argLine>--add-modules jdk.incubator.vector</argLine>; Gradle tasks.withType(Test) { jvmArgs"
+            + " '--add-modules', 'jdk.incubator.vector' } and application { applicationDefaultJvmArgs ="
+            + " ['--add-modules', 'jdk.incubator.vector'] }";
+
     /** Null when the Vector API is usable, else why not. */
     private static String checkEnvironment() {
         if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
-            return "the jdk.incubator.vector module is not present; run java with --add-modules jdk.incubator.vector";
+            return MODULE_MISSING;
         }
         try {
             return checkCompiler();

@@ -38,7 +38,7 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link #sum} and {@link #klDivSum} add in double lanes (floats widened exactly): a sum of values is memory-bound
  * and a sum of kl_div terms is bound by the log, so the widening is free, and sums of 10^8 values come out right.
  * The sums of exp (softmax) add in float lanes, in blocks of 16 vectors whose sums are added into a running vector
- * (so a lane adds about 16 + n / (16 L) terms of [0, 1], a few dozen for the ranges {@link CpuDevice} uses): there
+ * (so a lane adds about 16 + n / (16 L) terms of [0, 1], a few dozen for the ranges {@link RowSchedule} makes): there
  * the widening would cost a tenth of the hottest loop, for terms that carry exp's own rounding anyway. Lanes are
  * added in double in lane order; the caller combines ranges in double.
  *
@@ -100,19 +100,19 @@ final class PanamaKernels implements Kernels {
     // inlining past a node budget (NodeCountInliningCutoff), after which vectors are boxed and loops get 10x slower.
     // Fewer calls per element (no broadcast per use) keep exp and log well under it.
 
-    private static final float EXP_HI = 88.8f;       // exp(88.8) overflows to +inf, as must everything above
-    private static final float EXP_LO = -104f;       // exp(-104) rounds to 0, as must everything below
-    private static final float LOG2E = 1.44269504088896341f;
-    private static final float MAGIC = 12582912f;    // 1.5 * 2^23: adding it rounds to an integer, to nearest even
-    private static final int MAGIC_BITS = 0x4B400000;
-    private static final float LN2_HI = 0.693359375f; // ln 2 = LN2_HI - LN2_LO, LN2_HI exact in few bits
-    private static final float LN2_LO = 2.12194440e-4f;
-    private static final float E0 = 1.9875691500e-4f;
-    private static final float E1 = 1.3981999507e-3f;
-    private static final float E2 = 8.3334519073e-3f;
-    private static final float E3 = 4.1665795894e-2f;
-    private static final float E4 = 1.6666665459e-1f;
-    private static final float E5 = 5.0000001201e-1f;
+    private static final float EXP_HI = ScalarMath.EXP_HI;
+    private static final float EXP_LO = ScalarMath.EXP_LO;
+    private static final float LOG2E = ScalarMath.LOG2E;
+    private static final float MAGIC = ScalarMath.MAGIC;
+    private static final int MAGIC_BITS = ScalarMath.MAGIC_BITS;
+    private static final float LN2_HI = ScalarMath.LN2_HI;
+    private static final float LN2_LO = ScalarMath.LN2_LO;
+    private static final float E0 = ScalarMath.E0;
+    private static final float E1 = ScalarMath.E1;
+    private static final float E2 = ScalarMath.E2;
+    private static final float E3 = ScalarMath.E3;
+    private static final float E4 = ScalarMath.E4;
+    private static final float E5 = ScalarMath.E5;
 
     private static final FloatVector V_EXP_HI = v(EXP_HI);
     private static final FloatVector V_EXP_LO = v(EXP_LO);
@@ -182,26 +182,7 @@ final class PanamaKernels implements Kernels {
 
     /** The scalar twin of {@link #exp(FloatVector)}: the same operations, so the same bits. */
     static float expScalar(float x) {
-        if (x > EXP_HI) {
-            x = EXP_HI;
-        }
-        if (x < EXP_LO) {
-            x = EXP_LO;
-        }
-        float t = Math.fma(x, LOG2E, MAGIC);
-        float k = t - MAGIC;
-        float r = Math.fma(k, -LN2_HI, x);
-        r = Math.fma(k, LN2_LO, r);
-        float p = Math.fma(E0, r, E1);
-        p = Math.fma(p, r, E2);
-        p = Math.fma(p, r, E3);
-        p = Math.fma(p, r, E4);
-        p = Math.fma(p, r, E5);
-        p = Math.fma(p, r * r, r) + 1f;
-        int ki = Float.floatToRawIntBits(t) - MAGIC_BITS;
-        int k1 = ki >> 1;
-        int k2 = ki - k1;
-        return p * Float.intBitsToFloat((k1 + 127) << 23) * Float.intBitsToFloat((k2 + 127) << 23);
+        return ScalarMath.exp(x);
     }
 
     // ---- log ------------------------------------------------------------------------------------

@@ -1,9 +1,12 @@
 package dev.kullback.cpu;
 
 /**
- * The portable kernels: plain Java loops, {@link Math#exp} and {@link Math#log} in double rounded to float, sums in
- * double. HotSpot computes {@code Math.exp}/{@code Math.log} with the same stubs in the interpreter and in compiled
- * code, so results do not change when a loop gets compiled.
+ * The portable kernels: plain Java loops, sums in double. The hot loops (max, the softmax exps and their sums) are
+ * written for C2: no call per element it cannot inline ({@link ScalarMath#exp}, plain float arithmetic with fma,
+ * rather than the {@code Math.exp} stub), and independent accumulators so that iterations overlap. The rest use
+ * {@link Math#exp} and {@link Math#log} in double rounded to float; HotSpot computes them with the same stubs in the
+ * interpreter and in compiled code, so results do not change when a loop gets compiled. Every result is a function of
+ * the range alone (and elementwise ones of the element alone), as {@link Kernels} requires.
  */
 final class ScalarKernels implements Kernels {
     static final ScalarKernels INSTANCE = new ScalarKernels();
@@ -22,7 +25,7 @@ final class ScalarKernels implements Kernels {
     }
 
     static float exp(float x) {
-        return (float) Math.exp(x);
+        return ScalarMath.exp(x);
     }
 
     /** xlogy(t, t): 0 for t == 0 (either sign), t * log(t) otherwise (NaN for t < 0 or NaN). */
@@ -32,22 +35,27 @@ final class ScalarKernels implements Kernels {
 
     @Override
     public float max(float[] a, int from, int to) {
-        float m = Float.NEGATIVE_INFINITY;
-        for (int i = from; i < to; i++) {
-            m = Math.max(m, a[i]);
+        // four maxima, so that iterations overlap; max is exact, so any grouping gives the same bits
+        float m0 = Float.NEGATIVE_INFINITY, m1 = m0, m2 = m0, m3 = m0;
+        int i = from;
+        for (; i + 3 < to; i += 4) {
+            m0 = Math.max(m0, a[i]);
+            m1 = Math.max(m1, a[i + 1]);
+            m2 = Math.max(m2, a[i + 2]);
+            m3 = Math.max(m3, a[i + 3]);
         }
-        return m;
+        for (; i < to; i++) {
+            m0 = Math.max(m0, a[i]);
+        }
+        return Math.max(Math.max(m0, m1), Math.max(m2, m3));
     }
 
     @Override
     public double sumExpStore(float[] a, int from, int to, float m, float[] out) {
-        double s = 0;
         for (int i = from; i < to; i++) {
-            double e = Math.exp(a[i] - m);
-            out[i] = (float) e;
-            s += e;
+            out[i] = ScalarMath.exp(a[i] - m);
         }
-        return s;
+        return sum(out, from, to);
     }
 
     @Override
@@ -65,11 +73,18 @@ final class ScalarKernels implements Kernels {
     }
 
     private static double sumExp(float[] a, int from, int to, float m) {
-        double s = 0;
-        for (int i = from; i < to; i++) {
-            s += Math.exp(a[i] - m);
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int i = from;
+        for (; i + 3 < to; i += 4) {
+            s0 += ScalarMath.exp(a[i] - m);
+            s1 += ScalarMath.exp(a[i + 1] - m);
+            s2 += ScalarMath.exp(a[i + 2] - m);
+            s3 += ScalarMath.exp(a[i + 3] - m);
         }
-        return s;
+        for (; i < to; i++) {
+            s0 += ScalarMath.exp(a[i] - m);
+        }
+        return (s0 + s1) + (s2 + s3);
     }
 
     @Override
@@ -191,22 +206,24 @@ final class ScalarKernels implements Kernels {
 
     @Override
     public double sumExpScaled(float[] a, int from, int to, float m, float invT) {
-        double s = 0;
-        for (int i = from; i < to; i++) {
-            s += (float) Math.exp((a[i] - m) * invT);
+        double s0 = 0, s1 = 0;
+        int i = from;
+        for (; i + 1 < to; i += 2) {
+            s0 += ScalarMath.exp((a[i] - m) * invT);
+            s1 += ScalarMath.exp((a[i + 1] - m) * invT);
         }
-        return s;
+        if (i < to) {
+            s0 += ScalarMath.exp((a[i] - m) * invT);
+        }
+        return s0 + s1;
     }
 
     @Override
     public double sumExpScaledStore(float[] a, int from, int to, float m, float invT, float[] out, int outOff) {
-        double s = 0;
         for (int i = from; i < to; i++) {
-            float e = (float) Math.exp((a[i] - m) * invT);
-            out[i - outOff] = e;
-            s += e;
+            out[i - outOff] = ScalarMath.exp((a[i] - m) * invT);
         }
-        return s;
+        return sum(out, from - outOff, to - outOff);
     }
 
     @Override

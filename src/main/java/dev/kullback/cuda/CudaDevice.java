@@ -2,6 +2,7 @@ package dev.kullback.cuda;
 
 import dev.kullback.Reduction;
 import dev.kullback.internal.AbstractDevice;
+import dev.kullback.internal.RowReduction;
 import dev.kullback.internal.Shapes;
 import dev.kullback.internal.VocabPass;
 import java.util.function.LongConsumer;
@@ -25,6 +26,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     private final KerasKlKernels kerasKl;
     private final GaussianKlKernels gaussianKl;
     private final VocabParallelKernels vocabParallel;
+    private final TvdKernels tvd;
     private final long totalMemory;
     private final String name;
 
@@ -43,6 +45,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         this.kerasKl = new KerasKlKernels(gpu);
         this.gaussianKl = new GaussianKlKernels(gpu);
         this.vocabParallel = new VocabParallelKernels(gpu);
+        this.tvd = new TvdKernels(gpu);
         this.totalMemory = gpu.totalMemory();
         this.name = gpu.name();
     }
@@ -269,18 +272,18 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     }
 
     /**
-     * A row-wise loss: {@code kernel} writes each row's loss into a [rows] buffer; when perRow that buffer is the
+     * A row-wise loss: {@code kernel} writes each row's loss into a [rows] buffer; when per row that buffer is the
      * value, otherwise it is pooled and summed in a fixed order into value[0] / divisor (reduce.cu's sum_finalize).
      */
-    private void rowLossInto(int rows, boolean perRow, float divisor, CudaTensor value, LongConsumer kernel) {
-        if (perRow) {
+    private void rowLossInto(int rows, RowReduction reduction, CudaTensor value, LongConsumer kernel) {
+        if (reduction.perRow()) {
             kernel.accept(value.address());
             return;
         }
         long rowLoss = pool.acquire(4L * rows);
         try {
             kernel.accept(rowLoss);
-            reduce.finish(rowLoss, rows, value, divisor);
+            reduce.finish(rowLoss, rows, value, reduction.divisor());
         } finally {
             pool.release(rowLoss, 4L * rows);
         }
@@ -288,12 +291,10 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
 
     @Override
     protected void distillationInto(CudaTensor student, CudaTensor teacher, CudaLabels labels, int ignoreIndex, float temperature,
-                                    boolean reverse, float divisor, CudaTensor value, CudaTensor grad) {
-        // NONE gives a [rows, 1] value; with one row, NONE and a reduction by 1 are the same thing
-        boolean perRow = value.rows() == student.rows() && (student.rows() > 1 || divisor == 1f);
-        rowLossInto(student.rows(), perRow, divisor, value, rowLoss ->
+                                    boolean reverse, RowReduction reduction, CudaTensor value, CudaTensor grad) {
+        rowLossInto(student.rows(), reduction, value, rowLoss ->
                 distillation.rows(student, teacher, grad, rowLoss, labels == null ? 0L : labels.address(), ignoreIndex,
-                        temperature, reverse, perRow ? 1f : divisor));
+                        temperature, reverse, reduction.gradDivisor()));
     }
 
     /**
@@ -305,14 +306,14 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
                                     float labelSmoothing, float zLoss, CudaTensor value, CudaTensor grad) {
         long w = weights == null ? 0L : weights.address();
         if (reduction != Reduction.MEAN) {
-            rowLossInto(logits.rows(), reduction == Reduction.NONE, 1f, value, rowLoss -> crossEntropy.rows(logits, labels,
+            rowLossInto(logits.rows(), new RowReduction(reduction == Reduction.NONE, 1f), value, rowLoss -> crossEntropy.rows(logits, labels,
                     w, grad, rowLoss, ignoreIndex, labelSmoothing, zLoss, 0L));
             return;
         }
         long divisors = pool.acquire(8L);
         try {
             crossEntropy.divisors(labels, w, logits.rows(), logits.cols(), ignoreIndex, divisors);
-            rowLossInto(logits.rows(), false, 1f, value, rowLoss -> crossEntropy.rows(logits, labels, w, grad, rowLoss,
+            rowLossInto(logits.rows(), new RowReduction(false, 1f), value, rowLoss -> crossEntropy.rows(logits, labels, w, grad, rowLoss,
                     ignoreIndex, labelSmoothing, zLoss, divisors));
         } finally {
             pool.release(divisors, 8L);
@@ -323,40 +324,47 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     protected void softCrossEntropyInto(CudaTensor logits, CudaTensor target, CudaTensor weights, Reduction reduction, float labelSmoothing,
                                         float zLoss, CudaTensor value, CudaTensor grad) {
         float divisor = reduction == Reduction.MEAN ? logits.rows() : 1f;
-        rowLossInto(logits.rows(), reduction == Reduction.NONE, divisor, value, rowLoss -> crossEntropy.softRows(logits,
+        rowLossInto(logits.rows(), new RowReduction(reduction == Reduction.NONE, divisor), value, rowLoss -> crossEntropy.softRows(logits,
                 target, weights == null ? 0L : weights.address(), grad, rowLoss, labelSmoothing, zLoss, divisor));
     }
 
     @Override
-    protected void jsdInto(CudaTensor student, CudaTensor teacher, float beta, boolean perRow, float divisor, CudaTensor value, CudaTensor gradStudent,
+    protected void jsdInto(CudaTensor student, CudaTensor teacher, float beta, RowReduction reduction, CudaTensor value, CudaTensor gradStudent,
                            CudaTensor gradTeacher) {
-        rowLossInto(student.rows(), perRow, divisor, value, rowLoss -> jsd.jsd(student, teacher, gradStudent, gradTeacher,
-                rowLoss, beta, perRow ? 1f : divisor));
+        rowLossInto(student.rows(), reduction, value, rowLoss -> jsd.jsd(student, teacher, gradStudent, gradTeacher,
+                rowLoss, beta, reduction.gradDivisor()));
     }
 
     @Override
-    protected void symmetricKlInto(CudaTensor p, CudaTensor q, boolean perRow, float divisor, CudaTensor value, CudaTensor gradP, CudaTensor gradQ) {
-        rowLossInto(p.rows(), perRow, divisor, value, rowLoss -> jsd.symmetricKl(p, q, gradP, gradQ, rowLoss,
-                perRow ? 1f : divisor));
+    protected void symmetricKlInto(CudaTensor p, CudaTensor q, RowReduction reduction, CudaTensor value, CudaTensor gradP, CudaTensor gradQ) {
+        rowLossInto(p.rows(), reduction, value, rowLoss -> jsd.symmetricKl(p, q, gradP, gradQ, rowLoss,
+                reduction.gradDivisor()));
     }
 
     @Override
-    protected void entropyInto(CudaTensor logits, boolean perRow, float divisor, CudaTensor value, CudaTensor grad) {
-        rowLossInto(logits.rows(), perRow, divisor, value, rowLoss -> entropy.rows(logits, grad, rowLoss,
-                perRow ? 1f : divisor));
+    protected void entropyInto(CudaTensor logits, RowReduction reduction, CudaTensor value, CudaTensor grad) {
+        rowLossInto(logits.rows(), reduction, value, rowLoss -> entropy.rows(logits, grad, rowLoss,
+                reduction.gradDivisor()));
     }
 
     @Override
-    protected void kerasKlInto(CudaTensor yTrue, CudaTensor yPred, boolean bits, boolean perRow, float divisor, CudaTensor value, CudaTensor gradPred) {
-        rowLossInto(yTrue.rows(), perRow, divisor, value, rowLoss -> kerasKl.rows(yTrue, yPred, gradPred, rowLoss, bits,
-                perRow ? 1f : divisor));
+    protected void kerasKlInto(CudaTensor yTrue, CudaTensor yPred, boolean bits, RowReduction reduction, CudaTensor value, CudaTensor gradPred) {
+        rowLossInto(yTrue.rows(), reduction, value, rowLoss -> kerasKl.rows(yTrue, yPred, gradPred, rowLoss, bits,
+                reduction.gradDivisor()));
     }
 
     @Override
-    protected void gaussianKlInto(CudaTensor mu1, CudaTensor logvar1, CudaTensor mu2, CudaTensor logvar2, boolean perRow, float divisor, CudaTensor value,
+    protected void gaussianKlInto(CudaTensor mu1, CudaTensor logvar1, CudaTensor mu2, CudaTensor logvar2, RowReduction reduction, CudaTensor value,
                                   CudaTensor gradMu1, CudaTensor gradLogvar1, CudaTensor gradMu2, CudaTensor gradLogvar2) {
-        rowLossInto(mu1.rows(), perRow, divisor, value, rowLoss -> gaussianKl.rows(mu1, logvar1, mu2, logvar2, gradMu1,
-                gradLogvar1, gradMu2, gradLogvar2, rowLoss, perRow ? 1f : divisor));
+        rowLossInto(mu1.rows(), reduction, value, rowLoss -> gaussianKl.rows(mu1, logvar1, mu2, logvar2, gradMu1,
+                gradLogvar1, gradMu2, gradLogvar2, rowLoss, reduction.gradDivisor()));
+    }
+
+    @Override
+    protected void tvdInto(CudaTensor student, CudaTensor teacher, CudaLabels labels, int ignoreIndex,
+                           RowReduction reduction, CudaTensor value, CudaTensor gradStudent, CudaTensor gradTeacher) {
+        rowLossInto(student.rows(), reduction, value, rowLoss -> tvd.rows(student, teacher, gradStudent, gradTeacher,
+                rowLoss, labels == null ? 0L : labels.address(), ignoreIndex, reduction.gradDivisor()));
     }
 
     // ---- vocabulary-parallel losses (issue 12): VocabParallelKernels -----------------------------------------

@@ -74,7 +74,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
      * the counted rows' losses is divided by (1 for SUM and NONE); {@code labels} is null when every row counts.
      */
     protected abstract void distillationInto(T student, T teacher, L labels, int ignoreIndex, float temperature,
-                                             boolean reverse, float divisor, T value, T grad);
+                                             boolean reverse, RowReduction reduction, T value, T grad);
 
     /**
      * PyTorch's cross_entropy with class indices (already checked to be classes or the ignore index), plus
@@ -88,24 +88,24 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
                                                  float labelSmoothing, float zLoss, T value, T grad);
 
     /** Liger's generalized JSD of P = softmax(teacher), Q = softmax(student); row sums / divisor. */
-    protected abstract void jsdInto(T student, T teacher, float beta, boolean perRow, float divisor, T value,
+    protected abstract void jsdInto(T student, T teacher, float beta, RowReduction reduction, T value,
                                     T gradStudent, T gradTeacher);
 
     /** KL(P || Q) + KL(Q || P) of P = softmax(p), Q = softmax(q); row sums / divisor. */
-    protected abstract void symmetricKlInto(T p, T q, boolean perRow, float divisor, T value, T gradP, T gradQ);
+    protected abstract void symmetricKlInto(T p, T q, RowReduction reduction, T value, T gradP, T gradQ);
 
     /** H(softmax(logits)) per row; row sums / divisor. */
-    protected abstract void entropyInto(T logits, boolean perRow, float divisor, T value, T grad);
+    protected abstract void entropyInto(T logits, RowReduction reduction, T value, T grad);
 
     /** Keras's clipped KL, in nats or bits; row sums / divisor. */
-    protected abstract void kerasKlInto(T yTrue, T yPred, boolean bits, boolean perRow, float divisor, T value,
+    protected abstract void kerasKlInto(T yTrue, T yPred, boolean bits, RowReduction reduction, T value,
                                         T gradPred);
 
     /**
      * Diagonal Gaussian KL per element, row sums / divisor. {@code mu2} and {@code logvar2} (and their gradients)
      * are null for the standard normal N(0, I).
      */
-    protected abstract void gaussianKlInto(T mu1, T logvar1, T mu2, T logvar2, boolean perRow, float divisor,
+    protected abstract void gaussianKlInto(T mu1, T logvar1, T mu2, T logvar2, RowReduction reduction,
                                            T value, T gradMu1, T gradLogvar1, T gradMu2, T gradLogvar2);
 
     /** Frees the device's own resources; called exactly once. */
@@ -285,10 +285,10 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         Reduction reduction = requireNonNull(options.reduction(), "reduction");
         L labels = options.labels() == null ? null : ownLabels(options.labels(), "labels", student.rows());
         int counted = labels == null ? student.rows() : labels.counted(options.ignoreIndex());
-        float divisor = reduction == Reduction.MEAN ? (float) ((double) counted * student.cols())
-                : reduction == Reduction.BATCHMEAN ? counted : 1f;
+        RowReduction rows = RowReduction.of(reduction, reduction == Reduction.MEAN
+                ? (float) ((double) counted * student.cols()) : reduction == Reduction.BATCHMEAN ? counted : 1f);
         return loss(student.rows(), reduction, List.of(student), (value, grads) -> distillationInto(student, teacher,
-                labels, options.ignoreIndex(), temperature, options.reverse(), divisor, value, grads.get(0)));
+                labels, options.ignoreIndex(), temperature, options.reverse(), rows, value, grads.get(0)));
     }
 
     @Override
@@ -327,9 +327,9 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         if (!(beta >= 0 && beta <= 1)) {
             throw new IllegalArgumentException("beta must be in [0, 1], got " + beta);
         }
-        float divisor = divisor(requireNonNull(reduction, "reduction"), student);
+        RowReduction rows = RowReduction.of(requireNonNull(reduction, "reduction"), student);
         return loss(student.rows(), reduction, List.of(student, teacher), (value, grads) -> jsdInto(student, teacher,
-                beta, reduction == Reduction.NONE, divisor, value, grads.get(0), grads.get(1)));
+                beta, rows, value, grads.get(0), grads.get(1)));
     }
 
     @Override
@@ -337,18 +337,18 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         T p = own(logitsP, "logitsP");
         T q = own(logitsQ, "logitsQ");
         Shapes.requireSame("logitsP", p, "logitsQ", q);
-        float divisor = divisor(requireNonNull(reduction, "reduction"), p);
-        return loss(p.rows(), reduction, List.of(p, q), (value, grads) -> symmetricKlInto(p, q,
-                reduction == Reduction.NONE, divisor, value, grads.get(0), grads.get(1)));
+        RowReduction rows = RowReduction.of(requireNonNull(reduction, "reduction"), p);
+        return loss(p.rows(), reduction, List.of(p, q), (value, grads) -> symmetricKlInto(p, q, rows, value,
+                grads.get(0), grads.get(1)));
     }
 
     @Override
     public final Loss entropy(Tensor logits, Reduction reduction) {
         T x = own(logits, "logits");
         requireNonNull(reduction, "reduction");
-        float divisor = reduction == Reduction.MEAN || reduction == Reduction.BATCHMEAN ? x.rows() : 1f;
-        return loss(x.rows(), reduction, List.of(x), (value, grads) -> entropyInto(x, reduction == Reduction.NONE,
-                divisor, value, grads.get(0)));
+        RowReduction rows = RowReduction.of(reduction,
+                reduction == Reduction.MEAN || reduction == Reduction.BATCHMEAN ? x.rows() : 1f);
+        return loss(x.rows(), reduction, List.of(x), (value, grads) -> entropyInto(x, rows, value, grads.get(0)));
     }
 
     @Override
@@ -356,9 +356,9 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         T truth = own(yTrue, "yTrue");
         T pred = own(yPred, "yPred");
         Shapes.requireSame("yTrue", truth, "yPred", pred);
-        float divisor = divisor(requireNonNull(reduction, "reduction"), truth);
-        return loss(truth.rows(), reduction, List.of(pred), (value, grads) -> kerasKlInto(truth, pred, bits,
-                reduction == Reduction.NONE, divisor, value, grads.get(0)));
+        RowReduction rows = RowReduction.of(requireNonNull(reduction, "reduction"), truth);
+        return loss(truth.rows(), reduction, List.of(pred), (value, grads) -> kerasKlInto(truth, pred, bits, rows,
+                value, grads.get(0)));
     }
 
     @Override
@@ -370,9 +370,9 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         Shapes.requireSame("mu1", m1, "logvar1", v1);
         Shapes.requireSame("mu1", m1, "mu2", m2);
         Shapes.requireSame("mu1", m1, "logvar2", v2);
-        float divisor = divisor(requireNonNull(reduction, "reduction"), m1);
+        RowReduction rows = RowReduction.of(requireNonNull(reduction, "reduction"), m1);
         return loss(m1.rows(), reduction, List.of(m1, v1, m2, v2), (value, grads) -> gaussianKlInto(m1, v1, m2, v2,
-                reduction == Reduction.NONE, divisor, value, grads.get(0), grads.get(1), grads.get(2), grads.get(3)));
+                rows, value, grads.get(0), grads.get(1), grads.get(2), grads.get(3)));
     }
 
     @Override
@@ -380,9 +380,9 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         T m = own(mu, "mu");
         T v = own(logvar, "logvar");
         Shapes.requireSame("mu", m, "logvar", v);
-        float divisor = divisor(requireNonNull(reduction, "reduction"), m);
-        return loss(m.rows(), reduction, List.of(m, v), (value, grads) -> gaussianKlInto(m, v, null, null,
-                reduction == Reduction.NONE, divisor, value, grads.get(0), grads.get(1), null, null));
+        RowReduction rows = RowReduction.of(requireNonNull(reduction, "reduction"), m);
+        return loss(m.rows(), reduction, List.of(m, v), (value, grads) -> gaussianKlInto(m, v, null, null, rows,
+                value, grads.get(0), grads.get(1), null, null));
     }
 
     /** Allocates a loss's value ([rows, 1] for NONE, else [1, 1]) and one gradient per input, runs, frees on failure. */
@@ -503,14 +503,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
 
     /** PyTorch's divisors: MEAN by every element, BATCHMEAN by the rows, SUM by nothing. */
     private static float divisor(Reduction reduction, AbstractTensor x) {
-        switch (reduction) {
-            case MEAN:
-                return (float) x.size();
-            case BATCHMEAN:
-                return x.rows();
-            default:
-                return 1f;
-        }
+        return RowReduction.of(reduction, x).divisor();
     }
 
     /**
@@ -731,5 +724,29 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
             throw new IllegalArgumentException("labels[" + i + "] = " + label + " is not a class in [0, "
                     + shard.vocabSize() + ") nor the ignore index " + ignoreIndex);
         }
+    }
+
+    // ---- total variation distance -----------------------------------------------------------------------
+
+    /**
+     * Total variation distance of P = softmax(teacher), Q = softmax(student) per row (0 for a row whose label is the
+     * ignore index; labels may be null), reduced as {@code reduction}; the gradients of both logits.
+     */
+    protected abstract void tvdInto(T student, T teacher, L labels, int ignoreIndex, RowReduction reduction, T value,
+                                    T gradStudent, T gradTeacher);
+
+    @Override
+    public final Loss tvd(Tensor studentLogits, Tensor teacherLogits, Reduction reduction, Labels labels,
+                          int ignoreIndex) {
+        T student = own(studentLogits, "studentLogits");
+        T teacher = own(teacherLogits, "teacherLogits");
+        Shapes.requireSame("studentLogits", student, "teacherLogits", teacher);
+        requireNonNull(reduction, "reduction");
+        L y = labels == null ? null : ownLabels(labels, "labels", student.rows());
+        int counted = y == null ? student.rows() : y.counted(ignoreIndex);
+        RowReduction rows = RowReduction.of(reduction, reduction == Reduction.MEAN
+                ? (float) ((double) counted * student.cols()) : reduction == Reduction.BATCHMEAN ? counted : 1f);
+        return loss(student.rows(), reduction, List.of(student, teacher), (value, grads) -> tvdInto(student, teacher,
+                y, ignoreIndex, rows, value, grads.get(0), grads.get(1)));
     }
 }

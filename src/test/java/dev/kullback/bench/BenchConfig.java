@@ -20,7 +20,7 @@ import java.util.List;
 final class BenchConfig {
     static final String OPS = "logSoftmax,klDiv,distillation,crossEntropy";
     static final String SHAPES = "8192x128,1024x32768,16x262144";
-    static final String CONTENDERS = "kullback,pytorch,bound,scalar";
+    static final String CONTENDERS = "kullback,pytorch,bound,scalar,fallback";
 
     private BenchConfig() {
     }

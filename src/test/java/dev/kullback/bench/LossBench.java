@@ -25,7 +25,7 @@ public class LossBench {
     @Param({"8192x128", "1024x32768", "16x262144"})
     public String shape;
 
-    @Param({"kullback", "pytorch", "bound", "scalar"})
+    @Param({"kullback", "pytorch", "bound", "scalar", "fallback"})
     public String contender;
 
     private Workloads workload;

@@ -26,10 +26,11 @@ final class Report {
         }
     }
 
-    static final String[] NAMES = {"kullback", "pytorch", "bound", "scalar"};
+    static final String[] NAMES = {"kullback", "pytorch", "bound", "scalar", "fallback"};
     static final String[] LEGEND = {"kullback (CPU device)", "PyTorch (libtorch CPU)", "bound (arraycopy / streaming read)",
-        "scalar Java loop"};
-    static final Color[] COLORS = {new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x7f7f7f), new Color(0x2ca02c)};
+        "scalar Java loop", "kullback without the Vector API (scalar fallback)"};
+    static final Color[] COLORS = {new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x7f7f7f), new Color(0x2ca02c),
+        new Color(0x9467bd)};
 
     private Report() {
     }
@@ -57,20 +58,23 @@ final class Report {
         md.append("The ratios divide kullback's GB/s by the other's, so they are also speed-ups: `÷ bound` near 1 means "
                 + "kullback runs at the speed of memory; `÷ PyTorch` is how many times faster than PyTorch.\n\n");
         md.append("| op | shape | MB moved | kullback GB/s (ms) | PyTorch GB/s (ms) | scalar Java GB/s (ms) | bound GB/s "
-                + "(ms) | kullback ÷ bound | kullback ÷ PyTorch | kullback ÷ scalar |\n");
-        md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                + "(ms) | kullback ÷ bound | kullback ÷ PyTorch | kullback ÷ scalar | scalar fallback GB/s (ms) "
+                + "| kullback ÷ fallback |\n");
+        md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (String op : ops) {
             for (String shape : shapes) {
                 Measurement k = find(results, op, shape, "kullback");
                 Measurement t = find(results, op, shape, "pytorch");
                 Measurement s = find(results, op, shape, "scalar");
                 Measurement b = find(results, op, shape, "bound");
+                Measurement f = find(results, op, shape, "fallback");
                 md.append("| ").append(BenchConfig.describe(op)).append(" | ").append(BenchConfig.label(shape))
                         .append(" | ").append(fmt("%.1f", BenchConfig.bytes(op, shape) / 1e6))
                         .append(" | ").append(cell(k)).append(" | ").append(cell(t)).append(" | ").append(cell(s))
                         .append(" | ").append(cell(b))
                         .append(" | ").append(ratio(k, b)).append(" | ").append(ratio(k, t))
-                        .append(" | ").append(ratio(k, s)).append(" |\n");
+                        .append(" | ").append(ratio(k, s)).append(" | ").append(cell(f))
+                        .append(" | ").append(ratio(k, f)).append(" |\n");
             }
         }
         md.append("\n## Core use\n\n");

@@ -31,6 +31,8 @@ import org.bytedeco.pytorch.global.torch;
  * <li><b>bound</b>: what the machine's memory allows for the same bytes on the same threads:
  *     {@code System.arraycopy} of half the op's bytes (so as many bytes read + written), or for a reduction a
  *     vectorized streaming read of the op's bytes.</li>
+ * <li><b>fallback</b>: kullback's CPU device on its scalar kernels ({@code new CpuDevice(threads, false)}), what a
+ *     program gets without {@code --add-modules jdk.incubator.vector}.</li>
  * <li><b>scalar</b>: the loop a user would write, plain Java with {@code Math.exp}/{@code Math.log}, rows split
  *     across the same threads.</li>
  * </ul>
@@ -51,6 +53,8 @@ abstract class Workloads implements AutoCloseable {
         switch (contender) {
             case "kullback":
                 return new Kullback(op, rows, cols, threads);
+            case "fallback":
+                return new Kullback(op, rows, cols, new CpuDevice(threads, false), true);
             case "pytorch":
                 return new Torch(op, rows, cols, threads);
             case "bound":

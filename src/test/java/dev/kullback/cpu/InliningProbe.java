@@ -10,12 +10,14 @@ import java.util.Random;
  * operation in both modes, on row lengths that go row-parallel and chunk-parallel, long enough for C2. Argument
  * "kl" runs only kl_div in both target modes, alternating (the case where two heavy loops share call sites);
  * "losses" runs the two-distribution losses (jsd with beta 0, 1 and between, symmetric KL) and distillation (forward
- * and reverse).
+ * and reverse); "alternate" runs only two ops, entropy and jsd, alternating: both are phases of the one row schedule,
+ * so its call sites see exactly two receivers, the case where C2 could inline both ops' phases into one compilation.
  */
 public final class InliningProbe {
     public static void main(String[] args) {
         boolean klOnly = args.length > 0 && args[0].equals("kl");
         boolean losses = args.length > 0 && args[0].equals("losses");
+        boolean alternate = args.length > 0 && args[0].equals("alternate");
         Random random = new Random(1);
         try (CpuDevice d = new CpuDevice(2, true)) {
             for (int[] shape : new int[][] {{64, 4096}, {2, 40000}, {512, 33}}) {
@@ -24,6 +26,10 @@ public final class InliningProbe {
                 float[] x = new float[rows * cols];
                 for (int i = 0; i < x.length; i++) {
                     x[i] = (float) random.nextGaussian();
+                }
+                if (alternate) {
+                    alternate(d, x, rows, cols);
+                    continue;
                 }
                 try (Tensor xt = d.upload(x, rows, cols); Tensor y = d.logSoftmax(xt); Tensor p = d.softmax(xt)) {
                     long end = System.nanoTime() + 600_000_000L;
@@ -55,5 +61,20 @@ public final class InliningProbe {
             }
         }
         System.out.println("probe done");
+    }
+
+    /** Entropy and jsd in turn, and no other op that runs on the row schedule: two receivers at its call sites. */
+    private static void alternate(CpuDevice d, float[] x, int rows, int cols) {
+        float[] teacher = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            teacher[i] = 0.5f * x[(i * 7) % x.length];
+        }
+        try (Tensor xt = d.upload(x, rows, cols); Tensor tt = d.upload(teacher, rows, cols)) {
+            long end = System.nanoTime() + 600_000_000L;
+            while (System.nanoTime() < end) {
+                d.entropy(xt, Reduction.BATCHMEAN).close();
+                d.jsd(xt, tt, 0.5f, Reduction.BATCHMEAN).close();
+            }
+        }
     }
 }

@@ -124,7 +124,11 @@ abstract class LossParityContract {
         GAUSSIAN_KL_SUM(true, (d, u) -> d.gaussianKl(u.a, u.d, u.c, u.b, Reduction.SUM)),
         GAUSSIAN_KL_NONE(false, (d, u) -> d.gaussianKl(u.a, u.d, u.c, u.b, Reduction.NONE)),
         GAUSSIAN_KL_STANDARD_BATCHMEAN(true, (d, u) -> d.gaussianKl(u.c, u.d, Reduction.BATCHMEAN)),
-        GAUSSIAN_KL_STANDARD_MEAN(false, (d, u) -> d.gaussianKl(u.c, u.d, Reduction.MEAN));
+        GAUSSIAN_KL_STANDARD_MEAN(false, (d, u) -> d.gaussianKl(u.c, u.d, Reduction.MEAN)),
+        TVD_BATCHMEAN(true, (d, u) -> d.tvd(u.a, u.b, Reduction.BATCHMEAN)),
+        TVD_NONE_IGNORE(false, (d, u) -> d.tvd(u.a, u.b, Reduction.NONE, u.labels, IGNORE)),
+        TVD_MEAN_IGNORE(false, (d, u) -> d.tvd(u.a, u.b, Reduction.MEAN, u.labels, IGNORE)),
+        TVD_SUM_ALL_IGNORED(false, (d, u) -> d.tvd(u.a, u.b, Reduction.SUM, u.allIgnored, IGNORE));
 
         final boolean wide;
         final BiFunction<Device, Uploaded, Loss> call;

@@ -1,0 +1,75 @@
+// Fused total variation distance (Liger-Kernel's tvd) of P = softmax(teacher), Q = softmax(student): forward value
+// and the gradients of both logits in one kernel; the softmaxes are never stored. Launcher:
+// dev.kullback.cuda.TvdKernels.
+//
+// Per row: loss = ½ Σ |P - Q|. With s = sign(P - Q) (sign(0) = 0, as PyTorch's abs backward), A = Σ P s and
+// B = Σ Q s, the gradients of the row loss, / gradDivisor:
+//   d teacher = ½ P (s - A),   d student = -½ Q (s - B).
+// rowLoss[row] gets the row's loss (0 for an ignored row, whose gradient rows are 0); the launcher sums rowLoss in a
+// fixed order (reduce.cu's sum_finalize) unless it is the value. labels may be null (every row counts); a label is
+// only compared with ignoreIndex. A row holding NaN or +inf, or only -inf, in either logits is NaN throughout.
+// Passes over both logits: 3 (softmax statistics; the distance, A and B; gradients).
+#include "rows.cuh"
+
+// sign(d) with sign(0) = 0 and NaN kept, as torch.sign and Java's Math.signum.
+__device__ __forceinline__ float tvd_sign(float d) { return d > 0.0f ? 1.0f : d < 0.0f ? -1.0f : d; }
+
+template <bool kBlock>
+__device__ __forceinline__ void tvd_row(const float* __restrict__ s, const float* __restrict__ t, float* __restrict__ gs,
+                                        float* __restrict__ gt, float* __restrict__ rowLoss, long long row, unsigned cols,
+                                        const int* __restrict__ labels, int ignoreIndex, float gradDivisor, unsigned tid,
+                                        unsigned nthreads) {
+    if (labels != nullptr && labels[row] == ignoreIndex) {  // uniform over the group
+        zero_row(gs, cols, tid, nthreads);
+        zero_row(gt, cols, tid, nthreads);
+        if (tid == 0) rowLoss[row] = 0.0f;
+        return;
+    }
+    SoftmaxState ss = softmax_empty(), st = softmax_empty();
+    visit2(s, t, cols, tid, nthreads, [&](unsigned, float a, float b) {
+        softmax_add(ss, a);
+        softmax_add(st, b);
+    });
+    const RowStats q = row_stats(group_softmax<kBlock>(ss));
+    const RowStats p = row_stats(group_softmax<kBlock>(st));
+    float dist = 0.0f, sumP = 0.0f, sumQ = 0.0f;
+    visit2(s, t, cols, tid, nthreads, [&](unsigned, float a, float b) {
+        const float Q = expf(q.logp(a)), P = expf(p.logp(b));
+        const float d = P - Q;
+        const float sg = tvd_sign(d);
+        dist += fabsf(d);
+        sumP += P * sg;
+        sumQ += Q * sg;
+    });
+    dist = group_sum<kBlock>(dist);
+    sumP = group_sum<kBlock>(sumP);
+    sumQ = group_sum<kBlock>(sumQ);
+    const float k = 0.5f / gradDivisor;
+    map2(s, t, gs, gt, cols, tid, nthreads, [&](unsigned, float a, float b, float& ds, float& dt) {
+        const float Q = expf(q.logp(a)), P = expf(p.logp(b));
+        const float sg = tvd_sign(P - Q);
+        dt = k * P * (sg - sumP);
+        ds = -k * Q * (sg - sumQ);
+    });
+    if (tid == 0) rowLoss[row] = 0.5f * dist;
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    tvd_rows_warp(const float* __restrict__ student, const float* __restrict__ teacher, float* __restrict__ gradStudent,
+        float* __restrict__ gradTeacher, float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels,
+        int ignoreIndex, float gradDivisor) {
+    KB_WARP_ROW;
+    const size_t o = (size_t)row * (size_t)cols;
+    tvd_row<false>(student + o, teacher + o, gradStudent + o, gradTeacher + o, rowLoss, row, cols, labels, ignoreIndex,
+                   gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    tvd_rows_block(const float* __restrict__ student, const float* __restrict__ teacher, float* __restrict__ gradStudent,
+        float* __restrict__ gradTeacher, float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels,
+        int ignoreIndex, float gradDivisor) {
+    KB_BLOCK_ROW;
+    const size_t o = (size_t)row * (size_t)cols;
+    tvd_row<true>(student + o, teacher + o, gradStudent + o, gradTeacher + o, rowLoss, row, cols, labels, ignoreIndex,
+                  gradDivisor, tid, nthreads);
+}

@@ -1,0 +1,24 @@
+package dev.kullback.cpu;
+
+import dev.kullback.internal.RowReduction;
+
+/** The diagonal Gaussian KL on the CPU: a sum per row, the four gradients written by the same pass. */
+final class CpuGaussianKl {
+    private final Kernels kernels;
+    private final RowSchedule schedule;
+
+    CpuGaussianKl(Kernels kernels, RowSchedule schedule) {
+        this.kernels = kernels;
+        this.schedule = schedule;
+    }
+
+    /** {@code m2}, {@code v2} (and their gradients) null: against the standard normal. */
+    void run(float[] m1, float[] v1, float[] m2, float[] v2, RowReduction reduction, float[] value, float[] g1,
+             float[] h1, float[] g2, float[] h2, int rows, int cols) {
+        double[] loss = new double[rows];
+        float k = 1f / reduction.divisor();
+        schedule.run(rows, cols, (slots, rowSlots, whole) -> new ChunkSums(
+                (from, to) -> kernels.gaussianKl(m1, v1, m2, v2, from, to, k, g1, h1, g2, h2), loss, slots));
+        CpuReductions.writeLoss(value, loss, reduction);
+    }
+}

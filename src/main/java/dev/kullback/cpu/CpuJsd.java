@@ -1,0 +1,240 @@
+package dev.kullback.cpu;
+
+import dev.kullback.internal.Divergence;
+import dev.kullback.internal.RowReduction;
+import java.util.Arrays;
+
+/**
+ * Liger's generalized JSD and the symmetric KL on the CPU, F = softmax(f), G = softmax(g); the gradients of both
+ * logits are written, their outputs holding the exps of F and G in between. A KL: one statistics pass (maxima, Σ exp
+ * stored, Σ e_F (f̃ - g̃)), then one pass that writes both gradients. Symmetric KL: the same, plus Σ e_G (g̃ - f̃).
+ * Generalized JSD: a statistics pass (maxima, Σ exp stored), a second pass that turns the stored exps into
+ * probabilities and stores log M in a scratch row (the only log per element), then sums F log(F/M) and G log(G/M),
+ * then the write pass. The later passes read what the earlier ones wrote for the same row, from cache while a row
+ * fits in L2.
+ */
+final class CpuJsd {
+    private final Kernels kernels;
+    private final RowSchedule schedule;
+    private final ArrayPool arrays;
+
+    CpuJsd(Kernels kernels, RowSchedule schedule, ArrayPool arrays) {
+        this.kernels = kernels;
+        this.schedule = schedule;
+        this.arrays = arrays;
+    }
+
+    /** P = softmax(teacher), Q = softmax(student); KL_QP weights by Q, so Q is F there, P everywhere else. */
+    void jsd(float[] s, float[] t, float beta, RowReduction reduction, float[] value, float[] gs, float[] gt, int rows,
+             int cols) {
+        Divergence mode = Divergence.ofBeta(beta);
+        if (mode == Divergence.KL_QP) {
+            run(s, t, gs, gt, rows, cols, mode, beta, reduction, value);
+        } else {
+            run(t, s, gt, gs, rows, cols, mode, beta, reduction, value);
+        }
+    }
+
+    void symmetricKl(float[] p, float[] q, RowReduction reduction, float[] value, float[] gp, float[] gq, int rows,
+                     int cols) {
+        run(p, q, gp, gq, rows, cols, Divergence.SYMMETRIC_KL, 0f, reduction, value);
+    }
+
+    private void run(float[] f, float[] g, float[] of, float[] og, int rows, int cols, Divergence mode, float beta,
+                     RowReduction reduction, float[] value) {
+        double[] loss = new double[rows];
+        float k = 1f / reduction.divisor();
+        schedule.run(rows, cols, (slots, rowSlots, whole) -> new Phases(f, g, of, og, cols, mode, beta, k, loss, slots,
+                rowSlots, whole));
+        CpuReductions.writeLoss(value, loss, reduction);
+    }
+
+    private final class Phases implements RowPhases {
+        final float[] f;
+        final float[] g;
+        final float[] of;
+        final float[] og;
+        final int cols;
+        final Divergence mode;
+        final boolean jsd;
+        final float beta;
+        final float k;
+        final double[] loss;
+        final SoftmaxStats sf;
+        final SoftmaxStats sg;
+        /** Two more sums per chunk: a = ab[2i], b = ab[2i + 1]. */
+        final double[] ab;
+        final float[] rowMf;
+        final float[] rowMg;
+        final double[] rowSf;
+        final double[] rowSg;
+        final double[] rowKf;
+        final double[] rowKg;
+        /** JSD: log M of one row from its start, or of every row (whole tensor). */
+        final float[] lm;
+        final boolean whole;
+
+        Phases(float[] f, float[] g, float[] of, float[] og, int cols, Divergence mode, float beta, float k,
+               double[] loss, int slots, int rowSlots, boolean whole) {
+            this.f = f;
+            this.g = g;
+            this.of = of;
+            this.og = og;
+            this.cols = cols;
+            this.mode = mode;
+            this.jsd = mode == Divergence.JSD;
+            this.beta = beta;
+            this.k = k;
+            this.loss = loss;
+            this.whole = whole;
+            sf = new SoftmaxStats(slots);
+            sg = new SoftmaxStats(slots);
+            ab = new double[2 * slots];
+            rowMf = new float[rowSlots];
+            rowMg = new float[rowSlots];
+            rowSf = new double[rowSlots];
+            rowSg = new double[rowSlots];
+            rowKf = new double[rowSlots];
+            rowKg = new double[rowSlots];
+            lm = !jsd ? null : whole ? arrays.take(rowSlots * cols) : new float[cols];
+        }
+
+        private int lmOff(int r) {
+            return whole ? 0 : r * cols;
+        }
+
+        /** Σ e_a ((a - ma) - (b - mb)) over a chunk whose exps of a are in w (0 when a is all -inf there). */
+        private double chunkDiff(float[] w, float[] a, float ma, float[] b, float mb, int from, int to) {
+            if (!Float.isFinite(ma)) {
+                return 0;
+            }
+            return Float.isFinite(mb) ? kernels.weightedDiff(w, a, ma, b, mb, from, to)
+                    : mb == Float.NEGATIVE_INFINITY ? Double.POSITIVE_INFINITY : Double.NaN;
+        }
+
+        /** Maxima, exps stored in of and og with their sums, and (the KLs) the weighted differences. */
+        @Override
+        public void stats(int r, int i, int from, int to) {
+            sf.store(kernels, f, of, from, to, i);
+            sg.store(kernels, g, og, from, to, i);
+            float mf = sf.max()[i];
+            float mg = sg.max()[i];
+            if (!jsd) {
+                ab[2 * i] = chunkDiff(of, f, mf, g, mg, from, to);
+                if (mode == Divergence.SYMMETRIC_KL) {
+                    ab[2 * i + 1] = chunkDiff(og, g, mg, f, mf, from, to);
+                }
+            }
+        }
+
+        /** Maxima, sums (NaN when a maximum is not finite), and (the KLs) KL(F || G), KL(G || F). */
+        @Override
+        public void combine(int r, int first, int chunks, int rowSlot) {
+            float mf = sf.rowMax(first, chunks);
+            float mg = sg.rowMax(first, chunks);
+            rowMf[rowSlot] = mf;
+            rowMg[rowSlot] = mg;
+            if (!Float.isFinite(mf) || !Float.isFinite(mg)) {
+                rowSf[rowSlot] = Double.NaN;
+                rowSg[rowSlot] = Double.NaN;
+                rowKf[rowSlot] = Double.NaN;
+                rowKg[rowSlot] = Double.NaN;
+                loss[r] = Double.NaN;
+                return;
+            }
+            double a = 0;
+            double b = 0;
+            for (int c = first; c < first + chunks; c++) {
+                double df = (double) sf.max()[c] - mf;
+                double dg = (double) sg.max()[c] - mg;
+                if (!jsd && sf.max()[c] != Float.NEGATIVE_INFINITY) {
+                    a += sf.weight(c, mf, 1f) * (ab[2 * c] + (df - dg) * sf.sum()[c]);
+                }
+                if (mode == Divergence.SYMMETRIC_KL && sg.max()[c] != Float.NEGATIVE_INFINITY) {
+                    b += sg.weight(c, mg, 1f) * (ab[2 * c + 1] + (dg - df) * sg.sum()[c]);
+                }
+            }
+            double sumF = sf.rowSum(first, chunks, mf, 1f);
+            double sumG = sg.rowSum(first, chunks, mg, 1f);
+            rowSf[rowSlot] = sumF;
+            rowSg[rowSlot] = sumG;
+            double lf = Math.log(sumF);
+            double lg = Math.log(sumG);
+            rowKf[rowSlot] = a / sumF - lf + lg;
+            rowKg[rowSlot] = b / sumG - lg + lf;
+            loss[r] = mode == Divergence.SYMMETRIC_KL ? rowKf[rowSlot] + rowKg[rowSlot] : rowKf[rowSlot];
+        }
+
+        @Override
+        public boolean hasSecondPass() {
+            return jsd;
+        }
+
+        /**
+         * JSD: chunk c's probabilities stored, log M into lm, its sums F log(F/M), G log(G/M) into ab. Two kernels:
+         * one loop with the log and one with the sums would not fit one C2 compilation (see Kernels).
+         */
+        @Override
+        public void secondPass(int r, int c, int rowSlot, int from, int to) {
+            if (Double.isNaN(rowSf[rowSlot])) {
+                return;
+            }
+            kernels.jsdMix(from, to, sf.scale(c, rowMf[rowSlot], rowSf[rowSlot], 1f),
+                    sg.scale(c, rowMg[rowSlot], rowSg[rowSlot], 1f), beta, 1f - beta, of, og, lm, lmOff(r));
+            kernels.jsdSums(f, rowMf[rowSlot], (float) Math.log(rowSf[rowSlot]), g, rowMg[rowSlot],
+                    (float) Math.log(rowSg[rowSlot]), from, to, lm, lmOff(r), of, og, ab, 2 * c);
+        }
+
+        /** JSD: the row's KL(P || M) and KL(Q || M) from its chunks' sums, in chunk order. */
+        @Override
+        public void secondCombine(int r, int first, int chunks, int rowSlot) {
+            if (Double.isNaN(rowSf[rowSlot])) {
+                return;
+            }
+            double a = 0;
+            double b = 0;
+            for (int c = first; c < first + chunks; c++) {
+                a += ab[2 * c];
+                b += ab[2 * c + 1];
+            }
+            rowKf[rowSlot] = a;
+            rowKg[rowSlot] = b;
+            loss[r] = beta * a + (1 - (double) beta) * b;
+        }
+
+        /** Both gradients of one chunk (k = 1 / divisor). */
+        @Override
+        public void write(int r, int c, int rowSlot, int from, int to) {
+            if (Double.isNaN(rowSf[rowSlot])) {
+                Arrays.fill(of, from, to, Float.NaN);
+                Arrays.fill(og, from, to, Float.NaN);
+                return;
+            }
+            double lf = Math.log(rowSf[rowSlot]);
+            double lg = Math.log(rowSg[rowSlot]);
+            float mf = rowMf[rowSlot];
+            float mg = rowMg[rowSlot];
+            if (jsd) {
+                kernels.jsdWrite(f, mf, (float) lf, g, mg, (float) lg, from, to, lm, lmOff(r), k * beta,
+                        (float) rowKf[rowSlot], k * (1f - beta), (float) rowKg[rowSlot], of, og);
+                return;
+            }
+            float scF = sf.scale(c, mf, rowSf[rowSlot], 1f);
+            float scG = sg.scale(c, mg, rowSg[rowSlot], 1f);
+            if (mode == Divergence.SYMMETRIC_KL) {
+                kernels.symKlWrite(f, mf, g, mg, from, to, (float) (lg - lf), scF, scG, (float) (1 - rowKf[rowSlot]),
+                        (float) (1 - rowKg[rowSlot]), k, of, og);
+            } else {
+                kernels.klPairWrite(f, mf, g, mg, from, to, (float) (lg - lf - rowKf[rowSlot]), scF, scG, k, k, of,
+                        og);
+            }
+        }
+
+        @Override
+        public void release() {
+            if (lm != null && whole) {
+                arrays.give(lm);
+            }
+        }
+    }
+}
