@@ -32,6 +32,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True
 import ptx_loops  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -65,20 +66,60 @@ def row_block(cols):  # dev.kullback.cuda.Launch.rowBlock
     return 256 if cols <= 8192 else 512 if cols <= 65536 else 1024
 
 
-def rowwise(module, warp, block):
-    """Launch.rowwise: one warp per row (4 warps a block) up to 1024 columns, else one block per row."""
+def launch(module, kernel, threads, grid, loops=(), reads=0, writes=0, reread=0, window=None, inflight=None):
+    """One kernel launch of an op. loops: (index among the kernel's vector loops, streams, path); empty for
+    kernels whose row work is straight-line code (the tile kernels: all of it is the per-thread path).
+    reads / writes: bytes per element from / to DRAM; reread: bytes per element read a second time, from L2
+    when `window` (bytes touched between the two reads, a function of the resident threads) fits in half of it.
+    inflight: float4 loads a thread keeps in flight (default: UNROLL per stream of its loops)."""
+    return dict(module=module, kernel=kernel, threads=threads, grid=grid, loops=list(loops), reads=reads,
+                writes=writes, reread=reread, window=window, inflight=inflight)
+
+
+def two_pass_rows(module, warp, block, loops, reads, writes, reread, row_bytes):
+    """Launch.rowwise: one warp per row (4 warps a block) up to 1024 columns, else one block per row; the row is
+    read a second time by the same group, so the window is the rows resident at once."""
     def plan(rows, cols):
         if cols <= 1024:
-            return dict(module=module, kernel=warp, threads=128, grid=(rows + 3) // 4, row_threads=32)
-        return dict(module=module, kernel=block, threads=row_block(cols), grid=rows, row_threads=row_block(cols))
+            threads, grid, row_threads, kernel = 128, (rows + 3) // 4, 32, warp
+        else:
+            threads, grid, row_threads, kernel = row_block(cols), rows, row_block(cols), block
+        window = lambda resident: resident / row_threads * cols * row_bytes
+        return [launch(module, kernel, threads, grid, loops, reads, writes, reread, window)]
     return plan
 
 
-def flat(module, kernel, grid_of):
+TILE_K, MAX_CHUNK4, MIN_BLOCKS, MIN_CHUNK4 = 8, 8192, 256, 1024  # dev.kullback.cuda.RowTiles
+
+
+def row_tiles(rows, cols):
+    """dev.kullback.cuda.RowTiles.of for float4-aligned rows: (kind, grid, threads, chunks)."""
+    if cols <= 1024:
+        return ("warp_cached1" if cols <= 128 else "warp_cached8"), (rows + 3) // 4, 128, 1
+    n4 = cols // 4
+    chunks = max(-(-n4 // MAX_CHUNK4), min(-(-MIN_BLOCKS // rows), max(1, n4 // MIN_CHUNK4)))
+    chunk4 = -(-n4 // chunks)
+    threads = min(1024, max(64, -(-(-(-chunk4 // TILE_K)) // 32) * 32))
+    return ("block_cached" if chunks == 1 else "chunk"), (rows if chunks == 1 else rows * chunks), threads, chunks
+
+
+def tiled(kind_names, first, second, reads, writes, chunk_first_reads, chunk_reread, chunk_reads):
+    """The log_softmax.cu tile kernels: one launch that reads the row once, or the chunk pair (statistics, then
+    a write pass that reads its chunk again: from L2 when the whole input fits in half of it)."""
     def plan(rows, cols):
-        n = rows * cols
-        g = grid_of(n)
-        return dict(module=module, kernel=kernel, threads=256, grid=g, row_threads=None)
+        kind, grid, threads, chunks = row_tiles(rows, cols)
+        k = 1 if kind == "warp_cached1" else TILE_K
+        if kind != "chunk":
+            return [launch("log_softmax", kind_names % kind, threads, grid, (), reads, writes, inflight=k)]
+        window = lambda resident: rows * cols * chunk_reread
+        return [launch("log_softmax", first, threads, grid, (), chunk_first_reads, 0, inflight=k),
+                launch("log_softmax", second, threads, grid, (), chunk_reads, writes, chunk_reread, window, inflight=k)]
+    return plan
+
+
+def flat(module, kernel, grid_of, loops, reads, writes):
+    def plan(rows, cols):
+        return [launch(module, kernel, 256, grid_of(rows * cols), loops, reads, writes)]
     return plan
 
 
@@ -90,29 +131,28 @@ def flat_grid(n):  # Launch.flatGrid
     return min(65535, max(1, -(-n // (256 * 4))))
 
 
-# Each op: its main kernel's launch plan; the steady-state loops it runs, as (index among the kernel's vector
-# loops, input streams the loop reads, path); its must-bytes and DRAM bytes per element; extra small launches.
-# path: "long" (every branch's costlier side; the default, conservative) or "short" with the reason it is the
-# steady state. rereads: bytes per element read a second time (served by L2 or DRAM, see above).
+# Each op: its launches for a shape (float4-aligned tensors, as the benchmark's pooled ones are), its must-bytes per
+# element (bytes-model.md), the number of small extra launches (divisors, finalize), and why a loop's path is the
+# steady state. path: "long" (every branch's costlier side; the default, conservative) or "short" with a reason.
 OPS = {
-    "logSoftmax": dict(plan=rowwise("log_softmax", "softmax_rows_warp", "softmax_rows_block"),
-                       loops=[(0, 1, "short"), (1, 1, "long")], must=8, rereads=4, row_bytes=4, extra=0,
-                       why="short: the stats loop's branches are NaN/-inf guards and the rare growth of the max"),
-    "softmax": dict(plan=rowwise("log_softmax", "softmax_rows_warp", "softmax_rows_block"),
-                    loops=[(0, 1, "short"), (2, 1, "long")], must=8, rereads=4, row_bytes=4, extra=0,
-                    why="as logSoftmax"),
-    "logSoftmaxBackward": dict(plan=rowwise("log_softmax", "log_softmax_backward_warp", "log_softmax_backward_block"),
-                               loops=[(0, 1, "long"), (1, 2, "long")], must=12, rereads=4, row_bytes=4, extra=0,
-                               why=""),
-    "klDiv": dict(plan=flat("kl_div", "kl_div_partial_sums", partials), loops=[(1, 2, "long")], must=8, rereads=0,
-                  row_bytes=8, extra=1, why="logTarget false: the logf loop; long counts logf's special-value path"),
-    "klDivBackward": dict(plan=flat("kl_div", "kl_div_backward", flat_grid), loops=[(3, 2, "long")], must=8,
-                          rereads=0, row_bytes=4, extra=0, why="logTarget false, scalar gradient"),
-    "crossEntropy": dict(plan=rowwise("cross_entropy", "ce_rows_warp", "ce_rows_block"),
-                         loops=[(0, 1, "short"), (1, 1, "short")], must=8, rereads=4, row_bytes=4, extra=2,
+    "logSoftmax": dict(plan=tiled("softmax_rows_%s", "softmax_chunk_stats", "softmax_chunk_write", 4, 4, 4, 4, 0),
+                       must=8, extra=0, why="row in registers (tile kernels); both modes' code counted"),
+    "softmax": dict(plan=tiled("softmax_rows_%s", "softmax_chunk_stats", "softmax_chunk_write", 4, 4, 4, 4, 0),
+                    must=8, extra=0, why="as logSoftmax"),
+    "logSoftmaxBackward": dict(plan=tiled("log_softmax_backward_%s", "log_softmax_backward_chunk_sums",
+                                          "log_softmax_backward_chunk_write", 8, 4, 4, 4, 4),
+                               must=12, extra=0, why="gradOut in registers, out streamed once"),
+    "klDiv": dict(plan=flat("kl_div", "kl_div_partial_sums", partials, [(1, 2, "long")], 8, 0), must=8, extra=1,
+                  why="logTarget false: the logf loop; long counts logf's special-value path"),
+    "klDivBackward": dict(plan=flat("kl_div", "kl_div_backward", flat_grid, [(3, 2, "long")], 4, 4), must=8, extra=0,
+                          why="logTarget false, scalar gradient"),
+    "crossEntropy": dict(plan=two_pass_rows("cross_entropy", "ce_rows_warp", "ce_rows_block",
+                                            [(0, 1, "short"), (1, 1, "short")], 4, 4, 4, 4),
+                         must=8, extra=2,
                          why="short: no smoothing and no weights (the benchmark), so their branches are not taken"),
-    "distillation": dict(plan=rowwise("distillation", "distillation_rows_warp", "distillation_rows_block"),
-                         loops=[(0, 2, "short"), (2, 2, "short")], must=12, rereads=8, row_bytes=8, extra=1,
+    "distillation": dict(plan=two_pass_rows("distillation", "distillation_rows_warp", "distillation_rows_block",
+                                            [(0, 2, "short"), (2, 2, "short")], 8, 4, 8, 8),
+                         must=12, extra=1,
                          why="forward KL: loops 0 (stats) and 2 (loss + gradient); short skips -inf/NaN guards"),
 }
 
@@ -186,57 +226,57 @@ def occupancy(gpu, regs, smem, threads):
 def predict(op, rows, cols, gpu, kernels):
     name, sm, tbs, nsm, ghz, l2, *_ = gpu
     spec = OPS[op]
-    p = spec["plan"](rows, cols)
-    k = kernels[(p["module"], p["kernel"])]
-    regs, smem, spill, _ = k.ptxas[sm]
     n = rows * cols
-    per_elem, mufu_elem = 0.0, 0.0
-    for idx, streams, path in spec["loops"]:
-        if idx >= len(k.vector_loops):
-            raise SystemExit("perf-model: %s names vector loop %d of %s, which has %d: update OPS"
-                             % (op, idx, k.name, len(k.vector_loops)))
-        loop = k.vector_loops[idx]
-        elems = 4 * len(loop.v4_loads) / streams
-        if elems != int(elems) or elems % 4:
-            raise SystemExit("perf-model: %s: loop %d of %s has %d float4 loads, not a multiple of %d streams"
-                             % (op, idx, k.name, len(loop.v4_loads), streams))
-        ins, mufu = loop.shortest if path == "short" else loop.longest
-        per_elem += ins / elems
-        mufu_elem += mufu / elems
-    scale = max(1.0, k.expansion(sm))
-    blocks_per_sm = occupancy(gpu, regs, smem, p["threads"])
-    active = min(nsm, p["grid"])
-    resident_threads = min(p["grid"], nsm * blocks_per_sm) * p["threads"]
-    # per-row fixed code: every thread of the group that owns a row runs it once
-    if p["row_threads"]:
-        fixed = rows * p["row_threads"] * k.fixed
-    else:
-        fixed = p["grid"] * p["threads"] * k.fixed
-    thread_instr = (n * per_elem + fixed) * scale
-    mufu = n * mufu_elem + (rows * (p["row_threads"] or 0)) * k.fixed_mufu
-    t_issue = thread_instr / (active * SCHED_LANES * ghz * 1e9)
-    t_mufu = mufu / (active * MUFU_LANES * ghz * 1e9)
-    # second reads: L2 when the rows resident at once fit in half of it
-    if p["row_threads"]:
-        rows_resident = resident_threads / p["row_threads"]
-        in_flight_rows_bytes = rows_resident * cols * spec["row_bytes"]
-    else:
-        in_flight_rows_bytes = 0
-    l2_hit = spec["rereads"] and in_flight_rows_bytes <= l2 * 1e6 / 2
-    dram = n * (spec["must"] + (0 if l2_hit or not spec["rereads"] else spec["rereads"]))
-    # Little's law: each resident thread keeps UNROLL float4s per stream in flight
-    streams = max(s for _, s, _ in spec["loops"])
-    in_flight = resident_threads * UNROLL * 16 * streams
-    bw = min(tbs * 1e12 * active / nsm, in_flight / (LATENCY_NS * 1e-9))
-    t_mem = dram / bw
-    launches = 1 + spec["extra"]
-    t = max(t_mem, t_issue, t_mufu) + launches * LAUNCH_GAP_US * 1e-6
-    bound = max((t_mem, "memory"), (t_issue, "issue"), (t_mufu, "MUFU"))[1]
+    total_t, dram_total, launches, parts = 0.0, 0.0, 0, []
+    for p in spec["plan"](rows, cols):
+        k = kernels[(p["module"], p["kernel"])]
+        regs, smem, spill, _ = k.ptxas[sm]
+        per_elem, mufu_elem = 0.0, 0.0
+        for idx, streams, path in p["loops"]:
+            if idx >= len(k.vector_loops):
+                raise SystemExit("perf-model: %s names vector loop %d of %s, which has %d: update OPS"
+                                 % (op, idx, k.name, len(k.vector_loops)))
+            loop = k.vector_loops[idx]
+            elems = 4 * len(loop.v4_loads) / streams
+            if elems != int(elems) or elems % 4:
+                raise SystemExit("perf-model: %s: loop %d of %s has %d float4 loads, not a multiple of %d streams"
+                                 % (op, idx, k.name, len(loop.v4_loads), streams))
+            ins, mufu = loop.shortest if path == "short" else loop.longest
+            per_elem += ins / elems
+            mufu_elem += mufu / elems
+        scale = max(1.0, k.expansion(sm))
+        occ = occupancy(gpu, regs, smem, p["threads"])
+        active = min(nsm, p["grid"])
+        resident = min(p["grid"], nsm * occ) * p["threads"]
+        threads_total = p["grid"] * p["threads"]  # each runs the code outside loops once
+        thread_instr = (n * per_elem + threads_total * k.fixed) * scale
+        mufu = n * mufu_elem + threads_total * k.fixed_mufu
+        t_issue = thread_instr / (active * SCHED_LANES * ghz * 1e9)
+        t_mufu = mufu / (active * MUFU_LANES * ghz * 1e9)
+        l2_hit = bool(p["reread"]) and p["window"](resident) <= l2 * 1e6 / 2
+        dram = n * (p["reads"] + p["writes"] + (0 if l2_hit else p["reread"]))
+        streams = max([s for _, s, _ in p["loops"]] or [1])
+        inflight = p["inflight"] if p["inflight"] is not None else UNROLL * streams
+        bw = min(tbs * 1e12 * active / nsm, resident * inflight * 16 / (LATENCY_NS * 1e-9))
+        t_mem = dram / bw
+        t = max(t_mem, t_issue, t_mufu)
+        bound = max((t_mem, "memory"), (t_issue, "issue"), (t_mufu, "MUFU"))[1]
+        total_t += t
+        dram_total += dram
+        launches += 1
+        parts.append(dict(kernel=k.name, threads=p["threads"], grid=p["grid"], occ=occ, active=active, regs=regs,
+                          per_elem=(per_elem + threads_total * k.fixed / n) * scale, bound=bound, t=t,
+                          l2=l2_hit if p["reread"] else None))
+    launches += spec["extra"]
+    t = total_t + launches * LAUNCH_GAP_US * 1e-6
+    main = max(parts, key=lambda q: q["t"])
     frac = n * spec["must"] / t / (tbs * 1e12)
-    return dict(op=op, gpu=name, shape="%dx%d" % (rows, cols), kernel=k.name, sm=sm, regs=regs, smem=smem,
-                threads=p["threads"], grid=p["grid"], occ=blocks_per_sm, active=active, per_elem=per_elem * scale,
-                mufu_elem=mufu_elem, budget=SCHED_LANES * nsm * ghz * 1e9 * spec["must"] / (tbs * 1e12),
-                l2=bool(l2_hit), dram=dram / n, bound=bound, frac=frac, t_us=t * 1e6, launches=launches)
+    return dict(op=op, gpu=name, shape="%dx%d" % (rows, cols), parts=parts, kernel=" + ".join(q["kernel"] for q in parts),
+                threads=main["threads"], grid=main["grid"], active=main["active"],
+                per_elem=sum(q["per_elem"] for q in parts), bound=main["bound"],
+                budget=SCHED_LANES * nsm * ghz * 1e9 * spec["must"] / (tbs * 1e12),
+                l2=[q["l2"] for q in parts if q["l2"] is not None], dram=dram_total / n, frac=frac, t_us=t * 1e6,
+                launches=launches)
 
 
 def load_kernels():

@@ -47,10 +47,14 @@ def render(results, kernels, floors, m):
         w("| %s.%s | %s | %d | %s |" % (mod, name, " | ".join(cells), k.ptx_count, loops))
     w("")
     w("## Ops: which loops they run\n")
-    w("| op | kernel loops (index, streams, path) | must bytes/elem | note |")
+    w("| op | kernels at 4096×32768 / 16×262144 / 65536×128: loops (index × streams, path) | must bytes/elem | note |")
     w("|---|---|---:|---|")
     for op, spec in m["OPS"].items():
-        w("| %s | %s | %d | %s |" % (op, ", ".join("#%d×%d %s" % l for l in spec["loops"]), spec["must"], spec["why"]))
+        cells = []
+        for (rows, cols) in m["SHAPES"]:
+            cells.append(" + ".join("%s %s" % (l["kernel"], ", ".join("#%d×%d %s" % x for x in l["loops"]) or "(straight)")
+                                    for l in spec["plan"](rows, cols)))
+        w("| %s | %s | %d | %s |" % (op, " / ".join(cells), spec["must"], spec["why"]))
     w("")
     w("## Predictions: fraction of peak bandwidth\n")
     w("Cell: predicted % of the datasheet bandwidth, the bound (mem / issue / MUFU), and whether the row's second "
@@ -68,7 +72,7 @@ def render(results, kernels, floors, m):
             cells = []
             for r in row:
                 tag = {"memory": "mem", "issue": "issue", "MUFU": "MUFU"}[r["bound"]]
-                reread = "" if not m["OPS"][op]["rereads"] else (" L2" if r["l2"] else " 2×")
+                reread = "".join(" L2" if hit else " 2×" for hit in r["l2"])
                 cells.append("%.0f%% %s%s" % (100 * r["frac"], tag, reread))
             w("| %s | %s | %s (%d × %d) | %.1f | %s |" % (op, s, first["kernel"], first["threads"], first["grid"],
                                                       first["per_elem"], " | ".join(cells)))
@@ -82,7 +86,7 @@ def render(results, kernels, floors, m):
             if r["bound"] != "memory":
                 why.append("%s-bound: %.1f instructions per element against a budget of %.0f"
                            % (r["bound"], r["per_elem"], r["budget"]))
-            if m["OPS"][r["op"]]["rereads"] and not r["l2"]:
+            if False in r["l2"]:
                 why.append("second read of the row from DRAM (%.0f bytes/elem moved, %d must)"
                            % (r["dram"], m["OPS"][r["op"]]["must"]))
             if r["t_us"] < 50:

@@ -31,7 +31,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         super(CudaTensor.class, CudaLabels.class);
         this.gpu = gpu;
         this.pool = new MemoryPool(gpu);
-        this.logSoftmax = new LogSoftmaxKernels(gpu);
+        this.logSoftmax = new LogSoftmaxKernels(gpu, pool);
         this.klDiv = new KlDivKernels(gpu);
         this.reduce = new ReduceKernels(gpu);
         this.distillation = new DistillationKernels(gpu);
