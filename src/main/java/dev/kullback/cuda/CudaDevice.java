@@ -26,7 +26,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     private final long totalMemory;
     private final String name;
 
-    /** Runs on {@code gpu}, resolving every kernel now so that a module that cannot load fails here. */
+    /** Runs on {@code gpu}; each kernel module is loaded (its PTX compiled by the driver) on its first launch. */
     public CudaDevice(Gpu gpu) {
         super(CudaTensor.class, CudaLabels.class);
         this.gpu = gpu;
