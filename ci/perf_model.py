@@ -7,9 +7,9 @@ largest of three bounds, plus a launch gap per kernel:
            over the SMs the grid can use (a 16-block grid uses 16 SMs);
   issue    thread-instructions / (active SMs x 4 schedulers x 32 lanes x clock);
   MUFU     exp2/log2/rcp instructions / (active SMs x 16 x clock).
-Instructions per element come from the op's steady-state loops in the PTX (ci/ptx_loops.py), scaled up by the
-kernel's SASS/PTX size ratio where ptxas expands the code (the cubin's .text size / 16 bytes per instruction);
-the per-row code outside loops is charged once per thread of the row. Occupancy (blocks per SM) comes from
+Instructions per element come from the op's steady-state loops in the PTX (ci/ptx_loops.py); the code outside
+loops (the tile kernels' whole row work, reductions) is charged once per thread on its costliest path. A variant
+scales them by the kernel's SASS/PTX size ratio (the cubin's .text bytes / 16 bytes per instruction) where above 1. Occupancy (blocks per SM) comes from
 ptxas's registers and shared memory for the GPU's sm. Whether a second read of a row reaches DRAM: it is served
 by L2 when the rows resident at once (all SMs x blocks per SM) fit in half the L2.
 
@@ -92,28 +92,39 @@ def two_pass_rows(module, warp, block, loops, reads, writes, reread, row_bytes):
 TILE_K, MAX_CHUNK4, MIN_BLOCKS, MIN_CHUNK4 = 8, 8192, 256, 1024  # dev.kullback.cuda.RowTiles
 
 
-def row_tiles(rows, cols):
-    """dev.kullback.cuda.RowTiles.of for float4-aligned rows: (kind, grid, threads, chunks)."""
-    if cols <= 1024:
+def row_tiles(rows, cols, k=TILE_K):
+    """dev.kullback.cuda.RowTiles.of(rows, cols, k) for float4-aligned rows: (kind, grid, threads, chunks)."""
+    if cols <= 128 or (cols <= 1024 and k == TILE_K):
         return ("warp_cached1" if cols <= 128 else "warp_cached8"), (rows + 3) // 4, 128, 1
     n4 = cols // 4
-    chunks = max(-(-n4 // MAX_CHUNK4), min(-(-MIN_BLOCKS // rows), max(1, n4 // MIN_CHUNK4)))
+    chunks = max(-(-n4 // (1024 * k)), min(-(-MIN_BLOCKS // rows), max(1, n4 // MIN_CHUNK4)))
     chunk4 = -(-n4 // chunks)
-    threads = min(1024, max(64, -(-(-(-chunk4 // TILE_K)) // 32) * 32))
+    threads = min(1024, max(64, -(-(-(-chunk4 // k)) // 32) * 32))
     return ("block_cached" if chunks == 1 else "chunk"), (rows if chunks == 1 else rows * chunks), threads, chunks
 
 
-def tiled(kind_names, first, second, reads, writes, chunk_first_reads, chunk_reread, chunk_reads):
-    """The log_softmax.cu tile kernels: one launch that reads the row once, or the chunk pair (statistics, then
+def distillation_tiles(rows, cols):
+    """DistillationKernels (forward KL, aligned): both rows in registers, 4 float4s a thread of each."""
+    kind, grid, threads, chunks = row_tiles(rows, cols, 4)
+    k = 1 if kind == "warp_cached1" else 4
+    if kind != "chunk":
+        return [launch("distillation", "distillation_rows_" + kind, threads, grid, (), 8, 4, inflight=2 * k)]
+    window = lambda resident: rows * cols * 8
+    return [launch("distillation", "distillation_chunk_stats", threads, grid, (), 8, 0, inflight=2 * k),
+            launch("distillation", "distillation_chunk_write", threads, grid, (), 0, 4, 8, window, inflight=2 * k)]
+
+
+def tiled(module, kind_names, first, second, reads, writes, chunk_first_reads, chunk_reread, chunk_reads):
+    """The tile kernels (log_softmax.cu, cross_entropy.cu): one launch that reads the row once, or the chunk pair (statistics, then
     a write pass that reads its chunk again: from L2 when the whole input fits in half of it)."""
     def plan(rows, cols):
         kind, grid, threads, chunks = row_tiles(rows, cols)
         k = 1 if kind == "warp_cached1" else TILE_K
         if kind != "chunk":
-            return [launch("log_softmax", kind_names % kind, threads, grid, (), reads, writes, inflight=k)]
+            return [launch(module, kind_names % kind, threads, grid, (), reads, writes, inflight=k)]
         window = lambda resident: rows * cols * chunk_reread
-        return [launch("log_softmax", first, threads, grid, (), chunk_first_reads, 0, inflight=k),
-                launch("log_softmax", second, threads, grid, (), chunk_reads, writes, chunk_reread, window, inflight=k)]
+        return [launch(module, first, threads, grid, (), chunk_first_reads, 0, inflight=k),
+                launch(module, second, threads, grid, (), chunk_reads, writes, chunk_reread, window, inflight=k)]
     return plan
 
 
@@ -128,32 +139,29 @@ def partials(n):  # Launch.partials
 
 
 def flat_grid(n):  # Launch.flatGrid
-    return min(65535, max(1, -(-n // (256 * 4))))
+    return min(65535, max(1, -(-n // (256 * 16))))
 
 
 # Each op: its launches for a shape (float4-aligned tensors, as the benchmark's pooled ones are), its must-bytes per
 # element (bytes-model.md), the number of small extra launches (divisors, finalize), and why a loop's path is the
 # steady state. path: "long" (every branch's costlier side; the default, conservative) or "short" with a reason.
 OPS = {
-    "logSoftmax": dict(plan=tiled("softmax_rows_%s", "softmax_chunk_stats", "softmax_chunk_write", 4, 4, 4, 4, 0),
+    "logSoftmax": dict(plan=tiled("log_softmax", "softmax_rows_%s", "softmax_chunk_stats", "softmax_chunk_write", 4, 4, 4, 4, 0),
                        must=8, extra=0, why="row in registers (tile kernels); both modes' code counted"),
-    "softmax": dict(plan=tiled("softmax_rows_%s", "softmax_chunk_stats", "softmax_chunk_write", 4, 4, 4, 4, 0),
+    "softmax": dict(plan=tiled("log_softmax", "softmax_rows_%s", "softmax_chunk_stats", "softmax_chunk_write", 4, 4, 4, 4, 0),
                     must=8, extra=0, why="as logSoftmax"),
-    "logSoftmaxBackward": dict(plan=tiled("log_softmax_backward_%s", "log_softmax_backward_chunk_sums",
+    "logSoftmaxBackward": dict(plan=tiled("log_softmax", "log_softmax_backward_%s", "log_softmax_backward_chunk_sums",
                                           "log_softmax_backward_chunk_write", 8, 4, 4, 4, 4),
                                must=12, extra=0, why="gradOut in registers, out streamed once"),
     "klDiv": dict(plan=flat("kl_div", "kl_div_partial_sums", partials, [(1, 2, "long")], 8, 0), must=8, extra=1,
                   why="logTarget false: the logf loop; long counts logf's special-value path"),
     "klDivBackward": dict(plan=flat("kl_div", "kl_div_backward", flat_grid, [(3, 2, "long")], 4, 4), must=8, extra=0,
                           why="logTarget false, scalar gradient"),
-    "crossEntropy": dict(plan=two_pass_rows("cross_entropy", "ce_rows_warp", "ce_rows_block",
-                                            [(0, 1, "short"), (1, 1, "short")], 4, 4, 4, 4),
+    "crossEntropy": dict(plan=tiled("cross_entropy", "ce_rows_%s", "ce_chunk_stats", "ce_chunk_write", 4, 4, 4, 4, 0),
                          must=8, extra=2,
-                         why="short: no smoothing and no weights (the benchmark), so their branches are not taken"),
-    "distillation": dict(plan=two_pass_rows("distillation", "distillation_rows_warp", "distillation_rows_block",
-                                            [(0, 2, "short"), (2, 2, "short")], 8, 4, 8, 8),
-                         must=12, extra=1,
-                         why="forward KL: loops 0 (stats) and 2 (loss + gradient); short skips -inf/NaN guards"),
+                         why="class indices, no smoothing (the benchmark): the tile kernels; + ce_divisors, sum_finalize"),
+    "distillation": dict(plan=distillation_tiles, must=12, extra=1,
+                         why="forward KL: the tile kernels (+ distillation_chunk_losses when chunked, sum_finalize)"),
 }
 
 
@@ -223,7 +231,7 @@ def occupancy(gpu, regs, smem, threads):
     return max(0, min(by_regs, by_threads, by_smem, max_blocks))
 
 
-def predict(op, rows, cols, gpu, kernels):
+def predict(op, rows, cols, gpu, kernels, sass_scaled=False):
     name, sm, tbs, nsm, ghz, l2, *_ = gpu
     spec = OPS[op]
     n = rows * cols
@@ -244,7 +252,7 @@ def predict(op, rows, cols, gpu, kernels):
             ins, mufu = loop.shortest if path == "short" else loop.longest
             per_elem += ins / elems
             mufu_elem += mufu / elems
-        scale = max(1.0, k.expansion(sm))
+        scale = max(1.0, k.expansion(sm)) if sass_scaled else 1.0
         occ = occupancy(gpu, regs, smem, p["threads"])
         active = min(nsm, p["grid"])
         resident = min(p["grid"], nsm * occ) * p["threads"]
@@ -279,15 +287,15 @@ def predict(op, rows, cols, gpu, kernels):
                 launches=launches)
 
 
-def load_kernels():
+def load_kernels(ptx_dir=PTX_DIR):
     work = tempfile.mkdtemp()
     try:
         kernels = {}
-        for f in sorted(os.listdir(PTX_DIR)):
+        for f in sorted(os.listdir(ptx_dir)):
             if not f.endswith(".ptx"):
                 continue
             module = f[:-4]
-            path = os.path.join(PTX_DIR, f)
+            path = os.path.join(ptx_dir, f)
             info = {sm: ptxas_info(path, sm, work) for sm in sorted(set(SMS_REPORTED) | {g[1] for g in GPUS})}
             for name, body in ptx_loops.entries(open(path).read()).items():
                 kernels[(module, name)] = Kernel(module, name, body, {sm: info[sm][name] for sm in info})
@@ -346,7 +354,9 @@ def main(argv):
             failures.append("%s on %s at %s: predicted %.1f%% of peak, floor %.1f%%"
                             % (res["op"], res["gpu"], res["shape"], 100 * res["frac"], 100 * floors[key]))
     missing = [(op, g) for op in OPS for g in FLOOR_GPUS if (op, g) not in floors]
-    text = render(results, kernels, floors)
+    scaled = [predict(op, r, c, g, kernels, sass_scaled=True) for op in OPS for (r, c) in SHAPES for g in GPUS
+              if g[0] in FLOOR_GPUS] if report else []
+    text = render(results, kernels, floors, scaled) if report else ""
     if report:
         with open(report, "w") as f:
             f.write(text)
@@ -366,9 +376,38 @@ def main(argv):
     return 0
 
 
-def render(results, kernels, floors):
+def fmad_comparison(results):
+    """What -fmad=false costs: the kernels rebuilt with -fmad=true (contraction into fma allowed), the same model.
+    [(op, shape, gpu, instr/elem false, true, fraction false, true)], or None without nvcc."""
+    nvcc = os.environ.get("NVCC", "nvcc")
+    if shutil.which(nvcc) is None:
+        return None
+    work = tempfile.mkdtemp()
+    try:
+        for f in sorted(os.listdir(os.path.join(ROOT, "kernels"))):
+            if f.endswith(".cu"):
+                out = os.path.join(work, f[:-3] + ".ptx")
+                subprocess.run([nvcc, "-arch=compute_75", "-ptx", "-O3", "-fmad=true", os.path.join(ROOT, "kernels", f),
+                                "-o", out], check=True)
+                text = open(out).read()
+                open(out, "w").write(re.sub(r"(?m)^\.version \d+\.\d+$", ".version 8.0", text))
+        fused = load_kernels(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    rows = []
+    for res in results:
+        if res["gpu"] in FLOOR_GPUS:
+            r, c = (int(v) for v in res["shape"].split("x"))
+            g = [x for x in GPUS if x[0] == res["gpu"]][0]
+            other = predict(res["op"], r, c, g, fused)
+            rows.append((res["op"], res["shape"], res["gpu"], res["per_elem"], other["per_elem"], res["frac"],
+                         other["frac"]))
+    return rows
+
+
+def render(results, kernels, floors, scaled):
     from perf_report import render as r
-    return r(results, kernels, floors, globals())
+    return r(results, kernels, floors, dict(globals(), _scaled=scaled), fmad_comparison(results))
 
 
 if __name__ == "__main__":

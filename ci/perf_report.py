@@ -1,7 +1,7 @@
 """Markdown for ci/perf_model.py's report (docs/benchmarks/perf-model.md)."""
 
 
-def render(results, kernels, floors, m):
+def render(results, kernels, floors, m, fmad=None):
     gpus = m["GPUS"]
     out = []
     w = out.append
@@ -18,9 +18,13 @@ def render(results, kernels, floors, m):
       "rows resident at once fit in half the L2." % (m["LATENCY_NS"], m["UNROLL"]))
     w("- **issue**: thread-instructions / (active SMs × 128 lanes × clock). Instructions per element: the op's "
       "steady-state loops counted in the PTX (per loop the path through its branches: `short` = the path without "
-      "the rare guards, `long` = every costlier side), scaled by the kernel's SASS/PTX size ratio when above 1 "
-      "(SASS counted as the cubin's `.text` bytes / 16: every instruction is 16 bytes from sm_70 on), plus the "
-      "code outside loops once per thread of a row (its reductions: all paths counted).")
+      "the rare guards, `long` = every costlier side), plus the code outside loops once per thread on its costliest "
+      "path (for the tile kernels that is all of a row's work; a mode flag's other side is never counted). PTX is "
+      "not SASS: ptxas drops PTX's register moves and expands a division into a fast path plus an out-of-line slow "
+      "path. The SASS size per kernel (the cubin's `.text` bytes / 16: every instruction is 16 bytes from sm_70 on) "
+      "is in the kernel table; its ratio to the PTX count runs from 0.74 to 1.7, the high ones small kernels whose "
+      "out-of-line division paths (rarely run) weigh most. A conservative variant with the ratio applied (when above "
+      "1) is shown after the predictions.")
     w("- **MUFU**: exp2/log2/rcp per element / (active SMs × 16 × clock).")
     w("- **occupancy**: blocks per SM from ptxas's registers (256-register warp allocation), static shared memory, "
       "threads and blocks per SM.")
@@ -77,6 +81,18 @@ def render(results, kernels, floors, m):
             w("| %s | %s | %s (%d × %d) | %.1f | %s |" % (op, s, first["kernel"], first["threads"], first["grid"],
                                                       first["per_elem"], " | ".join(cells)))
     w("")
+    if m.get("_scaled"):
+        w("### Conservative variant: instruction counts scaled by the SASS/PTX size ratio (H100 / H200)\n")
+        w("| op | " + " | ".join("%s %s" % (s, g) for s in shapes for g in ("H100", "H200")) + " |")
+        w("|---|" + "---:|" * (2 * len(shapes)))
+        for op in m["OPS"]:
+            cells = []
+            for s in shapes:
+                for g in ("H100 SXM", "H200 SXM"):
+                    r = [x for x in m["_scaled"] if x["op"] == op and x["shape"] == s and x["gpu"] == g][0]
+                    cells.append("%.0f%% %s" % (100 * r["frac"], r["bound"]))
+            w("| %s | %s |" % (op, " | ".join(cells)))
+        w("")
     w("## Below 90% on H100 / H200, and why\n")
     for r in results:
         if r["gpu"] in ("H100 SXM", "H200 SXM") and r["frac"] < 0.9:
@@ -104,6 +120,18 @@ def render(results, kernels, floors, m):
       "datasheet figure, which no real stream does (refresh, read/write turnaround; a device-to-device copy on H100 "
       "reaches about 90%% too). So read every prediction here as a fraction of what a perfect stream would reach; "
       "the measured fraction is expected about 10 points lower.\n" % (ideal, ideal - 90.0, 100 * (ideal / 90.0 - 1)))
+    w("## What `-fmad=false` costs\n")
+    if fmad is None:
+        w("(nvcc not found: not measured.)\n")
+    else:
+        w("The kernels are built with `-fmad=false` so that a*b+c rounds as written (and as the CPU device). The same "
+          "model over the kernels rebuilt with `-fmad=true` (nvcc may contract into fma; expf/logf keep their own "
+          "explicit fmas either way):\n")
+        w("| op | shape | GPU | instr./elem fmad=false | fmad=true | predicted fmad=false | fmad=true |")
+        w("|---|---|---|---:|---:|---:|---:|")
+        for op, shape, gpu, a, b, fa, fb in fmad:
+            w("| %s | %s | %s | %.1f | %.1f | %.0f%% | %.0f%% |" % (op, shape, gpu, a, b, 100 * fa, 100 * fb))
+        w("")
     w("## CI floor\n")
     w("`ci/perf-model.sh --check` (in `.ci/run`) fails when an op's predicted fraction at 4096×32768 on H100 SXM or "
       "H200 SXM falls below its floor in `ci/perf-floors.tsv`:\n")

@@ -131,7 +131,6 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
 // ---------------------------------------------------------------------------------------------
 #include "tiles.cuh"
 
-constexpr int kTileK = 8;  // float4s per thread of the block and chunk kernels
 
 template <bool kBlock, int K>
 __device__ __forceinline__ void softmax_cached_row(const float* __restrict__ x, float* __restrict__ y, unsigned cols,
@@ -182,56 +181,10 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
     softmax_cached_row<true, kTileK>(x + offset, y + offset, cols, logMode, threadIdx.x, blockDim.x);
 }
 
-// The chunk of block b: row b / chunks, float4s [c chunk4, min((c + 1) chunk4, cols / 4)) of it.
-struct Chunk {
-    long long row;
-    size_t first;  // float4 offset of the chunk in the tensor
-    unsigned n;    // float4s in the chunk
-};
-
-__device__ __forceinline__ Chunk chunk_of(int cols, int chunks, int chunk4) {
-    Chunk c;
-    c.row = blockIdx.x / chunks;
-    const unsigned n4 = (unsigned)cols >> 2;
-    const unsigned start = (blockIdx.x % chunks) * (unsigned)chunk4;
-    c.first = (size_t)c.row * n4 + start;
-    c.n = start < n4 ? min((unsigned)chunk4, n4 - start) : 0u;
-    return c;
-}
-
-// partials[2b], partials[2b + 1] = the chunk's max m and sum of exp(x - m); an all -inf chunk gives (-inf, 0)
-// (it shifts by 0 instead of -inf), so the combine needs no special case and a NaN still reaches the sum.
 extern "C" __global__ void __launch_bounds__(1024, 1)
     softmax_chunk_stats(const float* __restrict__ x, float* __restrict__ partials, int rows, int cols, int chunks,
         int chunk4) {
-    const Chunk c = chunk_of(cols, chunks, chunk4);
-    if (c.row >= rows) return;
-    Tile<kTileK> t;
-    t.load(reinterpret_cast<const float4*>(x) + c.first, c.n, threadIdx.x, blockDim.x, -INFINITY);
-    const float m = block_fmax(t.max());
-    const float shift = m == -INFINITY ? 0.0f : m;
-    float s = 0.0f;
-#pragma unroll
-    for (int k = 0; k < kTileK; k++)
-        s += (expf(t.v[k].x - shift) + expf(t.v[k].y - shift)) + (expf(t.v[k].z - shift) + expf(t.v[k].w - shift));
-    s = block_sum(s);
-    if (threadIdx.x == 0) {
-        partials[2 * blockIdx.x] = m;
-        partials[2 * blockIdx.x + 1] = s;
-    }
-}
-
-// The row's (max, sum of exp(x - max)) from its chunks' partials, combined in chunk order.
-__device__ __forceinline__ SoftmaxState combine_chunks(const float* __restrict__ p, int chunks) {
-    float m = -INFINITY;
-    for (int i = 0; i < chunks; i++) m = fmaxf(m, p[2 * i]);
-    const float shift = m == -INFINITY ? 0.0f : m;
-    float s = 0.0f;
-    for (int i = 0; i < chunks; i++) s += p[2 * i + 1] * expf(p[2 * i] - shift);
-    SoftmaxState st;
-    st.m = m;
-    st.s = s;
-    return st;
+    chunk_stats(x, partials, rows, cols, chunks, chunk4);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)

@@ -1,5 +1,6 @@
 // Row slices held in registers, for rows (or fixed chunks of rows) that fit on chip: read from memory once,
-// every later pass over them costs no memory traffic. Used by log_softmax.cu's *_cached and *_chunk kernels.
+// every later pass over them costs no memory traffic. Used by the *_cached and *_chunk_* kernels of
+// log_softmax.cu and cross_entropy.cu.
 //
 // A Tile<K> is one thread's share of n float4s p[0, n): float4 j = tid + k * nthreads for k < K, so each
 // load instruction of a group is coalesced. The caller guarantees n <= K * nthreads and 16-byte aligned
@@ -80,3 +81,62 @@ template <bool kBlock>
 __device__ __forceinline__ float group_fmax(float v) {
     return kBlock ? block_fmax(v) : warp_fmax(v);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Chunked rows: few or long rows cut into `chunks` fixed chunks of chunk4 float4s (a function of the shape only,
+// never of the GPU; dev.kullback.cuda.RowTiles), one block per chunk, grid = rows * chunks.
+// ---------------------------------------------------------------------------------------------
+
+constexpr int kTileK = 8;  // float4s per thread of the block and chunk kernels
+
+// The chunk of block b: row b / chunks, float4s [c chunk4, min((c + 1) chunk4, cols / 4)) of it.
+struct Chunk {
+    long long row;
+    size_t first;  // float4 offset of the chunk in the tensor
+    unsigned n;    // float4s in the chunk
+};
+
+__device__ __forceinline__ Chunk chunk_of(int cols, int chunks, int chunk4) {
+    Chunk c;
+    c.row = blockIdx.x / chunks;
+    const unsigned n4 = (unsigned)cols >> 2;
+    const unsigned start = (blockIdx.x % chunks) * (unsigned)chunk4;
+    c.first = (size_t)c.row * n4 + start;
+    c.n = start < n4 ? min((unsigned)chunk4, n4 - start) : 0u;
+    return c;
+}
+
+// partials[2b], partials[2b + 1] = chunk b's max m and sum of exp(x - m); an all -inf chunk gives (-inf, 0)
+// (it shifts by 0 instead of -inf), so the combine needs no special case and a NaN still reaches the sum.
+__device__ __forceinline__ void chunk_stats(const float* __restrict__ x, float* __restrict__ partials, int rows,
+                                            int cols, int chunks, int chunk4) {
+    const Chunk c = chunk_of(cols, chunks, chunk4);
+    if (c.row >= rows) return;
+    Tile<kTileK> t;
+    t.load(reinterpret_cast<const float4*>(x) + c.first, c.n, threadIdx.x, blockDim.x, -INFINITY);
+    const float m = block_fmax(t.max());
+    const float shift = m == -INFINITY ? 0.0f : m;
+    float s = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kTileK; k++)
+        s += (expf(t.v[k].x - shift) + expf(t.v[k].y - shift)) + (expf(t.v[k].z - shift) + expf(t.v[k].w - shift));
+    s = block_sum(s);
+    if (threadIdx.x == 0) {
+        partials[2 * blockIdx.x] = m;
+        partials[2 * blockIdx.x + 1] = s;
+    }
+}
+
+// The row's (max, sum of exp(x - max)) from its chunks' partials, combined in chunk order.
+__device__ __forceinline__ SoftmaxState combine_chunks(const float* __restrict__ p, int chunks) {
+    float m = -INFINITY;
+    for (int i = 0; i < chunks; i++) m = fmaxf(m, p[2 * i]);
+    const float shift = m == -INFINITY ? 0.0f : m;
+    float s = 0.0f;
+    for (int i = 0; i < chunks; i++) s += p[2 * i + 1] * expf(p[2 * i] - shift);
+    SoftmaxState st;
+    st.m = m;
+    st.s = s;
+    return st;
+}
+

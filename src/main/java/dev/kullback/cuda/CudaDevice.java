@@ -34,8 +34,8 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         this.logSoftmax = new LogSoftmaxKernels(gpu, pool);
         this.klDiv = new KlDivKernels(gpu);
         this.reduce = new ReduceKernels(gpu);
-        this.distillation = new DistillationKernels(gpu);
-        this.crossEntropy = new CrossEntropyKernels(gpu);
+        this.distillation = new DistillationKernels(gpu, pool);
+        this.crossEntropy = new CrossEntropyKernels(gpu, pool);
         this.jsd = new JsdKernels(gpu);
         this.entropy = new EntropyKernels(gpu);
         this.kerasKl = new KerasKlKernels(gpu);

@@ -6,7 +6,7 @@ package dev.kullback.cuda;
  * addition, and with it the result, is the same on every device.
  * <ul>
  *   <li>cols ≤ 128: one warp per row, one float4 per lane ({@code *_warp_cached1}); cols ≤ 1024: up to eight
- *       ({@code *_warp_cached8}); four rows per block.</li>
+ *       ({@code *_warp_cached8}, one-input kernels); four rows per block.</li>
  *   <li>longer rows: {@link #chunks(int, int)} chunks per row; one chunk is one block per row
  *       ({@code *_block_cached}), more are the two-kernel {@code *_chunk_*} pair.</li>
  * </ul>
@@ -14,10 +14,8 @@ package dev.kullback.cuda;
 final class RowTiles {
     enum Kind { WARP1, WARP8, BLOCK, CHUNKS }
 
-    /** float4s per thread of the block and chunk kernels ({@code kTileK}). */
+    /** float4s per thread of the block and chunk kernels ({@code kTileK}); 4 for two-input rows ({@code kDistillK}). */
     static final int TILE_K = 8;
-    /** The largest chunk: a 1024-thread block's registers. */
-    static final int MAX_CHUNK4 = 1024 * TILE_K;
     /** Rows are cut until there are at least this many blocks (enough for the SMs of any current GPU). */
     static final int MIN_BLOCKS = 256;
     /** ... but never into chunks smaller than this many float4s (a block of 128 threads at least). */
@@ -51,14 +49,19 @@ final class RowTiles {
     }
 
     static RowTiles of(int rows, int cols) {
-        if (cols <= 1024) {
+        return of(rows, cols, TILE_K);
+    }
+
+    /** The shape for kernels holding k float4s a thread of each input (8: one input, 4: two). */
+    static RowTiles of(int rows, int cols, int k) {
+        if (cols <= 128 || (cols <= 1024 && k == TILE_K)) {
             int grid = (rows + 3) / 4;
             return new RowTiles(cols <= 128 ? Kind.WARP1 : Kind.WARP8, grid, 128, 1, 0);
         }
         int n4 = cols / 4;
-        int chunks = chunks(rows, cols);
+        int chunks = chunks(rows, cols, k);
         int chunk4 = (n4 + chunks - 1) / chunks;
-        int threads = Math.min(1024, Math.max(64, roundUp32((chunk4 + TILE_K - 1) / TILE_K)));
+        int threads = Math.min(1024, Math.max(64, roundUp32((chunk4 + k - 1) / k)));
         if (chunks == 1) {
             return new RowTiles(Kind.BLOCK, rows, threads, 1, n4);
         }
@@ -71,8 +74,13 @@ final class RowTiles {
 
     /** Chunks per row of more than 1024 columns: enough that a chunk fits a block, and blocks for the SMs. */
     static int chunks(int rows, int cols) {
+        return chunks(rows, cols, TILE_K);
+    }
+
+    static int chunks(int rows, int cols, int k) {
         int n4 = cols / 4;
-        int needed = (n4 + MAX_CHUNK4 - 1) / MAX_CHUNK4;
+        int maxChunk4 = 1024 * k;  // a 1024-thread block's registers
+        int needed = (n4 + maxChunk4 - 1) / maxChunk4;
         int forBlocks = (MIN_BLOCKS + rows - 1) / rows;
         int most = Math.max(1, n4 / MIN_CHUNK4);
         return Math.max(needed, Math.min(forBlocks, most));
