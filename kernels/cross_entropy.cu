@@ -152,3 +152,149 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
     soft_ce_row<true>(logits + offset, target + offset, weights, grad + offset, rowLoss, row, cols, smoothing, zLoss,
                       gradDivisor, tid, nthreads);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Class indices without label smoothing (the common case), rows read from memory once (tiles.cuh); the launcher
+// takes these for float4-aligned logits and gradient (cols % 4 == 0, 16-byte aligned), as log_softmax.cu's:
+//   ce_rows_warp_cached<K> (cols <= 128 K), ce_rows_block_cached (cols <= 32 blockDim.x), and for few or long
+//   rows the pair ce_chunk_stats (each chunk's max and sum of exp) + ce_chunk_write (combines a row's partials in
+//   chunk order, writes the chunk's gradient; chunk 0 writes the row's loss).
+// Same formulas as ce_row with smoothing 0: loss = -w_y log p_y + zLoss lse², grad = w_y (p - onehot(y)) kCe +
+// 2 zLoss lse p kZ. p = exp(log p): one exp per element in each of the two passes over the registers.
+// ---------------------------------------------------------------------------------------------
+#include "tiles.cuh"
+
+// The row's label weight (NaN for a label outside [0, C)), and its loss from the softmax statistics; the loss is
+// computed by one thread at the end, which reads z_y and the divisors then (fewer live registers beside the tile).
+__device__ __forceinline__ float ce_label_weight(const float* __restrict__ w, unsigned cols, int y) {
+    return (y >= 0 && (unsigned)y < cols) ? (w ? w[y] : 1.0f) : NAN;
+}
+
+__device__ __forceinline__ float ce_loss(const float* __restrict__ x, unsigned cols, int y, float wy, float m, float logSum,
+                                         float zLoss, const float* __restrict__ divisors) {
+    const float zy = (y >= 0 && (unsigned)y < cols) ? x[y] : NAN;
+    const float lse = m + logSum;
+    const float ce = -wy * ((zy - m) - logSum);
+    const float z = zLoss * lse * lse;
+    return divisors ? ce / divisors[0] + z / divisors[1] : ce + z;
+}
+
+// Writes the gradient of the row slice t holds to g (float4 j of the slice is element base + 4 j of the row), slot by
+// slot, so each slot's registers are free once it is stored. The label's element is found once: `hot` = 4 k + c
+// when this thread holds it in slot k, lane c (else -1): one compare with a constant per element.
+template <int K>
+__device__ __forceinline__ void ce_gradient(const Tile<K>& t, float4* __restrict__ g, unsigned n, unsigned base, int y,
+                                            float wy, float m, float logSum, float zLoss, const float* __restrict__ divisors,
+                                            unsigned tid, unsigned nthreads) {
+    int hot = -1;
+    if (y >= 0 && (unsigned)y >= base) {  // 32-bit: a row has fewer than 2^31 columns
+        const unsigned rel = (unsigned)y - base, j = rel >> 2;
+        if (j >= tid) {
+            const unsigned k = (j - tid) / nthreads;
+            if (k * nthreads == j - tid && k < (unsigned)K) hot = (int)(4 * k + (rel & 3));
+        }
+    }
+    const float kCe = divisors ? 1.0f / divisors[0] : 1.0f, kZ = divisors ? 1.0f / divisors[1] : 1.0f;
+    const float zScale = 2.0f * zLoss * (m + logSum);
+    auto grad = [&](float v, int at) {
+        const float p = expf((v - m) - logSum);
+        const float d = wy * (p - (hot == at ? 1.0f : 0.0f));
+        return d * kCe + zScale * p * kZ;
+    };
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+        const unsigned j = tid + k * nthreads;
+        if (j < n) g[j] = make_float4(grad(t.v[k].x, 4 * k), grad(t.v[k].y, 4 * k + 1), grad(t.v[k].z, 4 * k + 2),
+                                      grad(t.v[k].w, 4 * k + 3));
+    }
+}
+
+template <bool kBlock, int K>
+__device__ __forceinline__ void ce_cached_row(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ g,
+                                              float* __restrict__ rowLoss, long long row, unsigned cols, int y,
+                                              int ignoreIndex, float zLoss, const float* __restrict__ divisors,
+                                              unsigned tid, unsigned nthreads) {
+    const unsigned n = cols >> 2;
+    if (y == ignoreIndex) {  // uniform over the group
+        zero_row(g, cols, tid, nthreads);
+        if (tid == 0) rowLoss[row] = divisors ? 0.0f / divisors[0] : 0.0f;
+        return;
+    }
+    Tile<K> t;
+    t.load(reinterpret_cast<const float4*>(x), n, tid, nthreads, -INFINITY);
+    const float m = group_fmax<kBlock>(t.max());
+    float s = 0.0f;
+#pragma unroll
+    for (int k = 0; k < K; k++)
+        s += (expf(t.v[k].x - m) + expf(t.v[k].y - m)) + (expf(t.v[k].z - m) + expf(t.v[k].w - m));
+    const float logSum = logf(group_sum<kBlock>(s));
+    const float wy = ce_label_weight(w, cols, y);
+    ce_gradient<K>(t, reinterpret_cast<float4*>(g), n, 0, y, wy, m, logSum, zLoss, divisors, tid, nthreads);
+    if (tid == 0) rowLoss[row] = ce_loss(x, cols, y, wy, m, logSum, zLoss, divisors);
+}
+
+template <int K>
+__device__ __forceinline__ void ce_warp_cached(const float* __restrict__ logits, const int* __restrict__ labels,
+                                               const float* __restrict__ weights, float* __restrict__ grad,
+                                               float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float zLoss,
+                                               const float* __restrict__ divisors) {
+    KB_WARP_ROW;
+    const size_t offset = (size_t)row * (size_t)cols;
+    ce_cached_row<false, K>(logits + offset, weights, grad + offset, rowLoss, row, cols, labels[row], ignoreIndex, zLoss,
+                            divisors, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    ce_rows_warp_cached1(const float* __restrict__ logits, const int* __restrict__ labels, const float* __restrict__ weights,
+        float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float zLoss,
+        const float* __restrict__ divisors) {
+    ce_warp_cached<1>(logits, labels, weights, grad, rowLoss, rows, cols, ignoreIndex, zLoss, divisors);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    ce_rows_warp_cached8(const float* __restrict__ logits, const int* __restrict__ labels, const float* __restrict__ weights,
+        float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float zLoss,
+        const float* __restrict__ divisors) {
+    ce_warp_cached<8>(logits, labels, weights, grad, rowLoss, rows, cols, ignoreIndex, zLoss, divisors);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    ce_rows_block_cached(const float* __restrict__ logits, const int* __restrict__ labels, const float* __restrict__ weights,
+        float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float zLoss,
+        const float* __restrict__ divisors) {
+    KB_BLOCK_ROW;
+    const size_t offset = (size_t)row * (size_t)cols;
+    ce_cached_row<true, kTileK>(logits + offset, weights, grad + offset, rowLoss, row, cols, labels[row], ignoreIndex,
+                                zLoss, divisors, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    ce_chunk_stats(const float* __restrict__ logits, float* __restrict__ partials, int rows, int cols, int chunks,
+        int chunk4) {
+    chunk_stats(logits, partials, rows, cols, chunks, chunk4);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    ce_chunk_write(const float* __restrict__ logits, const int* __restrict__ labels, const float* __restrict__ weights,
+        const float* __restrict__ partials, float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols,
+        int ignoreIndex, float zLoss, const float* __restrict__ divisors, int chunks, int chunk4) {
+    const Chunk c = chunk_of(cols, chunks, chunk4);
+    if (c.row >= rows) return;
+    const bool first = blockIdx.x % chunks == 0;
+    const size_t offset = (size_t)c.row * (size_t)cols;
+    const int y = labels[c.row];
+    float4* g4 = reinterpret_cast<float4*>(grad) + c.first;
+    if (y == ignoreIndex) {  // uniform over the block
+        for (unsigned j = threadIdx.x; j < c.n; j += blockDim.x) g4[j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (first && threadIdx.x == 0) rowLoss[c.row] = divisors ? 0.0f / divisors[0] : 0.0f;
+        return;
+    }
+    const SoftmaxState st = combine_chunks(partials + 2 * c.row * chunks, chunks);
+    const float logSum = logf(st.s);
+    const float wy = ce_label_weight(weights, cols, y);
+    Tile<kTileK> t;
+    t.load(reinterpret_cast<const float4*>(logits) + c.first, c.n, threadIdx.x, blockDim.x, -INFINITY);
+    ce_gradient<kTileK>(t, g4, c.n, 4 * (unsigned)(c.first - offset / 4), y, wy, st.m, logSum, zLoss, divisors,
+                        threadIdx.x, blockDim.x);
+    if (first && threadIdx.x == 0) rowLoss[c.row] = ce_loss(logits + offset, cols, y, wy, st.m, logSum, zLoss, divisors);
+}

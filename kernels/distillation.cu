@@ -75,3 +75,170 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
     distill_row<true>(student + offset, teacher + offset, grad + offset, rowLoss, row, cols, labels, ignoreIndex,
                       temperature, reverse, gradDivisor, tid, nthreads);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Forward KL with both rows read from memory once (tiles.cuh): the launcher takes these for float4-aligned student,
+// teacher and gradient (the reverse KL and the rest take the kernels above). Student / T and teacher / T are held
+// in registers, 4 float4s of each a thread (dev.kullback.cuda.RowTiles with k = 4):
+//   distillation_rows_warp_cached1 (cols <= 128), distillation_rows_block_cached (cols <= 16 blockDim.x), and for
+//   few or long rows distillation_chunk_stats (per chunk: max and sum of exp of both) + distillation_chunk_write
+//   (combines a row's partials in chunk order; writes the chunk's gradient and its share of the loss to
+//   chunkLoss[b]) + distillation_chunk_losses (rowLoss[row] = its chunks' shares added in chunk order).
+// Same formulas as distill_row: loss = T² Σ P (log P - log Q), grad = T (Q - P) / gradDivisor.
+// ---------------------------------------------------------------------------------------------
+#include "tiles.cuh"
+
+constexpr int kDistillK = 4;
+
+template <int K>
+__device__ __forceinline__ void distill_load(Tile<K>& a, Tile<K>& b, const float* __restrict__ s, const float* __restrict__ t,
+                                             unsigned n, float temperature, unsigned tid, unsigned nthreads) {
+    a.load(reinterpret_cast<const float4*>(s), n, tid, nthreads, -INFINITY);
+    b.load(reinterpret_cast<const float4*>(t), n, tid, nthreads, -INFINITY);
+    a.map([&](float v) { return v / temperature; });  // -inf padding stays -inf
+    b.map([&](float v) { return v / temperature; });
+}
+
+// Σ exp(v - shift) over the tile, shift = m unless m is -inf (then 0: an all -inf slice sums to 0).
+template <int K>
+__device__ __forceinline__ float exp_sum(const Tile<K>& t, float m) {
+    const float shift = m == -INFINITY ? 0.0f : m;
+    float s = 0.0f;
+#pragma unroll
+    for (int k = 0; k < K; k++)
+        s += (expf(t.v[k].x - shift) + expf(t.v[k].y - shift)) + (expf(t.v[k].z - shift) + expf(t.v[k].w - shift));
+    return s;
+}
+
+// Writes the gradient of the slice to g and returns this thread's Σ P (log P - log Q) over it.
+template <int K>
+__device__ __forceinline__ float distill_write(const Tile<K>& a, const Tile<K>& b, float4* __restrict__ g, unsigned n,
+                                               RowStats q, RowStats p, float gradScale, unsigned tid, unsigned nthreads) {
+    float acc = 0.0f;
+    auto one = [&](float sa, float tb) {
+        const float logQ = q.logp(sa), logP = p.logp(tb);
+        const float pp = expf(logP);
+        acc += kl_term(pp, logP, logQ);
+        return (expf(logQ) - pp) * gradScale;
+    };
+#pragma unroll
+    for (int k = 0; k < K; k++) {
+        const unsigned j = tid + k * nthreads;
+        if (j < n) {
+            const float4 r = make_float4(one(a.v[k].x, b.v[k].x), one(a.v[k].y, b.v[k].y), one(a.v[k].z, b.v[k].z),
+                                         one(a.v[k].w, b.v[k].w));
+            g[j] = r;
+        }
+    }
+    return acc;
+}
+
+template <bool kBlock, int K>
+__device__ __forceinline__ void distill_cached_row(const float* __restrict__ s, const float* __restrict__ t, float* __restrict__ g,
+                                                   float* __restrict__ rowLoss, long long row, unsigned cols,
+                                                   const int* __restrict__ labels, int ignoreIndex, float temperature,
+                                                   float gradDivisor, unsigned tid, unsigned nthreads) {
+    if (labels != nullptr && labels[row] == ignoreIndex) {  // uniform over the group
+        zero_row(g, cols, tid, nthreads);
+        if (tid == 0) rowLoss[row] = 0.0f;
+        return;
+    }
+    const unsigned n = cols >> 2;
+    Tile<K> a, b;
+    distill_load<K>(a, b, s, t, n, temperature, tid, nthreads);
+    RowStats q, p;
+    q.m = group_fmax<kBlock>(a.max());
+    p.m = group_fmax<kBlock>(b.max());
+    q.logSum = logf(group_sum<kBlock>(exp_sum<K>(a, q.m)));
+    p.logSum = logf(group_sum<kBlock>(exp_sum<K>(b, p.m)));
+    const float acc = group_sum<kBlock>(distill_write<K>(a, b, reinterpret_cast<float4*>(g), n, q, p,
+                                                         temperature / gradDivisor, tid, nthreads));
+    if (tid == 0) rowLoss[row] = temperature * temperature * acc;
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_rows_warp_cached1(const float* __restrict__ student, const float* __restrict__ teacher,
+        float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels,
+        int ignoreIndex, float temperature, float gradDivisor) {
+    KB_WARP_ROW;
+    const size_t offset = (size_t)row * (size_t)cols;
+    distill_cached_row<false, 1>(student + offset, teacher + offset, grad + offset, rowLoss, row, cols, labels,
+                                 ignoreIndex, temperature, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_rows_block_cached(const float* __restrict__ student, const float* __restrict__ teacher,
+        float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels,
+        int ignoreIndex, float temperature, float gradDivisor) {
+    KB_BLOCK_ROW;
+    const size_t offset = (size_t)row * (size_t)cols;
+    distill_cached_row<true, kDistillK>(student + offset, teacher + offset, grad + offset, rowLoss, row, cols, labels,
+                                        ignoreIndex, temperature, gradDivisor, tid, nthreads);
+}
+
+// partials[4b .. 4b + 3] = chunk b's (max, Σ exp) of student / T, then of teacher / T.
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_chunk_stats(const float* __restrict__ student, const float* __restrict__ teacher,
+        float* __restrict__ partials, int rows, int cols, int chunks, int chunk4, float temperature) {
+    const Chunk c = chunk_of(cols, chunks, chunk4);
+    if (c.row >= rows) return;
+    Tile<kDistillK> a, b;
+    distill_load<kDistillK>(a, b, student + 4 * c.first, teacher + 4 * c.first, c.n, temperature, threadIdx.x,
+                            blockDim.x);
+    const float ma = block_fmax(a.max());
+    const float mb = block_fmax(b.max());
+    const float sa = block_sum(exp_sum<kDistillK>(a, ma));
+    const float sb = block_sum(exp_sum<kDistillK>(b, mb));
+    if (threadIdx.x == 0) {
+        partials[4 * blockIdx.x] = ma;
+        partials[4 * blockIdx.x + 1] = sa;
+        partials[4 * blockIdx.x + 2] = mb;
+        partials[4 * blockIdx.x + 3] = sb;
+    }
+}
+
+// (max, Σ exp) of one of the two rows from its chunks' partials (stride 4), in chunk order.
+__device__ __forceinline__ RowStats combine_stats4(const float* __restrict__ p, int chunks) {
+    float m = -INFINITY;
+    for (int i = 0; i < chunks; i++) m = fmaxf(m, p[4 * i]);
+    const float shift = m == -INFINITY ? 0.0f : m;
+    float s = 0.0f;
+    for (int i = 0; i < chunks; i++) s += p[4 * i + 1] * expf(p[4 * i] - shift);
+    RowStats r;
+    r.m = m;
+    r.logSum = logf(s);
+    return r;
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_chunk_write(const float* __restrict__ student, const float* __restrict__ teacher,
+        const float* __restrict__ partials, float* __restrict__ grad, float* __restrict__ chunkLoss, int rows, int cols,
+        int chunks, int chunk4, const int* __restrict__ labels, int ignoreIndex, float temperature, float gradDivisor) {
+    const Chunk c = chunk_of(cols, chunks, chunk4);
+    if (c.row >= rows) return;
+    float4* g4 = reinterpret_cast<float4*>(grad) + c.first;
+    if (labels != nullptr && labels[c.row] == ignoreIndex) {  // uniform over the block
+        for (unsigned j = threadIdx.x; j < c.n; j += blockDim.x) g4[j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (threadIdx.x == 0) chunkLoss[blockIdx.x] = 0.0f;
+        return;
+    }
+    const float* rp = partials + 4 * c.row * chunks;
+    const RowStats q = combine_stats4(rp, chunks);
+    const RowStats p = combine_stats4(rp + 2, chunks);
+    Tile<kDistillK> a, b;
+    distill_load<kDistillK>(a, b, student + 4 * c.first, teacher + 4 * c.first, c.n, temperature, threadIdx.x,
+                            blockDim.x);
+    const float acc = block_sum(distill_write<kDistillK>(a, b, g4, c.n, q, p, temperature / gradDivisor, threadIdx.x,
+                                                         blockDim.x));
+    if (threadIdx.x == 0) chunkLoss[blockIdx.x] = temperature * temperature * acc;
+}
+
+// rowLoss[row] = the row's chunk shares, added in chunk order (one thread a row).
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_chunk_losses(const float* __restrict__ chunkLoss, float* __restrict__ rowLoss, int rows, int chunks) {
+    const long long row = global_tid();
+    if (row >= rows) return;
+    float s = 0.0f;
+    for (int i = 0; i < chunks; i++) s += chunkLoss[row * chunks + i];
+    rowLoss[row] = s;
+}

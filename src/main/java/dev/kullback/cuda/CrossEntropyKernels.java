@@ -1,19 +1,35 @@
 package dev.kullback.cuda;
 
-/** Launches the kernels of {@code kernels/cross_entropy.cu}. */
+/**
+ * Launches the kernels of {@code kernels/cross_entropy.cu}. Class-index rows without label smoothing whose logits and
+ * gradient allow float4 access take the kernels that read each row once ({@link RowTiles} picks the shape); the
+ * others take the two-pass {@code ce_rows_warp} / {@code ce_rows_block}.
+ */
 final class CrossEntropyKernels {
     private static final String MODULE = "cross_entropy";
     private static final int DIVISORS_BLOCK = 256;
 
     private final Gpu gpu;
+    private final MemoryPool pool;
     private final Gpu.Function divisors;
     private final Gpu.Function rowsWarp;
     private final Gpu.Function rowsBlock;
     private final Gpu.Function softRowsWarp;
     private final Gpu.Function softRowsBlock;
+    private final Gpu.Function rowsWarpCached1;
+    private final Gpu.Function rowsWarpCached8;
+    private final Gpu.Function rowsBlockCached;
+    private final Gpu.Function chunkStats;
+    private final Gpu.Function chunkWrite;
 
-    CrossEntropyKernels(Gpu gpu) {
+    CrossEntropyKernels(Gpu gpu, MemoryPool pool) {
         this.gpu = gpu;
+        this.pool = pool;
+        rowsWarpCached1 = gpu.function(MODULE, "ce_rows_warp_cached1");
+        rowsWarpCached8 = gpu.function(MODULE, "ce_rows_warp_cached8");
+        rowsBlockCached = gpu.function(MODULE, "ce_rows_block_cached");
+        chunkStats = gpu.function(MODULE, "ce_chunk_stats");
+        chunkWrite = gpu.function(MODULE, "ce_chunk_write");
         divisors = gpu.function(MODULE, "ce_divisors");
         rowsWarp = gpu.function(MODULE, "ce_rows_warp");
         rowsBlock = gpu.function(MODULE, "ce_rows_block");
@@ -29,6 +45,12 @@ final class CrossEntropyKernels {
     /** divisors: 0 (NONE, SUM), or the output of {@link #divisors} (MEAN: rowLoss is then already divided). */
     void rows(CudaTensor logits, CudaLabels labels, long weights, CudaTensor grad, long rowLoss, int ignoreIndex,
               float smoothing, float zLoss, long divisors) {
+        int rows = logits.rows();
+        int cols = logits.cols();
+        if (smoothing == 0f && RowTiles.aligned(cols, logits.address(), grad.address())) {
+            tiles(logits, labels, weights, grad, rowLoss, ignoreIndex, zLoss, divisors, rows, cols);
+            return;
+        }
         Launch.rowwise(gpu, rowsWarp, rowsBlock, logits.rows(), logits.cols(), logits.address(), labels.address(), weights,
                 grad.address(), rowLoss, logits.rows(), logits.cols(), ignoreIndex, smoothing, zLoss, divisors);
     }
@@ -37,5 +59,32 @@ final class CrossEntropyKernels {
                   float zLoss, float gradDivisor) {
         Launch.rowwise(gpu, softRowsWarp, softRowsBlock, logits.rows(), logits.cols(), logits.address(), target.address(),
                 weights, grad.address(), rowLoss, logits.rows(), logits.cols(), smoothing, zLoss, gradDivisor);
+    }
+
+    private void tiles(CudaTensor logits, CudaLabels labels, long weights, CudaTensor grad, long rowLoss, int ignoreIndex,
+                       float zLoss, long divisors, int rows, int cols) {
+        RowTiles t = RowTiles.of(rows, cols);
+        long x = logits.address();
+        long y = labels.address();
+        long g = grad.address();
+        switch (t.kind) {
+            case WARP1 -> gpu.launch(rowsWarpCached1, t.grid, t.threads, 0, x, y, weights, g, rowLoss, rows, cols,
+                    ignoreIndex, zLoss, divisors);
+            case WARP8 -> gpu.launch(rowsWarpCached8, t.grid, t.threads, 0, x, y, weights, g, rowLoss, rows, cols,
+                    ignoreIndex, zLoss, divisors);
+            case BLOCK -> gpu.launch(rowsBlockCached, t.grid, t.threads, 0, x, y, weights, g, rowLoss, rows, cols,
+                    ignoreIndex, zLoss, divisors);
+            case CHUNKS -> {
+                long bytes = 8L * t.grid;
+                long partials = pool.acquire(bytes);
+                try {
+                    gpu.launch(chunkStats, t.grid, t.threads, 0, x, partials, rows, cols, t.chunks, t.chunk4);
+                    gpu.launch(chunkWrite, t.grid, t.threads, 0, x, y, weights, partials, g, rowLoss, rows, cols,
+                            ignoreIndex, zLoss, divisors, t.chunks, t.chunk4);
+                } finally {
+                    pool.release(partials, bytes);  // later users of this memory queue behind these kernels
+                }
+            }
+        }
     }
 }

@@ -30,16 +30,16 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     private final long totalMemory;
     private final String name;
 
-    /** Runs on {@code gpu}, resolving every kernel now so that a module that cannot load fails here. */
+    /** Runs on {@code gpu}; each kernel module is loaded (its PTX compiled by the driver) on its first launch. */
     public CudaDevice(Gpu gpu) {
         super(CudaTensor.class, CudaLabels.class);
         this.gpu = gpu;
         this.pool = new MemoryPool(gpu);
-        this.logSoftmax = new LogSoftmaxKernels(gpu);
+        this.logSoftmax = new LogSoftmaxKernels(gpu, pool);
         this.klDiv = new KlDivKernels(gpu);
         this.reduce = new ReduceKernels(gpu);
-        this.distillation = new DistillationKernels(gpu);
-        this.crossEntropy = new CrossEntropyKernels(gpu);
+        this.distillation = new DistillationKernels(gpu, pool);
+        this.crossEntropy = new CrossEntropyKernels(gpu, pool);
         this.jsd = new JsdKernels(gpu);
         this.entropy = new EntropyKernels(gpu);
         this.kerasKl = new KerasKlKernels(gpu);

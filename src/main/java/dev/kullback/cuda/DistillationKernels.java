@@ -1,15 +1,32 @@
 package dev.kullback.cuda;
 
-/** Launches the kernels of {@code kernels/distillation.cu}. */
+/**
+ * Launches the kernels of {@code kernels/distillation.cu}. The forward KL on float4-aligned tensors takes the kernels
+ * that read both rows once ({@link RowTiles} with 4 float4s a thread of each); the reverse KL and unaligned tensors
+ * take the two-pass {@code distillation_rows_warp} / {@code _block}.
+ */
 final class DistillationKernels {
     private static final String MODULE = "distillation";
+    private static final int TILE_K = 4;
 
     private final Gpu gpu;
+    private final MemoryPool pool;
     private final Gpu.Function rowsWarp;
     private final Gpu.Function rowsBlock;
+    private final Gpu.Function rowsWarpCached1;
+    private final Gpu.Function rowsBlockCached;
+    private final Gpu.Function chunkStats;
+    private final Gpu.Function chunkWrite;
+    private final Gpu.Function chunkLosses;
 
-    DistillationKernels(Gpu gpu) {
+    DistillationKernels(Gpu gpu, MemoryPool pool) {
         this.gpu = gpu;
+        this.pool = pool;
+        rowsWarpCached1 = gpu.function(MODULE, "distillation_rows_warp_cached1");
+        rowsBlockCached = gpu.function(MODULE, "distillation_rows_block_cached");
+        chunkStats = gpu.function(MODULE, "distillation_chunk_stats");
+        chunkWrite = gpu.function(MODULE, "distillation_chunk_write");
+        chunkLosses = gpu.function(MODULE, "distillation_chunk_losses");
         rowsWarp = gpu.function(MODULE, "distillation_rows_warp");
         rowsBlock = gpu.function(MODULE, "distillation_rows_block");
     }
@@ -17,8 +34,42 @@ final class DistillationKernels {
     /** rowLoss[r] = row r's loss; grad = the student gradient of the row sum / gradDivisor. labels: 0 for none. */
     void rows(CudaTensor student, CudaTensor teacher, CudaTensor grad, long rowLoss, long labels, int ignoreIndex,
               float temperature, boolean reverse, float gradDivisor) {
+        int rows = student.rows();
+        int cols = student.cols();
+        if (!reverse && RowTiles.aligned(cols, student.address(), teacher.address(), grad.address())) {
+            tiles(student.address(), teacher.address(), grad.address(), rowLoss, labels, ignoreIndex, temperature,
+                    gradDivisor, rows, cols);
+            return;
+        }
         Launch.rowwise(gpu, rowsWarp, rowsBlock, student.rows(), student.cols(), student.address(), teacher.address(),
                 grad.address(), rowLoss, student.rows(), student.cols(), labels, ignoreIndex, temperature,
                 reverse ? 1 : 0, gradDivisor);
+    }
+
+    private void tiles(long s, long t, long g, long rowLoss, long labels, int ignoreIndex, float temperature,
+                       float gradDivisor, int rows, int cols) {
+        RowTiles tiles = RowTiles.of(rows, cols, TILE_K);
+        switch (tiles.kind) {
+            case WARP1 -> gpu.launch(rowsWarpCached1, tiles.grid, tiles.threads, 0, s, t, g, rowLoss, rows, cols, labels,
+                    ignoreIndex, temperature, gradDivisor);
+            case BLOCK -> gpu.launch(rowsBlockCached, tiles.grid, tiles.threads, 0, s, t, g, rowLoss, rows, cols, labels,
+                    ignoreIndex, temperature, gradDivisor);
+            case CHUNKS -> {
+                long bytes = 20L * tiles.grid;  // 4 statistics and 1 loss share per chunk
+                long partials = pool.acquire(bytes);
+                long chunkLoss = partials + 16L * tiles.grid;
+                try {
+                    gpu.launch(chunkStats, tiles.grid, tiles.threads, 0, s, t, partials, rows, cols, tiles.chunks,
+                            tiles.chunk4, temperature);
+                    gpu.launch(chunkWrite, tiles.grid, tiles.threads, 0, s, t, partials, g, chunkLoss, rows, cols,
+                            tiles.chunks, tiles.chunk4, labels, ignoreIndex, temperature, gradDivisor);
+                    gpu.launch(chunkLosses, (rows + Launch.FLAT_BLOCK - 1) / Launch.FLAT_BLOCK, Launch.FLAT_BLOCK, 0,
+                            chunkLoss, rowLoss, rows, tiles.chunks);
+                } finally {
+                    pool.release(partials, bytes);  // later users of this memory queue behind these kernels
+                }
+            }
+            default -> throw new IllegalStateException("no " + tiles.kind + " kernel for two-input rows");
+        }
     }
 }

@@ -219,33 +219,50 @@ public final class JCudaGpu implements Gpu {
         check(cuMemsetD8Async(Address.of(dst), (byte) 0, bytes, stream), "cuMemsetD8Async(" + bytes + " bytes)");
     }
 
+    /**
+     * Checks that the module ships and returns the kernel unresolved: its module is loaded (and the driver compiles
+     * its PTX) on the first launch of any of its kernels, so opening a device costs no JIT and a program pays only
+     * for the modules it uses.
+     */
     @Override
     public synchronized Function function(String module, String kernel) {
-        makeCurrent();
-        CUmodule loaded = modules.get(module);
-        if (loaded == null) {
-            loaded = new CUmodule();
-            byte[] ptx = readPtx(module);
-            check(cuModuleLoadDataEx(loaded, Pointer.to(ptx), 0, new int[0], Pointer.to(new int[0])),
-                    "cuModuleLoadDataEx(" + module + ".ptx)");
-            modules.put(module, loaded);
-            entryParams.put(module, PtxParams.of(new String(ptx, StandardCharsets.US_ASCII)));
+        if (JCudaGpu.class.getResource(PTX_FOLDER + module + ".ptx") == null) {
+            throw new IllegalStateException("PTX resource " + PTX_FOLDER + module + ".ptx is missing from the classpath");
         }
-        CUfunction function = new CUfunction();
-        check(cuModuleGetFunction(function, loaded, kernel), "cuModuleGetFunction(" + module + "." + kernel + ")");
-        return new Kernel(module + "." + kernel, function, entryParams.get(module).get(kernel));
+        return new Kernel(module, kernel);
+    }
+
+    /** The kernel's CUfunction, loading its module on first use. Caller holds this object's lock. */
+    private CUfunction resolve(Kernel kernel) {
+        if (kernel.function == null) {
+            CUmodule loaded = modules.get(kernel.module);
+            if (loaded == null) {
+                loaded = new CUmodule();
+                byte[] ptx = readPtx(kernel.module);
+                check(cuModuleLoadDataEx(loaded, Pointer.to(ptx), 0, new int[0], Pointer.to(new int[0])),
+                        "cuModuleLoadDataEx(" + kernel.module + ".ptx)");
+                modules.put(kernel.module, loaded);
+                entryParams.put(kernel.module, PtxParams.of(new String(ptx, StandardCharsets.US_ASCII)));
+            }
+            CUfunction function = new CUfunction();
+            check(cuModuleGetFunction(function, loaded, kernel.kernel), "cuModuleGetFunction(" + kernel.name + ")");
+            kernel.params = entryParams.get(kernel.module).get(kernel.kernel);
+            kernel.function = function;
+        }
+        return kernel.function;
     }
 
     @Override
     public synchronized void launch(Function function, int gridX, int blockX, int sharedBytes, Object... args) {
         makeCurrent();
         Kernel kernel = (Kernel) function;
+        CUfunction resolved = resolve(kernel);
         PtxParams.check(kernel.name, kernel.params, args);
         Pointer[] params = new Pointer[args.length];
         for (int i = 0; i < args.length; i++) {
             params[i] = marshal(args[i], kernel, i);
         }
-        check(cuLaunchKernel(kernel.function, gridX, 1, 1, blockX, 1, 1, sharedBytes, stream, Pointer.to(params),
+        check(cuLaunchKernel(resolved, gridX, 1, 1, blockX, 1, 1, sharedBytes, stream, Pointer.to(params),
                 null), "cuLaunchKernel(" + kernel.name + ", grid " + gridX + ", block " + blockX + ")");
     }
 
@@ -423,14 +440,17 @@ public final class JCudaGpu implements Gpu {
     }
 
     private static final class Kernel implements Function {
+        final String module;
+        final String kernel;
         final String name;
-        final CUfunction function;
-        final List<String> params;
+        /** Set on the first launch (guarded by the JCudaGpu's lock): the function and its PTX parameter types. */
+        CUfunction function;
+        List<String> params;
 
-        Kernel(String name, CUfunction function, List<String> params) {
-            this.name = name;
-            this.function = function;
-            this.params = params;
+        Kernel(String module, String kernel) {
+            this.module = module;
+            this.kernel = kernel;
+            this.name = module + "." + kernel;
         }
     }
 

@@ -34,8 +34,9 @@ final class Launch {
         return cols <= 8192 ? 256 : cols <= 65536 ? 512 : 1024;
     }
 
+    /** Grid of a grid-stride pointwise kernel: 16 elements (four float4s) a thread, so its setup is amortized. */
     static int flatGrid(long n) {
-        return (int) Math.min(MAX_FLAT_GRID, Math.max(1, (n + FLAT_BLOCK * 4L - 1) / (FLAT_BLOCK * 4L)));
+        return (int) Math.min(MAX_FLAT_GRID, Math.max(1, (n + FLAT_BLOCK * 16L - 1) / (FLAT_BLOCK * 16L)));
     }
 
     /**

@@ -1,29 +1,102 @@
 package dev.kullback.cuda;
 
-/** Launches the kernels of {@code kernels/log_softmax.cu}. */
+/**
+ * Launches the kernels of {@code kernels/log_softmax.cu}. Rows whose pointers allow float4 access (cols % 4 == 0,
+ * 16-byte aligned tensors) take the kernels that read each row from memory once ({@link RowTiles} picks the
+ * shape); the others take the two-pass {@code *_warp} / {@code *_block} kernels.
+ */
 final class LogSoftmaxKernels {
     private static final String MODULE = "log_softmax";
 
     private final Gpu gpu;
+    private final MemoryPool pool;
     private final Gpu.Function rowsWarp;
     private final Gpu.Function rowsBlock;
     private final Gpu.Function backwardWarp;
     private final Gpu.Function backwardBlock;
+    private final Gpu.Function rowsWarpCached1;
+    private final Gpu.Function rowsWarpCached8;
+    private final Gpu.Function rowsBlockCached;
+    private final Gpu.Function chunkStats;
+    private final Gpu.Function chunkWrite;
+    private final Gpu.Function backwardWarpCached1;
+    private final Gpu.Function backwardWarpCached8;
+    private final Gpu.Function backwardBlockCached;
+    private final Gpu.Function backwardChunkSums;
+    private final Gpu.Function backwardChunkWrite;
 
-    LogSoftmaxKernels(Gpu gpu) {
+    LogSoftmaxKernels(Gpu gpu, MemoryPool pool) {
         this.gpu = gpu;
+        this.pool = pool;
         rowsWarp = gpu.function(MODULE, "softmax_rows_warp");
         rowsBlock = gpu.function(MODULE, "softmax_rows_block");
         backwardWarp = gpu.function(MODULE, "log_softmax_backward_warp");
         backwardBlock = gpu.function(MODULE, "log_softmax_backward_block");
+        rowsWarpCached1 = gpu.function(MODULE, "softmax_rows_warp_cached1");
+        rowsWarpCached8 = gpu.function(MODULE, "softmax_rows_warp_cached8");
+        rowsBlockCached = gpu.function(MODULE, "softmax_rows_block_cached");
+        chunkStats = gpu.function(MODULE, "softmax_chunk_stats");
+        chunkWrite = gpu.function(MODULE, "softmax_chunk_write");
+        backwardWarpCached1 = gpu.function(MODULE, "log_softmax_backward_warp_cached1");
+        backwardWarpCached8 = gpu.function(MODULE, "log_softmax_backward_warp_cached8");
+        backwardBlockCached = gpu.function(MODULE, "log_softmax_backward_block_cached");
+        backwardChunkSums = gpu.function(MODULE, "log_softmax_backward_chunk_sums");
+        backwardChunkWrite = gpu.function(MODULE, "log_softmax_backward_chunk_write");
     }
 
     void softmax(CudaTensor x, CudaTensor y, boolean log) {
-        Launch.rowwise(gpu, rowsWarp, rowsBlock, x.rows(), x.cols(), x.address(), y.address(), x.rows(), x.cols(), log ? 1 : 0);
+        int rows = x.rows();
+        int cols = x.cols();
+        int mode = log ? 1 : 0;
+        if (!RowTiles.aligned(cols, x.address(), y.address())) {
+            Launch.rowwise(gpu, rowsWarp, rowsBlock, rows, cols, x.address(), y.address(), rows, cols, mode);
+            return;
+        }
+        RowTiles t = RowTiles.of(rows, cols);
+        switch (t.kind) {
+            case WARP1 -> gpu.launch(rowsWarpCached1, t.grid, t.threads, 0, x.address(), y.address(), rows, cols, mode);
+            case WARP8 -> gpu.launch(rowsWarpCached8, t.grid, t.threads, 0, x.address(), y.address(), rows, cols, mode);
+            case BLOCK -> gpu.launch(rowsBlockCached, t.grid, t.threads, 0, x.address(), y.address(), rows, cols, mode);
+            case CHUNKS -> {
+                long bytes = 8L * t.grid;
+                long partials = pool.acquire(bytes);
+                try {
+                    gpu.launch(chunkStats, t.grid, t.threads, 0, x.address(), partials, rows, cols, t.chunks, t.chunk4);
+                    gpu.launch(chunkWrite, t.grid, t.threads, 0, x.address(), partials, y.address(), rows, cols,
+                            t.chunks, t.chunk4, mode);
+                } finally {
+                    pool.release(partials, bytes);  // later users of this memory queue behind these kernels
+                }
+            }
+        }
     }
 
     void logSoftmaxBackward(CudaTensor gradOutput, CudaTensor output, CudaTensor gradInput) {
-        Launch.rowwise(gpu, backwardWarp, backwardBlock, output.rows(), output.cols(), gradOutput.address(), output.address(),
-                gradInput.address(), output.rows(), output.cols());
+        int rows = output.rows();
+        int cols = output.cols();
+        long g = gradOutput.address();
+        long o = output.address();
+        long d = gradInput.address();
+        if (!RowTiles.aligned(cols, g, o, d)) {
+            Launch.rowwise(gpu, backwardWarp, backwardBlock, rows, cols, g, o, d, rows, cols);
+            return;
+        }
+        RowTiles t = RowTiles.of(rows, cols);
+        switch (t.kind) {
+            case WARP1 -> gpu.launch(backwardWarpCached1, t.grid, t.threads, 0, g, o, d, rows, cols);
+            case WARP8 -> gpu.launch(backwardWarpCached8, t.grid, t.threads, 0, g, o, d, rows, cols);
+            case BLOCK -> gpu.launch(backwardBlockCached, t.grid, t.threads, 0, g, o, d, rows, cols);
+            case CHUNKS -> {
+                long bytes = 4L * t.grid;
+                long partials = pool.acquire(bytes);
+                try {
+                    gpu.launch(backwardChunkSums, t.grid, t.threads, 0, g, partials, rows, cols, t.chunks, t.chunk4);
+                    gpu.launch(backwardChunkWrite, t.grid, t.threads, 0, g, o, partials, d, rows, cols, t.chunks,
+                            t.chunk4);
+                } finally {
+                    pool.release(partials, bytes);
+                }
+            }
+        }
     }
 }

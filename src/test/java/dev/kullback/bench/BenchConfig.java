@@ -87,8 +87,12 @@ final class BenchConfig {
         double n = (double) rows(shape) * cols(shape);
         switch (op) {
             case "logSoftmax":    // read logits, write log-probabilities
+            case "softmax":       // read logits, write probabilities
             case "klDiv":         // read input and target, write one value
+            case "klDivBackward": // read the target, write the gradient (a scalar gradOutput)
                 return 8 * n;
+            case "logSoftmaxBackward": // read gradOutput and the output, write gradInput
+                return 12 * n;
             case "distillation":  // read student and teacher logits, write the student's gradient
                 return 12 * n;
             case "crossEntropy":  // read logits and int32 labels, write the gradient

@@ -27,6 +27,9 @@ final class GpuBench {
         } catch (Throwable e) {
             System.out.println("GPU benchmarks SKIPPED: no usable CUDA device (" + e + "). Nothing was measured or "
                     + "written; run the CPU suite without -Dkullback.bench.device=cuda.");
+            if (Boolean.getBoolean("kullback.requireGpu")) {
+                throw new IllegalStateException("-Dkullback.requireGpu=true but no usable CUDA device", e);
+            }
             return;
         }
         try (CudaDevice device = new CudaDevice(gpu)) {
@@ -43,6 +46,8 @@ final class GpuBench {
                     .append(ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME).replaceAll("\\.\\d+", ""))
                     .append(" |\n\n");
             md.append("| op | shape | MB moved | ms | GB/s | % of peak |\n|---|---|---:|---:|---:|---:|\n");
+            // the same figures for ci/gpu.sh, which puts the performance model's prediction beside them
+            StringBuilder tsv = new StringBuilder("# gpu\t" + gpu.name() + "\t" + peak + "\n");
             for (String op : BenchConfig.ops()) {
                 for (String shape : BenchConfig.shapes()) {
                     double ms;
@@ -64,6 +69,8 @@ final class GpuBench {
                     double gbs = bytes / (ms / 1e3) / 1e9;
                     System.out.printf("  %-30s %-16s %9.4f ms %8.1f GB/s %5.1f%% of peak%n", BenchConfig.describe(op),
                             BenchConfig.label(shape), ms, gbs, 100 * gbs * 1e9 / peak);
+                    tsv.append(op).append('\t').append(BenchConfig.rows(shape)).append('x').append(BenchConfig.cols(shape))
+                            .append('\t').append(ms).append('\t').append(gbs).append('\n');
                     md.append("| ").append(BenchConfig.describe(op)).append(" | ").append(BenchConfig.label(shape))
                             .append(" | ").append(fmt("%.1f", bytes / 1e6)).append(" | ").append(fmt("%.4f", ms))
                             .append(" | ").append(fmt("%.0f", gbs)).append(" | ")
@@ -72,6 +79,7 @@ final class GpuBench {
             }
             Files.createDirectories(folder);
             Files.writeString(folder.resolve("gpu-results.md"), md.toString());
+            Files.writeString(folder.resolve("gpu-results.tsv"), tsv.toString());
             System.out.println("wrote " + folder.resolve("gpu-results.md"));
         }
     }

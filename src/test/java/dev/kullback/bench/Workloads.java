@@ -124,6 +124,26 @@ abstract class Workloads implements AutoCloseable {
                     work = () -> device.klDiv(logQ, p, Reduction.BATCHMEAN, false).close();
                     break;
                 }
+                // the GPU suite's further ops (ci/gpu.sh): softmax, the log-softmax and kl_div gradients
+                case "softmax": {
+                    Tensor x = device.upload(logits(rows, cols, 1), rows, cols);
+                    work = () -> device.softmax(x).close();
+                    break;
+                }
+                case "logSoftmaxBackward": {
+                    Tensor g = device.upload(logits(rows, cols, 2), rows, cols);
+                    Tensor y = device.logSoftmax(device.upload(logits(rows, cols, 1), rows, cols));
+                    work = () -> device.logSoftmaxBackward(g, y).close();
+                    break;
+                }
+                case "klDivBackward": {
+                    float[][] in = klInputs(rows, cols);
+                    Tensor logQ = device.upload(in[0], rows, cols);
+                    Tensor p = device.upload(in[1], rows, cols);
+                    Tensor one = device.upload(new float[] {1f}, 1, 1);
+                    work = () -> device.klDivBackward(one, logQ, p, Reduction.BATCHMEAN, false).close();
+                    break;
+                }
                 case "distillation": {
                     Tensor s = device.upload(logits(rows, cols, 1), rows, cols);
                     Tensor t = device.upload(logits(rows, cols, 2), rows, cols);

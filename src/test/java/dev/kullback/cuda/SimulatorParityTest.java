@@ -87,14 +87,15 @@ class SimulatorParityTest extends CudaParityContract {
     }
 
     /**
-     * Every loss case once on a warp-per-row and a block-per-row shape, so that the loss kernels are launched in
+     * Every loss case once on a warp-per-row and a block-per-row shape, and on one of each row-tile kind (aligned
+     * rows: RowTiles), so that the loss kernels are launched in
      * this class whatever order the test classes run in (SimulatorLossParityTest covers the whole grid).
      */
     @Test
     @Order(Integer.MAX_VALUE - 1)
     void everyLossKernelLaunches() {
         for (LossParityContract.Case c : LossParityContract.Case.values()) {
-            for (int[] shape : new int[][] {{3, 33}, {1, 4097}}) {
+            for (int[] shape : new int[][] {{3, 33}, {1, 4097}, {5, 128}, {3, 1000}, {3, 2048}, {1, 32000}}) {
                 LossParityContract.assertMatchesCpu(simulated, c, shape[0], shape[1], true);
             }
         }
