@@ -1636,4 +1636,21 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
             v[0] = (float) (sum(loss, 0, rows) / divisor);
         }
     }
+
+    // ---- fused linear losses (issue 11): the algorithm is internal/FusedLinear, the products CpuGemm ----------
+
+    @Override
+    protected dev.kullback.internal.Gemm<CpuTensor> gemm() {
+        return CpuGemm.open(threads());
+    }
+
+    @Override
+    protected CpuTensor leadingRows(CpuTensor t, int rows) {
+        return rows == t.rows() ? t : new CpuTensor(this, t.data(), rows, t.cols()); // shares the array; never closed
+    }
+
+    @Override
+    protected CpuLabels labelRange(CpuLabels labels, int first, int[] host) {
+        return new CpuLabels(this, host);
+    }
 }

@@ -339,4 +339,39 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         rowLossInto(mu1.rows(), perRow, divisor, value, rowLoss -> gaussianKl.rows(mu1, logvar1, mu2, logvar2, gradMu1,
                 gradLogvar1, gradMu2, gradLogvar2, rowLoss, perRow ? 1f : divisor));
     }
+
+    // ---- fused linear losses (issue 11): the algorithm is internal/FusedLinear, the products cuBLAS -----------
+
+    /**
+     * Null when the fused linear losses can run here, else why not (JCudaGpu: libcublas.so.12 cannot load); every
+     * other operation works either way.
+     */
+    public String fusedLinearUnavailableReason() {
+        return gpu instanceof JCudaGpu ? Cublas.unavailableReason() : null;
+    }
+
+    /** Most device bytes held by tensors and scratch at once since the last {@link #resetPeakBytes()}. */
+    public long peakBytes() {
+        return pool.peakLiveBytes();
+    }
+
+    /** Starts a new {@link #peakBytes()} window at the bytes held now. */
+    public void resetPeakBytes() {
+        pool.resetPeak();
+    }
+
+    @Override
+    protected dev.kullback.internal.Gemm<CudaTensor> gemm() {
+        return new CudaGemm(gpu);
+    }
+
+    @Override
+    protected CudaTensor leadingRows(CudaTensor t, int rows) {
+        return rows == t.rows() ? t : CudaTensor.wrapped(this, rows, t.cols(), t.address());
+    }
+
+    @Override
+    protected CudaLabels labelRange(CudaLabels labels, int first, int[] host) {
+        return CudaLabels.view(this, host, labels.address() + 4L * first);
+    }
 }

@@ -1,5 +1,6 @@
 package dev.kullback.internal;
 
+import dev.kullback.Chunking;
 import dev.kullback.CrossEntropy;
 import dev.kullback.Device;
 import dev.kullback.Distillation;
@@ -591,5 +592,90 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
             throw new IllegalStateException(argument + " " + own.shape() + " is closed");
         }
         return own;
+    }
+
+    // ---- fused linear losses (issue 11): hooks and checks ------------------------------------------------
+
+    /** Matrix products with cuBLAS's contract over this device's tensors, for the span of one fused linear loss. */
+    protected abstract Gemm<T> gemm();
+
+    /**
+     * The first {@code rows} rows of {@code t} as a tensor sharing its memory, for a loss hook to read and write; it is
+     * never closed (closing {@code t} frees the memory).
+     */
+    protected abstract T leadingRows(T t, int rows);
+
+    /** Rows [first, first + host.length) of {@code labels} as labels of this device (host: their values); closed after use. */
+    protected abstract L labelRange(L labels, int first, int[] host);
+
+    @Override
+    public final Loss linearCrossEntropy(Tensor hidden, Tensor weight, Tensor bias, Labels labels, CrossEntropy options,
+                                         Chunking chunking) {
+        T h = own(hidden, "hidden");
+        T w = own(weight, "weight");
+        requireSameHiddenSize("hidden", h, "weight", w);
+        T b = bias == null ? null : own(bias, "bias");
+        if (b != null && (b.rows() != 1 || b.cols() != w.rows())) {
+            throw new IllegalArgumentException("bias " + b.shape() + " must be [1, " + w.rows() + "], one per row of "
+                    + "weight " + w.shape());
+        }
+        requireNonNull(options, "options");
+        requireNonNull(chunking, "chunking");
+        L y = ownLabels(labels, "labels", h.rows());
+        y.requireInRange("labels", w.rows(), options.ignoreIndex());
+        FusedLinear.CeOptions<T> o = new FusedLinear.CeOptions<>();
+        o.classWeights = options.weights() == null ? null : own(options.weights(), "weights");
+        if (o.classWeights != null && (o.classWeights.rows() != 1 || o.classWeights.cols() != w.rows())) {
+            throw new IllegalArgumentException("weights " + o.classWeights.shape() + " must be [1, " + w.rows()
+                    + "], one per class (row of weight " + w.shape() + ")");
+        }
+        o.reduction = crossEntropyReduction(options);
+        o.smoothing = labelSmoothing(options);
+        o.zLoss = zLoss(options);
+        o.ignoreIndex = options.ignoreIndex();
+        int chunkRows = chunking.rowsPerChunk(h.rows(), h.cols(), w.rows());
+        List<T> inputs = b == null ? List.of(h, w) : List.of(h, w, b);
+        return loss(h.rows(), o.reduction, inputs, (value, grads) -> new FusedLinear<>(this,
+                o.reduction == Reduction.NONE).crossEntropy(h, w, b, y, o, chunkRows, value, grads.get(0), grads.get(1),
+                b == null ? null : grads.get(2)));
+    }
+
+    @Override
+    public final Loss linearDistillationKl(Tensor studentHidden, Tensor studentWeight, Tensor teacherHidden,
+                                           Tensor teacherWeight, Distillation options, Chunking chunking) {
+        T sh = own(studentHidden, "studentHidden");
+        T sw = own(studentWeight, "studentWeight");
+        T th = own(teacherHidden, "teacherHidden");
+        T tw = own(teacherWeight, "teacherWeight");
+        requireSameHiddenSize("studentHidden", sh, "studentWeight", sw);
+        requireSameHiddenSize("teacherHidden", th, "teacherWeight", tw);
+        if (th.rows() != sh.rows()) {
+            throw new IllegalArgumentException("teacherHidden " + th.shape() + " and studentHidden " + sh.shape()
+                    + " must have the same number of rows");
+        }
+        if (tw.rows() != sw.rows()) {
+            throw new IllegalArgumentException("teacherWeight " + tw.shape() + " and studentWeight " + sw.shape()
+                    + " must have the same number of rows (the vocabulary)");
+        }
+        requireNonNull(options, "options");
+        requireNonNull(chunking, "chunking");
+        float temperature = options.temperature();
+        if (!(temperature > 0) || Float.isInfinite(temperature)) {
+            throw new IllegalArgumentException("temperature must be positive and finite, got " + temperature);
+        }
+        Reduction reduction = requireNonNull(options.reduction(), "reduction");
+        L labels = options.labels() == null ? null : ownLabels(options.labels(), "labels", sh.rows());
+        int chunkRows = chunking.rowsPerChunk(sh.rows(), Math.min(sh.cols(), th.cols()), sw.rows());
+        return loss(sh.rows(), reduction, List.of(sh, sw), (value, grads) -> new FusedLinear<>(this,
+                reduction == Reduction.NONE).distillation(sh, sw, th, tw, labels, options.ignoreIndex(), temperature,
+                options.reverse(), reduction, chunkRows, value, grads.get(0), grads.get(1)));
+    }
+
+    private static void requireSameHiddenSize(String a, AbstractTensor hidden, String b, AbstractTensor weight) {
+        if (hidden.cols() != weight.cols()) {
+            throw new IllegalArgumentException(a + " " + hidden.shape() + " and " + b + " " + weight.shape()
+                    + " must have the same number of columns (the hidden size): " + b + " is [vocabulary, hidden], "
+                    + "as torch.nn.Linear stores it");
+        }
     }
 }

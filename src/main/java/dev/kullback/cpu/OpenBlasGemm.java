@@ -1,0 +1,117 @@
+package dev.kullback.cpu;
+
+import static org.bytedeco.openblas.global.openblas_full.CblasColMajor;
+import static org.bytedeco.openblas.global.openblas_full.CblasNoTrans;
+import static org.bytedeco.openblas.global.openblas_full.CblasTrans;
+import static org.bytedeco.openblas.global.openblas_full.cblas_sgemm;
+import static org.bytedeco.openblas.global.openblas_full.openblas_set_num_threads;
+
+import dev.kullback.internal.Gemm;
+import java.util.IdentityHashMap;
+import java.util.Map;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.openblas.global.openblas_full;
+
+/**
+ * cblas_sgemm of OpenBLAS over CPU tensors. A CPU tensor is a Java array, which JNI can hand to native code only by
+ * copying it, so each product copies the part of each operand it touches into native memory (and C back), except the
+ * tensors {@link #hold held} for the whole loss (the weight and its gradient, which every chunk's products touch in
+ * full): those are copied once, and written back at {@link #close()}. The copies move memory at a small fraction of
+ * the products' cost (a chunk of c rows costs c·V·H multiply-adds against c·(H + V) copied values).
+ */
+final class OpenBlasGemm implements Gemm<CpuTensor> {
+    private final Map<CpuTensor, Held> held = new IdentityHashMap<>();
+    private final FloatPointer[] staging = new FloatPointer[3];
+
+    OpenBlasGemm(int threads) {
+        openblas_set_num_threads(threads);
+    }
+
+    /** Loads the native library; throws when it cannot. */
+    static void load() {
+        Loader.load(openblas_full.class);
+    }
+
+    private static final class Held {
+        final FloatPointer memory;
+        boolean written;
+
+        Held(FloatPointer memory) {
+            this.memory = memory;
+        }
+    }
+
+    @Override
+    public void hold(CpuTensor t) {
+        if (!held.containsKey(t)) {
+            float[] data = t.data();
+            int n = Math.toIntExact(t.size());
+            FloatPointer memory = new FloatPointer(Math.max(1, n));
+            memory.put(data, 0, n);
+            held.put(t, new Held(memory));
+        }
+    }
+
+    @Override
+    public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, CpuTensor a, long aOffset,
+                     int lda, CpuTensor b, long bOffset, int ldb, float beta, CpuTensor c, long cOffset, int ldc) {
+        if (m == 0 || n == 0) {
+            return;
+        }
+        long aExtent = extent(transA ? k : m, transA ? m : k, lda);
+        long bExtent = extent(transB ? n : k, transB ? k : n, ldb);
+        long cExtent = extent(m, n, ldc);
+        FloatPointer pa = operand(0, a, aOffset, aExtent);
+        FloatPointer pb = operand(1, b, bOffset, bExtent);
+        FloatPointer pc = operand(2, c, cOffset, cExtent);
+        cblas_sgemm(CblasColMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, m, n, k,
+                alpha, pa, lda, pb, ldb, beta, pc, ldc);
+        Held h = held.get(c);
+        if (h != null) {
+            h.written = true;
+        } else {
+            pc.position(0).get(c.data(), Math.toIntExact(cOffset), Math.toIntExact(cExtent));
+        }
+    }
+
+    /** Values spanned by a column-major rows × cols matrix with leading dimension ld. */
+    private static long extent(int rows, int cols, int ld) {
+        return rows == 0 || cols == 0 ? 0 : (long) (cols - 1) * ld + rows;
+    }
+
+    /** The operand in native memory: a held tensor's own copy at the offset, else a staging copy of its extent. */
+    private FloatPointer operand(int slot, CpuTensor t, long offset, long extent) {
+        Held h = held.get(t);
+        if (h != null) {
+            return new FloatPointer(h.memory).position(offset);
+        }
+        FloatPointer p = staging[slot];
+        if (p == null || p.capacity() < Math.max(1, extent)) {
+            if (p != null) {
+                p.close();
+            }
+            p = new FloatPointer(Math.max(1, extent));
+            staging[slot] = p;
+        }
+        p.position(0).put(t.data(), Math.toIntExact(offset), Math.toIntExact(extent));
+        return p.position(0);
+    }
+
+    @Override
+    public void close() {
+        held.forEach((t, h) -> {
+            if (h.written) {
+                h.memory.position(0).get(t.data(), 0, Math.toIntExact(t.size()));
+            }
+            h.memory.close();
+        });
+        held.clear();
+        for (int i = 0; i < staging.length; i++) {
+            if (staging[i] != null) {
+                staging[i].close();
+                staging[i] = null;
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+package dev.kullback;
+
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.MemoryFormatOptional;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarTypeOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptional;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * PyTorch autograd of the compositions the fused linear losses replace, float32, on the same data: {@code logits =
+ * hidden @ weight.T (+ bias)} then {@code F.cross_entropy} (plus the z-loss, as {@link TorchOracle#crossEntropy}
+ * adds it) or the distillation KL of the log-softmaxes (as {@link TorchOracle#distillation}), with an optional soft
+ * cap {@code cap · tanh(logits / cap)} between. {@code grads} are those of hidden, weight and bias (if any) / of the
+ * student's hidden and weight.
+ */
+final class TorchLinearOracle {
+    private static final Object LOCK = new Object();
+
+    static {
+        torch.set_num_threads(1);
+    }
+
+    private TorchLinearOracle() {
+    }
+
+    static TorchOracle.LossOut crossEntropy(float[] hidden, float[] weight, float[] bias, int rows, int h, int v,
+                                            int[] labels, float[] classWeights, Reduction reduction, int ignoreIndex,
+                                            float smoothing, float zLoss, float softCap) {
+        synchronized (LOCK) {
+            try (PointerScope scope = new PointerScope()) {
+                Tensor x = leaf(hidden, rows, h);
+                Tensor w = leaf(weight, v, h);
+                Tensor b = bias == null ? null : leaf(bias, 1, v);
+                Tensor logits = x.matmul(w.t());
+                if (b != null) {
+                    logits = logits.add(b);
+                }
+                logits = cap(logits, softCap);
+                long[] target = new long[rows];
+                for (int i = 0; i < rows; i++) {
+                    target[i] = labels[i];
+                }
+                TensorOptional cw = classWeights == null ? new TensorOptional()
+                        : new TensorOptional(tensor(classWeights, 1, v).view(v));
+                long red = reduction == Reduction.NONE ? torch.Reduction.None.value
+                        : reduction == Reduction.SUM ? torch.Reduction.Sum.value : torch.Reduction.Mean.value;
+                Tensor value = torch.cross_entropy_loss(logits, longs(target), cw, red, ignoreIndex, smoothing);
+                if (zLoss != 0) {
+                    float[] mask = new float[rows];
+                    int kept = 0;
+                    for (int r = 0; r < rows; r++) {
+                        mask[r] = labels[r] == ignoreIndex ? 0 : 1;
+                        kept += labels[r] == ignoreIndex ? 0 : 1;
+                    }
+                    Tensor lse = torch.logsumexp(logits, new long[] {1}, false);
+                    Tensor z = lse.pow(new Scalar(2.0)).mul(new Scalar((double) zLoss))
+                            .mul(tensor(mask, 1, rows).view(rows));
+                    value = value.add(reduction == Reduction.NONE ? z : reduction == Reduction.SUM ? z.sum()
+                            : z.sum().div(new Scalar((long) kept)));
+                }
+                return finish(value, b == null ? new Tensor[] {x, w} : new Tensor[] {x, w, b});
+            }
+        }
+    }
+
+    static TorchOracle.LossOut distillation(float[] sh, float[] sw, float[] th, float[] tw, int rows, int hs, int ht,
+                                            int v, float temperature, boolean reverse, Reduction reduction,
+                                            int[] labels, int ignoreIndex, float softCap) {
+        synchronized (LOCK) {
+            try (PointerScope scope = new PointerScope()) {
+                Tensor x = leaf(sh, rows, hs);
+                Tensor w = leaf(sw, v, hs);
+                Tensor student = cap(x.matmul(w.t()), softCap);
+                Tensor teacher = cap(tensor(th, rows, ht).matmul(tensor(tw, v, ht).t()), softCap);
+                Scalar temp = new Scalar((double) temperature);
+                Tensor ls = torch.log_softmax(student.div(temp), 1);
+                Tensor lt = torch.log_softmax(teacher.div(temp), 1);
+                Tensor pointwise = reverse ? torch.kl_div(lt, ls, torch.Reduction.None.value, true)
+                        : torch.kl_div(ls, lt.exp(), torch.Reduction.None.value, false);
+                Tensor rowLoss = pointwise.sum(new long[] {1}, false, new ScalarTypeOptional())
+                        .mul(new Scalar((double) temperature * temperature));
+                float[] mask = new float[rows];
+                int kept = 0;
+                for (int r = 0; r < rows; r++) {
+                    boolean counted = labels == null || labels[r] != ignoreIndex;
+                    mask[r] = counted ? 1 : 0;
+                    kept += counted ? 1 : 0;
+                }
+                Tensor masked = rowLoss.mul(tensor(mask, 1, rows).view(rows));
+                Tensor value;
+                if (reduction == Reduction.NONE) {
+                    value = masked;
+                } else {
+                    double divisor = reduction == Reduction.MEAN ? (double) kept * v
+                            : reduction == Reduction.BATCHMEAN ? kept : 1;
+                    value = masked.sum().div(new Scalar(divisor));
+                }
+                return finish(value, x, w);
+            }
+        }
+    }
+
+    private static Tensor cap(Tensor logits, float softCap) {
+        if (softCap == 0) {
+            return logits;
+        }
+        Scalar c = new Scalar((double) softCap);
+        return torch.tanh(logits.div(c)).mul(c);
+    }
+
+    private static TorchOracle.LossOut finish(Tensor value, Tensor... inputs) {
+        Tensor scalar = value.dim() == 0 ? value : value.sum();
+        scalar.backward();
+        float[][] grads = new float[inputs.length][];
+        for (int i = 0; i < inputs.length; i++) {
+            grads[i] = read(inputs[i].grad());
+        }
+        return new TorchOracle.LossOut(read(value), grads);
+    }
+
+    private static Tensor leaf(float[] data, int rows, int cols) {
+        Tensor t = tensor(data, rows, cols);
+        t.set_requires_grad(true);
+        return t;
+    }
+
+    private static Tensor tensor(float[] data, int rows, int cols) {
+        Tensor t = torch.empty(new long[] {rows, cols}, new TensorOptions(torch.ScalarType.Float),
+                new MemoryFormatOptional());
+        t.data_ptr_float().put(data, 0, data.length);
+        return t;
+    }
+
+    private static Tensor longs(long[] values) {
+        Tensor t = torch.empty(new long[] {values.length}, new TensorOptions(torch.ScalarType.Long),
+                new MemoryFormatOptional());
+        t.data_ptr_long().put(values, 0, values.length);
+        return t;
+    }
+
+    private static float[] read(Tensor t) {
+        Tensor c = t.detach().contiguous();
+        float[] out = new float[Math.toIntExact(c.numel())];
+        c.data_ptr_float().get(out, 0, out.length);
+        return out;
+    }
+}
