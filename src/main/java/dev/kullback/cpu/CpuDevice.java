@@ -1641,7 +1641,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
 
     @Override
     protected dev.kullback.internal.Gemm<CpuTensor> gemm() {
-        return CpuGemm.open(threads());
+        return CpuGemm.open(workers);
     }
 
     @Override

@@ -14,8 +14,8 @@ final class CpuGemm {
     private CpuGemm() {
     }
 
-    static Gemm<CpuTensor> open(int threads) {
-        return OPENBLAS == Boolean.TRUE ? new OpenBlasGemm(threads) : new JavaGemm();
+    static Gemm<CpuTensor> open(Workers workers) {
+        return OPENBLAS == Boolean.TRUE ? new OpenBlasGemm(workers) : new JavaGemm();
     }
 
     /** Which BLAS the fused linear losses use, e.g. "OpenBLAS" or "Java (OpenBLAS unavailable: ...)". */

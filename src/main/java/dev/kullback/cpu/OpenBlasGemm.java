@@ -19,18 +19,30 @@ import org.bytedeco.openblas.global.openblas_full;
  * tensors {@link #hold held} for the whole loss (the weight and its gradient, which every chunk's products touch in
  * full): those are copied once, and written back at {@link #close()}. The copies move memory at a small fraction of
  * the products' cost (a chunk of c rows costs c·V·H multiply-adds against c·(H + V) copied values).
+ *
+ * <p>Threads: OpenBLAS's results depend on how many threads it splits a product across, so it runs single-threaded
+ * and the device's own workers split each product instead, into {@link #BLOCKS} blocks of C's rows or columns (the
+ * longer side) that depend on the shape alone. Each element of C is computed by one call whatever the thread count,
+ * so results are bitwise the same with any number of threads.
  */
 final class OpenBlasGemm implements Gemm<CpuTensor> {
+    /** Blocks a product is split into (fewer when a side is short), whatever the thread count. */
+    static final int BLOCKS = 16;
+    /** The fewest rows or columns of C a block gets. */
+    static final int MIN_BLOCK = 64;
+
     private final Map<CpuTensor, Held> held = new IdentityHashMap<>();
     private final FloatPointer[] staging = new FloatPointer[3];
+    private final Workers workers;
 
-    OpenBlasGemm(int threads) {
-        openblas_set_num_threads(threads);
+    OpenBlasGemm(Workers workers) {
+        this.workers = workers;
     }
 
-    /** Loads the native library; throws when it cannot. */
+    /** Loads the native library and makes it single-threaded; throws when it cannot. */
     static void load() {
         Loader.load(openblas_full.class);
+        openblas_set_num_threads(1);
     }
 
     private static final class Held {
@@ -65,14 +77,41 @@ final class OpenBlasGemm implements Gemm<CpuTensor> {
         FloatPointer pa = operand(0, a, aOffset, aExtent);
         FloatPointer pb = operand(1, b, bOffset, bExtent);
         FloatPointer pc = operand(2, c, cOffset, cExtent);
-        cblas_sgemm(CblasColMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, m, n, k,
-                alpha, pa, lda, pb, ldb, beta, pc, ldc);
+        boolean byColumns = n >= m;
+        int side = byColumns ? n : m;
+        int block = Math.max(MIN_BLOCK, (side + BLOCKS - 1) / BLOCKS);
+        int blocks = (side + block - 1) / block;
+        workers.forEach(blocks, 1, (b0, b1) -> {
+            for (int i = b0; i < b1; i++) {
+                int from = i * block;
+                int size = Math.min(block, side - from);
+                if (byColumns) { // columns [from, from + size) of op(B) and of C
+                    product(transA, transB, m, size, k, alpha, pa, 0, lda, pb, transB ? from : (long) from * ldb, ldb,
+                            beta, pc, (long) from * ldc, ldc);
+                } else { // rows [from, from + size) of op(A) and of C
+                    product(transA, transB, size, n, k, alpha, pa, transA ? (long) from * lda : from, lda, pb, 0, ldb,
+                            beta, pc, from, ldc);
+                }
+            }
+        });
         Held h = held.get(c);
         if (h != null) {
             h.written = true;
         } else {
             pc.position(0).get(c.data(), Math.toIntExact(cOffset), Math.toIntExact(cExtent));
         }
+    }
+
+    private static void product(boolean transA, boolean transB, int m, int n, int k, float alpha, FloatPointer a,
+                                long aShift, int lda, FloatPointer b, long bShift, int ldb, float beta, FloatPointer c,
+                                long cShift, int ldc) {
+        cblas_sgemm(CblasColMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, m, n, k,
+                alpha, shifted(a, aShift), lda, shifted(b, bShift), ldb, beta, shifted(c, cShift), ldc);
+    }
+
+    /** A pointer {@code shift} floats past {@code p} (a new object: each thread gets its own). */
+    private static FloatPointer shifted(FloatPointer p, long shift) {
+        return new FloatPointer(p).position(p.position() + shift);
     }
 
     /** Values spanned by a column-major rows × cols matrix with leading dimension ld. */
