@@ -6,20 +6,23 @@ package dev.kullback;
  * row counted.
  */
 public final class Distillation {
-    private static final Distillation DEFAULTS = new Distillation(1f, Reduction.BATCHMEAN, false, null, -100);
+    private static final Distillation DEFAULTS = new Distillation(1f, Reduction.BATCHMEAN, false, null, -100, 0f);
 
     private final float temperature;
     private final Reduction reduction;
     private final boolean reverse;
     private final Labels labels;
     private final int ignoreIndex;
+    private final float softCap;
 
-    private Distillation(float temperature, Reduction reduction, boolean reverse, Labels labels, int ignoreIndex) {
+    private Distillation(float temperature, Reduction reduction, boolean reverse, Labels labels, int ignoreIndex,
+                         float softCap) {
         this.temperature = temperature;
         this.reduction = reduction;
         this.reverse = reverse;
         this.labels = labels;
         this.ignoreIndex = ignoreIndex;
+        this.softCap = softCap;
     }
 
     public static Distillation options() {
@@ -28,7 +31,7 @@ public final class Distillation {
 
     /** The softening temperature T > 0; the loss is scaled by T² so gradients keep their size. */
     public Distillation temperature(float temperature) {
-        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex);
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap);
     }
 
     /**
@@ -36,17 +39,31 @@ public final class Distillation {
      * (each row's loss, [rows, 1]; PyTorch's kl_div would give the [rows, cols] terms, whose row sums these are).
      */
     public Distillation reduction(Reduction reduction) {
-        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex);
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap);
     }
 
     /** KL(student || teacher) instead of KL(teacher || student): mode-seeking rather than mean-seeking. */
     public Distillation reverse(boolean reverse) {
-        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex);
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap);
     }
 
     /** Leaves out the rows whose label is {@code ignoreIndex} (padding), from the loss and from the mean. */
     public Distillation ignore(Labels labels, int ignoreIndex) {
-        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex);
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap);
+    }
+
+    /**
+     * Logit soft-capping (Gemma 2) of both the student's and the teacher's logits, {@code cap · tanh(logits / cap)},
+     * before the temperature; the student's gradient carries the chain factor {@code 1 - tanh²}. 0 (the default) for
+     * none; otherwise positive and finite. Costs two [rows, cols] buffers for the capped logits (none in the fused
+     * linear losses).
+     */
+    public Distillation softCap(float cap) {
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, cap);
+    }
+
+    public float softCap() {
+        return softCap;
     }
 
     public float temperature() {

@@ -19,11 +19,16 @@ import org.junit.jupiter.params.provider.MethodSource;
  * {@link FusedLinearTest}.
  */
 class FusedLinearDistillationTest {
-    record Opts(Reduction reduction, float temperature, boolean reverse, int ignore) {
+    record Opts(Reduction reduction, float temperature, boolean reverse, int ignore, float softCap) {
+        Opts(Reduction reduction, float temperature, boolean reverse, int ignore) {
+            this(reduction, temperature, reverse, ignore, 0f);
+        }
+
         @Override
         public String toString() {
             return reduction + " T " + temperature + (reverse ? " reverse" : "")
-                    + (ignore < 0 ? " no labels" : ignore == 0 ? "" : ignore == 1 ? " some ignored" : " a chunk all ignored");
+                    + (ignore < 0 ? " no labels" : ignore == 0 ? "" : ignore == 1 ? " some ignored" : " a chunk all ignored")
+                    + (softCap != 0 ? " soft cap " + softCap : "");
         }
     }
 
@@ -34,7 +39,9 @@ class FusedLinearDistillationTest {
             new Opts(Reduction.MEAN, 4f, true, 2),
             new Opts(Reduction.NONE, 2f, false, 1),
             new Opts(Reduction.NONE, 1f, true, -1),
-            new Opts(Reduction.MEAN, 1f, false, 0));
+            new Opts(Reduction.MEAN, 1f, false, 0),
+            new Opts(Reduction.BATCHMEAN, 2f, false, 1, 2f),
+            new Opts(Reduction.SUM, 1f, true, -1, 1.5f));
 
     static Stream<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
@@ -67,14 +74,14 @@ class FusedLinearDistillationTest {
         float[] tw = FusedLinearTest.values(random, v * ht, 0.7f);
         int[] y = o.ignore() < 0 ? null : FusedLinearTest.labels(n, v, o.ignore(), random);
         TorchOracle.LossOut want = TorchLinearOracle.distillation(sh, sw, th, tw, n, hs, ht, v, o.temperature(),
-                o.reverse(), o.reduction(), y, -100, 0f);
+                o.reverse(), o.reduction(), y, -100, o.softCap());
         try (Tensor a = device.upload(sh, n, hs);
              Tensor b = device.upload(sw, v, hs);
              Tensor c = device.upload(th, n, ht);
              Tensor d = device.upload(tw, v, ht);
              Labels labels = y == null ? null : device.uploadLabels(y)) {
             Distillation options = Distillation.options().reduction(o.reduction()).temperature(o.temperature())
-                    .reverse(o.reverse());
+                    .reverse(o.reverse()).softCap(o.softCap());
             if (labels != null) {
                 options = options.ignore(labels, -100);
             }

@@ -29,12 +29,18 @@ class FusedLinearTest {
     static final List<Dims> DIMS = List.of(new Dims(1, 5, 7), new Dims(13, 8, 37), new Dims(9, 6, 1031));
 
     /** One option set: what is varied together. */
-    record Opts(Reduction reduction, boolean bias, boolean classWeights, float smoothing, float zLoss, int ignore) {
+    record Opts(Reduction reduction, boolean bias, boolean classWeights, float smoothing, float zLoss, int ignore,
+                float softCap) {
+        Opts(Reduction reduction, boolean bias, boolean classWeights, float smoothing, float zLoss, int ignore) {
+            this(reduction, bias, classWeights, smoothing, zLoss, ignore, 0f);
+        }
+
         @Override
         public String toString() {
             return reduction + (bias ? " bias" : "") + (classWeights ? " weights" : "")
                     + (smoothing != 0 ? " smoothing " + smoothing : "") + (zLoss != 0 ? " z " + zLoss : "")
-                    + (ignore == 0 ? "" : ignore == 1 ? " some ignored" : " a chunk all ignored");
+                    + (ignore == 0 ? "" : ignore == 1 ? " some ignored" : " a chunk all ignored")
+                    + (softCap != 0 ? " soft cap " + softCap : "");
         }
     }
 
@@ -46,7 +52,9 @@ class FusedLinearTest {
             new Opts(Reduction.MEAN, true, true, 0.2f, 1e-2f, 2),
             new Opts(Reduction.MEAN, false, true, 0f, 1e-2f, 1),
             new Opts(Reduction.NONE, true, false, 0.1f, 1e-3f, 1),
-            new Opts(Reduction.SUM, false, false, 0f, 0f, 2));
+            new Opts(Reduction.SUM, false, false, 0f, 0f, 2),
+            new Opts(Reduction.MEAN, true, false, 0f, 0f, 1, 2.5f),
+            new Opts(Reduction.NONE, true, true, 0.1f, 1e-3f, 2, 1.5f));
 
     static Stream<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
@@ -96,14 +104,14 @@ class FusedLinearTest {
         float[] cw = o.classWeights() ? positive(random, v) : null;
         int[] y = labels(n, v, o.ignore(), random);
         TorchOracle.LossOut want = TorchLinearOracle.crossEntropy(hidden, weight, bias, n, h, v, y, cw, o.reduction(),
-                -100, o.smoothing(), o.zLoss(), 0f);
+                -100, o.smoothing(), o.zLoss(), o.softCap());
         try (Tensor x = device.upload(hidden, n, h);
              Tensor w = device.upload(weight, v, h);
              Tensor b = bias == null ? null : device.upload(bias, 1, v);
              Tensor weights = cw == null ? null : device.upload(cw, 1, v);
              Labels labels = device.uploadLabels(y)) {
             CrossEntropy options = CrossEntropy.options().reduction(o.reduction()).weights(weights)
-                    .labelSmoothing(o.smoothing()).zLoss(o.zLoss());
+                    .labelSmoothing(o.smoothing()).zLoss(o.zLoss()).softCap(o.softCap());
             try (Loss loss = device.linearCrossEntropy(x, w, b, labels, options, Chunking.rows(chunk))) {
                 assertEquals(bias == null ? 2 : 3, loss.gradientCount());
                 assertClose("value", want.value(), loss.value().toArray());
@@ -128,11 +136,17 @@ class FusedLinearTest {
         assertEquals(want.length, got.length, what + ": length");
         double scale = 0;
         for (float x : want) {
-            scale = Math.max(scale, Math.abs(x));
+            if (Float.isFinite(x)) {
+                scale = Math.max(scale, Math.abs(x));
+            }
         }
         for (int i = 0; i < want.length; i++) {
             if (Float.isNaN(want[i])) {
                 assertTrue(Float.isNaN(got[i]), what + "[" + i + "]: want NaN, got " + got[i]);
+                continue;
+            }
+            if (Float.isInfinite(want[i])) {
+                assertEquals(want[i], got[i], what + "[" + i + "]");
                 continue;
             }
             double tol = 1e-5 * Math.abs(want[i]) + 2e-5 * scale + 1e-30;

@@ -38,32 +38,62 @@ final class TorchLinearOracle {
                 if (b != null) {
                     logits = logits.add(b);
                 }
-                logits = cap(logits, softCap);
-                long[] target = new long[rows];
-                for (int i = 0; i < rows; i++) {
-                    target[i] = labels[i];
-                }
-                TensorOptional cw = classWeights == null ? new TensorOptional()
-                        : new TensorOptional(tensor(classWeights, 1, v).view(v));
-                long red = reduction == Reduction.NONE ? torch.Reduction.None.value
-                        : reduction == Reduction.SUM ? torch.Reduction.Sum.value : torch.Reduction.Mean.value;
-                Tensor value = torch.cross_entropy_loss(logits, longs(target), cw, red, ignoreIndex, smoothing);
-                if (zLoss != 0) {
-                    float[] mask = new float[rows];
-                    int kept = 0;
-                    for (int r = 0; r < rows; r++) {
-                        mask[r] = labels[r] == ignoreIndex ? 0 : 1;
-                        kept += labels[r] == ignoreIndex ? 0 : 1;
-                    }
-                    Tensor lse = torch.logsumexp(logits, new long[] {1}, false);
-                    Tensor z = lse.pow(new Scalar(2.0)).mul(new Scalar((double) zLoss))
-                            .mul(tensor(mask, 1, rows).view(rows));
-                    value = value.add(reduction == Reduction.NONE ? z : reduction == Reduction.SUM ? z.sum()
-                            : z.sum().div(new Scalar((long) kept)));
-                }
+                Tensor value = crossEntropy(cap(logits, softCap), rows, v, labels, classWeights, reduction,
+                        ignoreIndex, smoothing, zLoss);
                 return finish(value, b == null ? new Tensor[] {x, w} : new Tensor[] {x, w, b});
             }
         }
+    }
+
+    /** {@code cross_entropy(cap · tanh(logits / cap), ...)}: the gradient is the logits'. */
+    static TorchOracle.LossOut crossEntropyOfLogits(float[] logits, int rows, int v, int[] labels, Reduction reduction,
+                                                    float smoothing, float zLoss, float softCap) {
+        synchronized (LOCK) {
+            try (PointerScope scope = new PointerScope()) {
+                Tensor z = leaf(logits, rows, v);
+                return finish(crossEntropy(cap(z, softCap), rows, v, labels, null, reduction, -100, smoothing, zLoss),
+                        z);
+            }
+        }
+    }
+
+    /** {@code T² kl_div} of the capped logits (both capped), gradient the student's. */
+    static TorchOracle.LossOut distillationOfLogits(float[] s, float[] t, int rows, int v, float temperature,
+                                                    boolean reverse, Reduction reduction, float softCap) {
+        synchronized (LOCK) {
+            try (PointerScope scope = new PointerScope()) {
+                Tensor student = leaf(s, rows, v);
+                Tensor value = distillation(cap(student, softCap), cap(tensor(t, rows, v), softCap), rows, v,
+                        temperature, reverse, reduction, null, -100);
+                return finish(value, student);
+            }
+        }
+    }
+
+    private static Tensor crossEntropy(Tensor logits, int rows, int v, int[] labels, float[] classWeights,
+                                       Reduction reduction, int ignoreIndex, float smoothing, float zLoss) {
+        long[] target = new long[rows];
+        for (int i = 0; i < rows; i++) {
+            target[i] = labels[i];
+        }
+        TensorOptional cw = classWeights == null ? new TensorOptional()
+                : new TensorOptional(tensor(classWeights, 1, v).view(v));
+        long red = reduction == Reduction.NONE ? torch.Reduction.None.value
+                : reduction == Reduction.SUM ? torch.Reduction.Sum.value : torch.Reduction.Mean.value;
+        Tensor value = torch.cross_entropy_loss(logits, longs(target), cw, red, ignoreIndex, smoothing);
+        if (zLoss != 0) {
+            float[] mask = new float[rows];
+            int kept = 0;
+            for (int r = 0; r < rows; r++) {
+                mask[r] = labels[r] == ignoreIndex ? 0 : 1;
+                kept += labels[r] == ignoreIndex ? 0 : 1;
+            }
+            Tensor lse = torch.logsumexp(logits, new long[] {1}, false);
+            Tensor z = lse.pow(new Scalar(2.0)).mul(new Scalar((double) zLoss)).mul(tensor(mask, 1, rows).view(rows));
+            value = value.add(reduction == Reduction.NONE ? z : reduction == Reduction.SUM ? z.sum()
+                    : z.sum().div(new Scalar((long) kept)));
+        }
+        return value;
     }
 
     static TorchOracle.LossOut distillation(float[] sh, float[] sw, float[] th, float[] tw, int rows, int hs, int ht,
@@ -75,32 +105,34 @@ final class TorchLinearOracle {
                 Tensor w = leaf(sw, v, hs);
                 Tensor student = cap(x.matmul(w.t()), softCap);
                 Tensor teacher = cap(tensor(th, rows, ht).matmul(tensor(tw, v, ht).t()), softCap);
-                Scalar temp = new Scalar((double) temperature);
-                Tensor ls = torch.log_softmax(student.div(temp), 1);
-                Tensor lt = torch.log_softmax(teacher.div(temp), 1);
-                Tensor pointwise = reverse ? torch.kl_div(lt, ls, torch.Reduction.None.value, true)
-                        : torch.kl_div(ls, lt.exp(), torch.Reduction.None.value, false);
-                Tensor rowLoss = pointwise.sum(new long[] {1}, false, new ScalarTypeOptional())
-                        .mul(new Scalar((double) temperature * temperature));
-                float[] mask = new float[rows];
-                int kept = 0;
-                for (int r = 0; r < rows; r++) {
-                    boolean counted = labels == null || labels[r] != ignoreIndex;
-                    mask[r] = counted ? 1 : 0;
-                    kept += counted ? 1 : 0;
-                }
-                Tensor masked = rowLoss.mul(tensor(mask, 1, rows).view(rows));
-                Tensor value;
-                if (reduction == Reduction.NONE) {
-                    value = masked;
-                } else {
-                    double divisor = reduction == Reduction.MEAN ? (double) kept * v
-                            : reduction == Reduction.BATCHMEAN ? kept : 1;
-                    value = masked.sum().div(new Scalar(divisor));
-                }
-                return finish(value, x, w);
+                return finish(distillation(student, teacher, rows, v, temperature, reverse, reduction, labels,
+                        ignoreIndex), x, w);
             }
         }
+    }
+
+    private static Tensor distillation(Tensor student, Tensor teacher, int rows, int v, float temperature,
+                                       boolean reverse, Reduction reduction, int[] labels, int ignoreIndex) {
+        Scalar temp = new Scalar((double) temperature);
+        Tensor ls = torch.log_softmax(student.div(temp), 1);
+        Tensor lt = torch.log_softmax(teacher.div(temp), 1);
+        Tensor pointwise = reverse ? torch.kl_div(lt, ls, torch.Reduction.None.value, true)
+                : torch.kl_div(ls, lt.exp(), torch.Reduction.None.value, false);
+        Tensor rowLoss = pointwise.sum(new long[] {1}, false, new ScalarTypeOptional())
+                .mul(new Scalar((double) temperature * temperature));
+        float[] mask = new float[rows];
+        int kept = 0;
+        for (int r = 0; r < rows; r++) {
+            boolean counted = labels == null || labels[r] != ignoreIndex;
+            mask[r] = counted ? 1 : 0;
+            kept += counted ? 1 : 0;
+        }
+        Tensor masked = rowLoss.mul(tensor(mask, 1, rows).view(rows));
+        if (reduction == Reduction.NONE) {
+            return masked;
+        }
+        double divisor = reduction == Reduction.MEAN ? (double) kept * v : reduction == Reduction.BATCHMEAN ? kept : 1;
+        return masked.sum().div(new Scalar(divisor));
     }
 
     private static Tensor cap(Tensor logits, float softCap) {

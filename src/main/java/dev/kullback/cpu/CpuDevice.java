@@ -1653,4 +1653,14 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     protected CpuLabels labelRange(CpuLabels labels, int first, int[] host) {
         return new CpuLabels(this, host);
     }
+
+    @Override
+    protected void softCapInto(CpuTensor x, CpuTensor out, float cap) {
+        SoftCap.forward(workers, x.data(), out.data(), Math.toIntExact(x.size()), cap);
+    }
+
+    @Override
+    protected void softCapBackwardInto(CpuTensor capped, CpuTensor grad, float cap) {
+        SoftCap.backward(workers, capped.data(), grad.data(), Math.toIntExact(capped.size()), cap);
+    }
 }

@@ -23,6 +23,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     private final EntropyKernels entropy;
     private final KerasKlKernels kerasKl;
     private final GaussianKlKernels gaussianKl;
+    private final SoftCapKernels softCap;
     private final long totalMemory;
     private final String name;
 
@@ -40,6 +41,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         this.entropy = new EntropyKernels(gpu);
         this.kerasKl = new KerasKlKernels(gpu);
         this.gaussianKl = new GaussianKlKernels(gpu);
+        this.softCap = new SoftCapKernels(gpu);
         this.totalMemory = gpu.totalMemory();
         this.name = gpu.name();
     }
@@ -373,5 +375,15 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     @Override
     protected CudaLabels labelRange(CudaLabels labels, int first, int[] host) {
         return CudaLabels.view(this, host, labels.address() + 4L * first);
+    }
+
+    @Override
+    protected void softCapInto(CudaTensor x, CudaTensor out, float cap) {
+        softCap.forward(x, out, cap);
+    }
+
+    @Override
+    protected void softCapBackwardInto(CudaTensor capped, CudaTensor grad, float cap) {
+        softCap.backward(capped, grad, cap);
     }
 }

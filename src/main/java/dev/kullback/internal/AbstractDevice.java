@@ -286,8 +286,10 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         int counted = labels == null ? student.rows() : labels.counted(options.ignoreIndex());
         float divisor = reduction == Reduction.MEAN ? (float) ((double) counted * student.cols())
                 : reduction == Reduction.BATCHMEAN ? counted : 1f;
-        return loss(student.rows(), reduction, List.of(student), (value, grads) -> distillationInto(student, teacher,
-                labels, options.ignoreIndex(), temperature, options.reverse(), divisor, value, grads.get(0)));
+        float cap = softCap(options.softCap());
+        return loss(student.rows(), reduction, List.of(student), (value, grads) -> capped(cap, student, grads.get(0),
+                s -> capped(cap, teacher, null, t -> distillationInto(s, t, labels, options.ignoreIndex(), temperature,
+                        options.reverse(), divisor, value, grads.get(0)))));
     }
 
     @Override
@@ -300,8 +302,10 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         Reduction reduction = crossEntropyReduction(options);
         float smoothing = labelSmoothing(options);
         float zLoss = zLoss(options);
-        return loss(x.rows(), reduction, List.of(x), (value, grads) -> crossEntropyInto(x, y, weights, reduction,
-                options.ignoreIndex(), smoothing, zLoss, value, grads.get(0)));
+        float cap = softCap(options.softCap());
+        return loss(x.rows(), reduction, List.of(x), (value, grads) -> capped(cap, x, grads.get(0),
+                in -> crossEntropyInto(in, y, weights, reduction, options.ignoreIndex(), smoothing, zLoss, value,
+                        grads.get(0))));
     }
 
     @Override
@@ -314,8 +318,9 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         Reduction reduction = crossEntropyReduction(options);
         float smoothing = labelSmoothing(options);
         float zLoss = zLoss(options);
-        return loss(x.rows(), reduction, List.of(x), (value, grads) -> softCrossEntropyInto(x, target, weights,
-                reduction, smoothing, zLoss, value, grads.get(0)));
+        float cap = softCap(options.softCap());
+        return loss(x.rows(), reduction, List.of(x), (value, grads) -> capped(cap, x, grads.get(0),
+                in -> softCrossEntropyInto(in, target, weights, reduction, smoothing, zLoss, value, grads.get(0))));
     }
 
     @Override
@@ -439,6 +444,34 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
             throw new IllegalArgumentException("zLoss must be finite and >= 0, got " + scale);
         }
         return scale;
+    }
+
+    private static float softCap(float cap) {
+        if (!(cap >= 0) || Float.isInfinite(cap)) {
+            throw new IllegalArgumentException("softCap must be 0 (none) or positive and finite, got " + cap);
+        }
+        return cap;
+    }
+
+    /**
+     * Runs {@code loss} on {@code cap · tanh(x / cap)} (a temporary) and chains the soft cap into {@code grad} (none
+     * when null: a teacher's logits); with cap 0 on {@code x} itself.
+     */
+    private void capped(float cap, T x, T grad, Consumer<T> loss) {
+        if (cap == 0) {
+            loss.accept(x);
+            return;
+        }
+        T y = allocate(x.rows(), x.cols());
+        try {
+            softCapInto(x, y, cap);
+            loss.accept(y);
+            if (grad != null) {
+                softCapBackwardInto(y, grad, cap);
+            }
+        } finally {
+            y.close();
+        }
     }
 
     private static <V> V requireNonNull(V value, String argument) {
@@ -605,6 +638,12 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
      */
     protected abstract T leadingRows(T t, int rows);
 
+    /** out = cap · tanh(x / cap) elementwise; out may be x. */
+    protected abstract void softCapInto(T x, T out, float cap);
+
+    /** grad *= 1 - (capped / cap)², the soft cap's chain factor, elementwise. */
+    protected abstract void softCapBackwardInto(T capped, T grad, float cap);
+
     /** Rows [first, first + host.length) of {@code labels} as labels of this device (host: their values); closed after use. */
     protected abstract L labelRange(L labels, int first, int[] host);
 
@@ -633,6 +672,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         o.smoothing = labelSmoothing(options);
         o.zLoss = zLoss(options);
         o.ignoreIndex = options.ignoreIndex();
+        o.softCap = softCap(options.softCap());
         int chunkRows = chunking.rowsPerChunk(h.rows(), h.cols(), w.rows());
         List<T> inputs = b == null ? List.of(h, w) : List.of(h, w, b);
         return loss(h.rows(), o.reduction, inputs, (value, grads) -> new FusedLinear<>(this,
@@ -665,10 +705,11 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         }
         Reduction reduction = requireNonNull(options.reduction(), "reduction");
         L labels = options.labels() == null ? null : ownLabels(options.labels(), "labels", sh.rows());
+        float cap = softCap(options.softCap());
         int chunkRows = chunking.rowsPerChunk(sh.rows(), Math.min(sh.cols(), th.cols()), sw.rows());
         return loss(sh.rows(), reduction, List.of(sh, sw), (value, grads) -> new FusedLinear<>(this,
                 reduction == Reduction.NONE).distillation(sh, sw, th, tw, labels, options.ignoreIndex(), temperature,
-                options.reverse(), reduction, chunkRows, value, grads.get(0), grads.get(1)));
+                options.reverse(), reduction, cap, chunkRows, value, grads.get(0), grads.get(1)));
     }
 
     private static void requireSameHiddenSize(String a, AbstractTensor hidden, String b, AbstractTensor weight) {

@@ -38,6 +38,7 @@ final class FusedLinear<T extends AbstractTensor, L extends AbstractLabels> {
         int ignoreIndex;
         float smoothing;
         float zLoss;
+        float softCap;
         Reduction reduction;
     }
 
@@ -61,7 +62,8 @@ final class FusedLinear<T extends AbstractTensor, L extends AbstractLabels> {
         float divisor = mean ? (float) total : 1f;
         float zLoss = mean && o.zLoss != 0 && counted > 0 ? (float) (o.zLoss * total / counted) : o.zLoss;
         float scale = divisor == 0 ? 0f : 1f / divisor;
-        run(hidden, weight, bias, y.length, chunkRows, value, divisor, scale, gradHidden, gradWeight, gradBias,
+        run(hidden, weight, bias, y.length, chunkRows, value, divisor, scale, o.softCap, gradHidden, gradWeight,
+                gradBias,
                 (logits, first, rows, rowLoss, grad) -> {
                     L chunkLabels = device.labelRange(labels, first, Arrays.copyOfRange(y, first, first + rows));
                     try {
@@ -75,8 +77,8 @@ final class FusedLinear<T extends AbstractTensor, L extends AbstractLabels> {
 
     /** Distillation: the teacher's chunk logits come from its own product; the gradient is the student's. */
     void distillation(T studentHidden, T studentWeight, T teacherHidden, T teacherWeight, L labels, int ignoreIndex,
-                      float temperature, boolean reverse, Reduction reduction, int chunkRows, T value, T gradHidden,
-                      T gradWeight) {
+                      float temperature, boolean reverse, Reduction reduction, float softCap, int chunkRows, T value,
+                      T gradHidden, T gradWeight) {
         int rows = studentHidden.rows();
         int vocabulary = studentWeight.rows();
         int[] y = labels == null ? null : labels.host();
@@ -85,7 +87,8 @@ final class FusedLinear<T extends AbstractTensor, L extends AbstractLabels> {
                 : reduction == Reduction.BATCHMEAN ? counted : 1f;
         float scale = divisor == 0 ? 0f : 1f / divisor;
         T teacher = take(chunkRows, vocabulary);
-        run(studentHidden, studentWeight, null, rows, chunkRows, value, divisor, scale, gradHidden, gradWeight, null,
+        run(studentHidden, studentWeight, null, rows, chunkRows, value, divisor, scale, softCap, gradHidden, gradWeight,
+                null,
                 (logits, first, n, rowLoss, grad) -> {
                     L chunkLabels = y == null ? null
                             : device.labelRange(labels, first, Arrays.copyOfRange(y, first, first + n));
@@ -97,8 +100,13 @@ final class FusedLinear<T extends AbstractTensor, L extends AbstractLabels> {
                             chunkLabels.close();
                         }
                     }
-                }, gemm -> (first, n) -> product(gemm, teacherHidden, teacherWeight, null, first, n,
-                        device.leadingRows(teacher, n), null));
+                }, gemm -> (first, n) -> {
+                    T chunk = device.leadingRows(teacher, n);
+                    product(gemm, teacherHidden, teacherWeight, null, first, n, chunk, null);
+                    if (softCap != 0) {
+                        device.softCapInto(chunk, chunk, softCap);
+                    }
+                });
     }
 
     /** One chunk's loss: row losses into rowLoss ([rows, 1]) and the unscaled logit gradient into grad. */
@@ -116,7 +124,7 @@ final class FusedLinear<T extends AbstractTensor, L extends AbstractLabels> {
     }
 
     private void run(T hidden, T weight, T bias, int rows, int chunkRows, T value, float divisor, float scale,
-                     T gradHidden, T gradWeight, T gradBias, ChunkLoss<T> loss, BeforeChunk<T> before) {
+                     float softCap, T gradHidden, T gradWeight, T gradBias, ChunkLoss<T> loss, BeforeChunk<T> before) {
         int h = hidden.cols();
         int v = weight.rows();
         try (Gemm<T> gemm = device.gemm()) {
@@ -135,6 +143,9 @@ final class FusedLinear<T extends AbstractTensor, L extends AbstractLabels> {
                 T chunkLogits = device.leadingRows(logits, n);
                 T chunkGrad = device.leadingRows(grad, n);
                 product(gemm, hidden, weight, bias, first, n, chunkLogits, ones);
+                if (softCap != 0) {
+                    device.softCapInto(chunkLogits, chunkLogits, softCap); // in place: the raw logits are not needed
+                }
                 if (prepare != null) {
                     prepare.chunk(first, n);
                 }
@@ -148,6 +159,9 @@ final class FusedLinear<T extends AbstractTensor, L extends AbstractLabels> {
                     if (losses != chunkLoss) {
                         losses.close();
                     }
+                }
+                if (softCap != 0) {
+                    device.softCapBackwardInto(chunkLogits, chunkGrad, softCap);
                 }
                 gemm.gemm(false, false, h, n, v, scale, weight, 0, h, chunkGrad, 0, v, 0f, gradHidden,
                         (long) first * h, h);
