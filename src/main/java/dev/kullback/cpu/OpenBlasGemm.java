@@ -27,9 +27,9 @@ import org.bytedeco.openblas.global.openblas_full;
  */
 final class OpenBlasGemm implements Gemm<CpuTensor> {
     /** Blocks a product is split into (fewer when a side is short), whatever the thread count. */
-    static final int BLOCKS = 16;
+    static final int BLOCKS = 8;
     /** The fewest rows or columns of C a block gets. */
-    static final int MIN_BLOCK = 64;
+    static final int MIN_BLOCK = 256;
 
     private final Map<CpuTensor, Held> held = new IdentityHashMap<>();
     private final FloatPointer[] staging = new FloatPointer[3];
