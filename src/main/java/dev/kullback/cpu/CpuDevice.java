@@ -868,14 +868,17 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     /** Cross-entropy chunk statistics: softmax's, plus Σ w z (or Σ z without weights) when smoothing. */
     private void ceStats(float[] z, float[] w, float[] o, int from, int to, int base, boolean smoothing, Stats st,
                          int i) {
-        softStats(z, o, from, to, st.m, st.s, i);
+        // the logits' own sums first: o may be z (an in-place gradient), and softStats writes exps into o
         st.x[i] = !smoothing ? 0 : w == null ? kernels.sum(z, from, to) : kernels.dotOffset(w, base, z, from, to);
+        softStats(z, o, from, to, st.m, st.s, i);
     }
 
     /** Everything a cross-entropy row needs besides its statistics. */
     private static final class Ce {
         float[] w;
         int[] y;
+        /** Each row's target logit, read before any gradient is written (it may be written over the logits). */
+        float[] zy;
         int ignoreIndex;
         int cols;
         float eps;
@@ -900,7 +903,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         rows.x[r] = lse;
         int y = p.y[r];
         double wy = p.w == null ? 1.0 : p.w[y];
-        double nll = -wy * (z[base + y] - lse);
+        double nll = -wy * (p.zy[r] - lse);
         double loss = (1 - (double) p.eps) * nll;
         if (p.smoothing) {
             double wz = 0;
@@ -954,6 +957,11 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         p.cols = cols;
         p.eps = labelSmoothing;
         p.zScale = zLoss;
+        p.zy = new float[rows];
+        for (int r = 0; r < rows; r++) {
+            int label = p.y[r];
+            p.zy[r] = label == ignoreIndex ? 0f : z[r * cols + label];
+        }
         p.smoothing = labelSmoothing > 0;
         double wSum = 0;
         if (p.w == null) {

@@ -303,9 +303,9 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         float smoothing = labelSmoothing(options);
         float zLoss = zLoss(options);
         float cap = softCap(options.softCap());
-        return loss(x.rows(), reduction, List.of(x), (value, grads) -> capped(cap, x, grads.get(0),
-                in -> crossEntropyInto(in, y, weights, reduction, options.ignoreIndex(), smoothing, zLoss, value,
-                        grads.get(0))));
+        return (options.inPlace() ? inPlace(x, reduction) : loss(x.rows(), reduction, List.of(x)))
+                .run((value, grads) -> capped(cap, x, grads.get(0), in -> crossEntropyInto(in, y, weights, reduction,
+                        options.ignoreIndex(), smoothing, zLoss, value, grads.get(0))));
     }
 
     @Override
@@ -319,6 +319,10 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         float smoothing = labelSmoothing(options);
         float zLoss = zLoss(options);
         float cap = softCap(options.softCap());
+        if (options.inPlace()) {
+            throw new IllegalArgumentException("inPlace applies to cross-entropy with class-index labels, not to "
+                    + "probability targets");
+        }
         return loss(x.rows(), reduction, List.of(x), (value, grads) -> capped(cap, x, grads.get(0),
                 in -> softCrossEntropyInto(in, target, weights, reduction, smoothing, zLoss, value, grads.get(0))));
     }
@@ -387,6 +391,32 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         float divisor = divisor(requireNonNull(reduction, "reduction"), m);
         return loss(m.rows(), reduction, List.of(m, v), (value, grads) -> gaussianKlInto(m, v, null, null,
                 reduction == Reduction.NONE, divisor, value, grads.get(0), grads.get(1), null, null));
+    }
+
+    /** A loss to run: {@link #run} allocates what it returns, runs the op into it, and frees it again on failure. */
+    private interface Pending<T> {
+        Loss run(BiConsumer<T, List<T>> op);
+    }
+
+    /** {@link #loss(int, Reduction, List, BiConsumer)}, to be run. */
+    private Pending<T> loss(int rows, Reduction reduction, List<T> inputs) {
+        return op -> loss(rows, reduction, inputs, op);
+    }
+
+    /** A loss whose gradient is written over {@code x} itself: only the value is allocated. */
+    private Pending<T> inPlace(T x, Reduction reduction) {
+        return op -> {
+            T value = allocate(reduction == Reduction.NONE ? x.rows() : 1, 1);
+            try {
+                op.accept(value, List.of(x));
+                return new Loss(value, List.of(x));
+            } catch (RuntimeException | Error e) {
+                value.close();
+                throw e;
+            } finally {
+                Reference.reachabilityFence(op);
+            }
+        };
     }
 
     /** Allocates a loss's value ([rows, 1] for NONE, else [1, 1]) and one gradient per input, runs, frees on failure. */

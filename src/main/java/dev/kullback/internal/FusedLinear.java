@@ -8,11 +8,12 @@ import java.util.List;
 /**
  * The fused linear losses, written once for every device over its {@link Gemm} and its fused loss hooks. Rows are
  * taken a chunk at a time, in order: the chunk's logits = hidden[chunk] · Wᵀ (+ bias) by one product; the device's
- * fused loss writes the chunk's row losses and logit gradient G (unscaled: the loss of a sum of rows); then
+ * fused loss writes the chunk's row losses and logit gradient G (unscaled: the loss of a sum of rows; cross-entropy
+ * writes it over the chunk's logits); then
  * grad_hidden[chunk] = s · G · W, grad_W += s · Gᵀ · hidden[chunk] and grad_bias += s · colsum(G), where s is the
  * reduction's scale over ALL rows (computed first, so chunking never changes what a row weighs). The row losses are
  * kept ([rows, 1]) and reduced once at the end by the device's deterministic sum. Memory beyond the inputs and the
- * results: the chunk's logits and gradient, O(rows + vocabulary) besides.
+ * results: the chunk's logits (and a separate gradient for distillation or a soft cap), O(rows + vocabulary) besides.
  *
  * <p>Column-major view (see {@link Gemm}): a row-major [r, c] tensor is the c × r matrix with leading dimension c, so
  * logitsᵀ (V × c) = W_cm(H × V)ᵀ · hidden_cm(H × c), grad_hiddenᵀ (H × c) = W_cm(H × V) · Gᵀ(V × c),
@@ -26,6 +27,8 @@ final class FusedLinear<T extends AbstractTensor, L extends AbstractLabels> {
     private final List<T> scratch = new ArrayList<>();
     /** Whether the value is each row's loss ([rows, 1], reduction NONE) rather than their reduction. */
     private final boolean perRow;
+    /** Whether the chunk's loss may write its gradient over its logits (set by the loss that can). */
+    private boolean inPlace;
 
     FusedLinear(AbstractDevice<T, L> device, boolean perRow) {
         this.device = device;
@@ -62,6 +65,7 @@ final class FusedLinear<T extends AbstractTensor, L extends AbstractLabels> {
         float divisor = mean ? (float) total : 1f;
         float zLoss = mean && o.zLoss != 0 && counted > 0 ? (float) (o.zLoss * total / counted) : o.zLoss;
         float scale = divisor == 0 ? 0f : 1f / divisor;
+        inPlace = true; // the fused cross-entropy reads each logit before it writes its gradient (see Device docs)
         run(hidden, weight, bias, y.length, chunkRows, value, divisor, scale, o.softCap, gradHidden, gradWeight,
                 gradBias,
                 (logits, first, rows, rowLoss, grad) -> {
@@ -129,7 +133,9 @@ final class FusedLinear<T extends AbstractTensor, L extends AbstractLabels> {
         int v = weight.rows();
         try (Gemm<T> gemm = device.gemm()) {
             T logits = take(chunkRows, v);
-            T grad = take(chunkRows, v);
+            // cross-entropy writes its gradient over the chunk's logits (they are not read again), unless the soft
+            // cap's backward needs the capped logits after the loss, or the loss (distillation) cannot run in place
+            T grad = inPlace && softCap == 0 ? logits : take(chunkRows, v);
             T ones = device.copyOf(filled(chunkRows), chunkRows, 1);
             scratch.add(ones);
             T chunkLoss = take(chunkRows, 1);

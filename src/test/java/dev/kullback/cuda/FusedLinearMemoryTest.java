@@ -37,9 +37,27 @@ class FusedLinearMemoryTest {
                 long results = 4L * (1 + N * H + V * H + V);
                 assertEquals(inputs + results, device.liveBytes(), "held after the call: inputs and results only");
                 long extra = device.peakBytes() - inputs - results;
-                long formula = 4L * (2L * CHUNK * V + 3L * CHUNK + N); // logits + gradient, ones, row losses
+                long formula = 4L * (CHUNK * V + 3L * CHUNK + N); // logits (gradient in place), ones, row losses
                 assertTrue(extra <= formula, "extra peak " + extra + " bytes > formula " + formula);
                 assertTrue(extra < 4L * N * V / 4, "extra peak " + extra + " bytes is not far below [N, V]");
+            }
+        }
+    }
+
+    @Test
+    void softCappedCrossEntropyHoldsTheChunkGradientApart() {
+        try (CudaDevice device = new CudaDevice(SimGpus.open());
+             Tensor hidden = device.upload(new float[N * H], N, H);
+             Tensor weight = device.upload(new float[V * H], V, H);
+             Labels labels = device.uploadLabels(new int[N])) {
+            long inputs = device.liveBytes();
+            device.resetPeakBytes();
+            try (Loss loss = device.linearCrossEntropy(hidden, weight, null, labels, CrossEntropy.options()
+                    .softCap(3f), Chunking.rows(CHUNK))) {
+                long results = 4L * (1 + N * H + V * H);
+                long extra = device.peakBytes() - inputs - results;
+                long formula = 4L * (2L * CHUNK * V + 3L * CHUNK + N);
+                assertTrue(extra <= formula, "extra peak " + extra + " bytes > formula " + formula);
             }
         }
     }
