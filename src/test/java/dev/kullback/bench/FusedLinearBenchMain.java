@@ -86,9 +86,10 @@ public final class FusedLinearBenchMain {
                 double[] t = ms.get(shape + " " + c);
                 long m = c.equals("pytorch") ? pm : memory(c, shape, threads);
                 md.append("| ").append(shape.replace("x", ", ")).append(" | ").append(fmt("%.0f", logitsMb))
-                        .append(" | ").append(c).append(" | ").append(fmt("%.0f ± %.0f", t[0], t[1])).append(" | ")
-                        .append(fmt("%.2f", p[0] / t[0])).append(" | ").append(fmt("%.0f", m / 1e6)).append(" | ")
-                        .append(fmt("%.2f", (double) m / pm)).append(" |\n");
+                        .append(" | ").append(c).append(" | ")
+                        .append(Double.isFinite(t[1]) ? fmt("%.0f ± %.0f", t[0], t[1]) : fmt("%.0f", t[0]))
+                        .append(" | ").append(fmt("%.2f", p[0] / t[0])).append(" | ").append(fmt("%.0f", m / 1e6))
+                        .append(" | ").append(pm > 0 ? fmt("%.2f", (double) m / pm) : "n/a").append(" |\n");
             }
         }
         Files.createDirectories(out);

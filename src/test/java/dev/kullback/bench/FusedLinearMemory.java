@@ -23,6 +23,7 @@ public final class FusedLinearMemory {
             long before = status("VmHWM:");
             w.run();
             long peak = status("VmHWM:");
+            System.out.println("riseBytes=" + (peak - before) + " gradientBytes=" + w.gradientBytes());
             System.out.println("extraBytes=" + Math.max(0, peak - before - w.gradientBytes()));
         }
     }
