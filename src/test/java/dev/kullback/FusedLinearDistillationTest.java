@@ -19,16 +19,22 @@ import org.junit.jupiter.params.provider.MethodSource;
  * {@link FusedLinearTest}.
  */
 class FusedLinearDistillationTest {
-    record Opts(Reduction reduction, float temperature, boolean reverse, int ignore, float softCap) {
+    record Opts(Reduction reduction, float temperature, boolean reverse, int ignore, float softCap, float weightHard,
+                float weightSoft) {
         Opts(Reduction reduction, float temperature, boolean reverse, int ignore) {
             this(reduction, temperature, reverse, ignore, 0f);
+        }
+
+        Opts(Reduction reduction, float temperature, boolean reverse, int ignore, float softCap) {
+            this(reduction, temperature, reverse, ignore, softCap, 0f, 1f);
         }
 
         @Override
         public String toString() {
             return reduction + " T " + temperature + (reverse ? " reverse" : "")
                     + (ignore < 0 ? " no labels" : ignore == 0 ? "" : ignore == 1 ? " some ignored" : " a chunk all ignored")
-                    + (softCap != 0 ? " soft cap " + softCap : "");
+                    + (softCap != 0 ? " soft cap " + softCap : "")
+                    + (weightHard != 0 ? " hard " + weightHard + " soft " + weightSoft : "");
         }
     }
 
@@ -41,7 +47,11 @@ class FusedLinearDistillationTest {
             new Opts(Reduction.NONE, 1f, true, -1),
             new Opts(Reduction.MEAN, 1f, false, 0),
             new Opts(Reduction.BATCHMEAN, 2f, false, 1, 2f),
-            new Opts(Reduction.SUM, 1f, true, -1, 1.5f));
+            new Opts(Reduction.SUM, 1f, true, -1, 1.5f),
+            new Opts(Reduction.BATCHMEAN, 2f, false, 1, 0f, 0.5f, 0.5f),
+            new Opts(Reduction.SUM, 1f, true, 2, 2f, 0.3f, 1f),
+            new Opts(Reduction.NONE, 1f, false, 1, 0f, 1f, 0.25f),
+            new Opts(Reduction.MEAN, 2f, false, 2, 0f, 0.7f, 0.3f));
 
     static Stream<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
@@ -74,7 +84,7 @@ class FusedLinearDistillationTest {
         float[] tw = FusedLinearTest.values(random, v * ht, 0.7f);
         int[] y = o.ignore() < 0 ? null : FusedLinearTest.labels(n, v, o.ignore(), random);
         TorchOracle.LossOut want = TorchLinearOracle.distillation(sh, sw, th, tw, n, hs, ht, v, o.temperature(),
-                o.reverse(), o.reduction(), y, -100, o.softCap());
+                o.reverse(), o.reduction(), y, -100, o.softCap(), o.weightHard(), o.weightSoft());
         try (Tensor a = device.upload(sh, n, hs);
              Tensor b = device.upload(sw, v, hs);
              Tensor c = device.upload(th, n, ht);
@@ -84,6 +94,9 @@ class FusedLinearDistillationTest {
                     .reverse(o.reverse()).softCap(o.softCap());
             if (labels != null) {
                 options = options.ignore(labels, -100);
+            }
+            if (o.weightHard() != 0) {
+                options = options.hardLoss(o.weightHard(), o.weightSoft());
             }
             try (Loss loss = device.linearDistillationKl(a, b, c, d, options, Chunking.rows(chunk))) {
                 assertEquals(2, loss.gradientCount());

@@ -100,6 +100,16 @@ class FusedLinearPropertiesTest {
                     teacherW, Distillation.options()));
             expect(IllegalArgumentException.class, "temperature", () -> device.linearDistillationKl(x, w, x, w,
                     Distillation.options().temperature(0f)));
+            expect(IllegalArgumentException.class, "hardLoss needs the labels", () -> device.linearDistillationKl(x, w,
+                    x, w, Distillation.options().hardLoss(0.5f, 0.5f)));
+            expect(IllegalArgumentException.class, "applies to linearDistillationKl", () -> device.distillationKl(x, x,
+                    Distillation.options().hardLoss(0.5f, 0.5f)));
+            expect(IllegalArgumentException.class, "give weightHard > 0", () -> device.linearDistillationKl(x, w, x, w,
+                    Distillation.options().ignore(labels, -100).hardLoss(0f, 0.5f)));
+            expect(IllegalArgumentException.class, "labels[1] = 5 is not a class", () -> device.linearDistillationKl(x,
+                    w, x, w, Distillation.options().ignore(outOfRange, -100).hardLoss(1f, 1f)));
+            expect(IllegalArgumentException.class, "softCap must be 0 (none) or positive", () -> device
+                    .linearCrossEntropy(x, w, null, labels, ce.softCap(-1f)));
             expect(IllegalArgumentException.class, "chunk rows must be at least 1, got 0", () -> Chunking.rows(0));
             expect(IllegalArgumentException.class, "at least 4 bytes", () -> Chunking.memoryBudget(3));
         }

@@ -99,14 +99,32 @@ final class TorchLinearOracle {
     static TorchOracle.LossOut distillation(float[] sh, float[] sw, float[] th, float[] tw, int rows, int hs, int ht,
                                             int v, float temperature, boolean reverse, Reduction reduction,
                                             int[] labels, int ignoreIndex, float softCap) {
+        return distillation(sh, sw, th, tw, rows, hs, ht, v, temperature, reverse, reduction, labels, ignoreIndex,
+                softCap, 0f, 1f);
+    }
+
+    /**
+     * {@code weightHard · cross_entropy(student logits, labels) + weightSoft · KD}, the CE reduced as the KD is (SUM:
+     * sum; MEAN, BATCHMEAN: mean over the kept rows; NONE: per row, 0 for an ignored one).
+     */
+    static TorchOracle.LossOut distillation(float[] sh, float[] sw, float[] th, float[] tw, int rows, int hs, int ht,
+                                            int v, float temperature, boolean reverse, Reduction reduction,
+                                            int[] labels, int ignoreIndex, float softCap, float weightHard,
+                                            float weightSoft) {
         synchronized (LOCK) {
             try (PointerScope scope = new PointerScope()) {
                 Tensor x = leaf(sh, rows, hs);
                 Tensor w = leaf(sw, v, hs);
                 Tensor student = cap(x.matmul(w.t()), softCap);
                 Tensor teacher = cap(tensor(th, rows, ht).matmul(tensor(tw, v, ht).t()), softCap);
-                return finish(distillation(student, teacher, rows, v, temperature, reverse, reduction, labels,
-                        ignoreIndex), x, w);
+                Tensor value = distillation(student, teacher, rows, v, temperature, reverse, reduction, labels,
+                        ignoreIndex);
+                if (weightHard != 0) {
+                    Reduction ce = reduction == Reduction.BATCHMEAN ? Reduction.MEAN : reduction;
+                    value = value.mul(new Scalar((double) weightSoft)).add(crossEntropy(student, rows, v, labels, null,
+                            ce, ignoreIndex, 0f, 0f).mul(new Scalar((double) weightHard)));
+                }
+                return finish(value, x, w);
             }
         }
     }

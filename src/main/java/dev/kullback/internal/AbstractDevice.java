@@ -287,6 +287,10 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         float divisor = reduction == Reduction.MEAN ? (float) ((double) counted * student.cols())
                 : reduction == Reduction.BATCHMEAN ? counted : 1f;
         float cap = softCap(options.softCap());
+        if (options.weightHard() != 0f || options.weightSoft() != 1f) {
+            throw new IllegalArgumentException("hardLoss(" + options.weightHard() + ", " + options.weightSoft()
+                    + ") applies to linearDistillationKl, not to distillationKl");
+        }
         return loss(student.rows(), reduction, List.of(student), (value, grads) -> capped(cap, student, grads.get(0),
                 s -> capped(cap, teacher, null, t -> distillationInto(s, t, labels, options.ignoreIndex(), temperature,
                         options.reverse(), divisor, value, grads.get(0)))));
@@ -736,10 +740,28 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         Reduction reduction = requireNonNull(options.reduction(), "reduction");
         L labels = options.labels() == null ? null : ownLabels(options.labels(), "labels", sh.rows());
         float cap = softCap(options.softCap());
+        float weightHard = options.weightHard();
+        float weightSoft = options.weightSoft();
+        if (!(weightHard >= 0) || !(weightSoft >= 0) || Float.isInfinite(weightHard) || Float.isInfinite(weightSoft)) {
+            throw new IllegalArgumentException("hardLoss weights must be finite and >= 0, got weightHard "
+                    + weightHard + ", weightSoft " + weightSoft);
+        }
+        if (weightHard == 0f && weightSoft != 1f) {
+            throw new IllegalArgumentException("hardLoss(0, " + weightSoft + "): without a hard loss the soft loss "
+                    + "is not weighted (scale its gradients yourself); give weightHard > 0");
+        }
+        if (weightHard != 0f) {
+            if (labels == null) {
+                throw new IllegalArgumentException("hardLoss needs the labels: set them with ignore(labels, "
+                        + "ignoreIndex)");
+            }
+            labels.requireInRange("labels", sw.rows(), options.ignoreIndex());
+        }
         int chunkRows = chunking.rowsPerChunk(sh.rows(), Math.min(sh.cols(), th.cols()), sw.rows());
         return loss(sh.rows(), reduction, List.of(sh, sw), (value, grads) -> new FusedLinear<>(this,
                 reduction == Reduction.NONE).distillation(sh, sw, th, tw, labels, options.ignoreIndex(), temperature,
-                options.reverse(), reduction, cap, chunkRows, value, grads.get(0), grads.get(1)));
+                options.reverse(), reduction, cap, weightHard, weightSoft, chunkRows, value, grads.get(0),
+                grads.get(1)));
     }
 
     private static void requireSameHiddenSize(String a, AbstractTensor hidden, String b, AbstractTensor weight) {

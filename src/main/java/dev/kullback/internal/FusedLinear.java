@@ -80,37 +80,79 @@ final class FusedLinear<T extends AbstractTensor, L extends AbstractLabels> {
     }
 
     /** Distillation: the teacher's chunk logits come from its own product; the gradient is the student's. */
+    /**
+     * Distillation: the teacher's chunk logits come from its own product; the gradient is the student's. With a hard
+     * loss, each chunk's gradient is {@code a · G_kd + b · G_ce} (a = weightSoft / KD divisor, b = weightHard / CE
+     * divisor), combined by one product with a [c, c] identity (exact but for the one rounding of a · x + b · y), and
+     * the row losses likewise; the run's own scale is then 1.
+     */
     void distillation(T studentHidden, T studentWeight, T teacherHidden, T teacherWeight, L labels, int ignoreIndex,
-                      float temperature, boolean reverse, Reduction reduction, float softCap, int chunkRows, T value,
-                      T gradHidden, T gradWeight) {
+                      float temperature, boolean reverse, Reduction reduction, float softCap, float weightHard,
+                      float weightSoft, int chunkRows, T value, T gradHidden, T gradWeight) {
         int rows = studentHidden.rows();
         int vocabulary = studentWeight.rows();
         int[] y = labels == null ? null : labels.host();
         long counted = labels == null ? rows : labels.counted(ignoreIndex);
         float divisor = reduction == Reduction.MEAN ? (float) ((double) counted * vocabulary)
                 : reduction == Reduction.BATCHMEAN ? counted : 1f;
-        float scale = divisor == 0 ? 0f : 1f / divisor;
+        boolean mixed = weightHard != 0f; // checked: weightSoft is 1 without a hard loss
+        float ceDivisor = reduction == Reduction.MEAN || reduction == Reduction.BATCHMEAN ? counted : 1f;
+        float a = divisor == 0 ? 0f : weightSoft / divisor;
+        float b = weightHard == 0f ? 0f : ceDivisor == 0 ? 0f : weightHard / ceDivisor;
+        float scale = mixed ? 1f : divisor == 0 ? 0f : 1f / divisor;
         T teacher = take(chunkRows, vocabulary);
-        run(studentHidden, studentWeight, null, rows, chunkRows, value, divisor, scale, softCap, gradHidden, gradWeight,
-                null,
+        T ceGrad = weightHard == 0f ? null : take(chunkRows, vocabulary);
+        T ceLoss = weightHard == 0f ? null : take(chunkRows, 1);
+        T identity = mixed ? device.copyOf(identity(chunkRows), chunkRows, chunkRows) : null;
+        T one = mixed ? device.copyOf(new float[] {1f}, 1, 1) : null;
+        if (identity != null) {
+            scratch.add(identity);
+            scratch.add(one);
+        }
+        List<Gemm<T>> span = new ArrayList<>(1);
+        // mixed: a and b hold the divisors; every row ignored still gives 0 / 0 = NaN, as PyTorch's mean would
+        run(studentHidden, studentWeight, null, rows, chunkRows, value, mixed ? (divisor == 0 || ceDivisor == 0 ? 0f
+                : 1f) : divisor, scale, softCap, gradHidden, gradWeight, null,
                 (logits, first, n, rowLoss, grad) -> {
                     L chunkLabels = y == null ? null
                             : device.labelRange(labels, first, Arrays.copyOfRange(y, first, first + n));
                     try {
                         device.distillationInto(logits, device.leadingRows(teacher, n), chunkLabels, ignoreIndex,
                                 temperature, reverse, 1f, rowLoss, grad);
+                        if (!mixed) {
+                            return;
+                        }
+                        Gemm<T> gemm = span.get(0);
+                        T g = device.leadingRows(ceGrad, n);
+                        T l = device.leadingRows(ceLoss, n);
+                        device.crossEntropyInto(logits, chunkLabels, null, Reduction.NONE, ignoreIndex, 0f, 0f, l, g);
+                        // grad = b · G_ce + a · G_kd; rowLoss = b · ce + a · kd
+                        gemm.gemm(false, false, vocabulary, n, n, b, g, 0, vocabulary, identity, 0, chunkRows, a, grad,
+                                0, vocabulary);
+                        gemm.gemm(false, false, n, 1, 1, b, l, 0, n, one, 0, 1, a, rowLoss, 0, n);
                     } finally {
                         if (chunkLabels != null) {
                             chunkLabels.close();
                         }
                     }
-                }, gemm -> (first, n) -> {
-                    T chunk = device.leadingRows(teacher, n);
-                    product(gemm, teacherHidden, teacherWeight, null, first, n, chunk, null);
-                    if (softCap != 0) {
-                        device.softCapInto(chunk, chunk, softCap);
-                    }
+                }, gemm -> {
+                    span.add(gemm);
+                    return (first, n) -> {
+                        T chunk = device.leadingRows(teacher, n);
+                        product(gemm, teacherHidden, teacherWeight, null, first, n, chunk, null);
+                        if (softCap != 0) {
+                            device.softCapInto(chunk, chunk, softCap);
+                        }
+                    };
                 });
+    }
+
+    private static float[] identity(int n) {
+        float[] eye = new float[n * n];
+        for (int i = 0; i < n; i++) {
+            eye[i * n + i] = 1f;
+        }
+        return eye;
     }
 
     /** One chunk's loss: row losses into rowLoss ([rows, 1]) and the unscaled logit gradient into grad. */
