@@ -201,6 +201,43 @@ public interface Device extends AutoCloseable {
      */
     Loss tvd(Tensor studentLogits, Tensor teacherLogits, Reduction reduction, Labels labels, int ignoreIndex);
 
+    // ---- fused linear losses: the classifier's matrix product and the loss, chunk by chunk ----------------------
+
+    /**
+     * {@code cross_entropy(hidden @ weight.T + bias, labels, ...)} with every option of {@link #crossEntropy(Tensor,
+     * Labels, CrossEntropy)}, without ever holding the [rows, vocabulary] logits: rows are taken {@code chunking}
+     * at a time, each chunk's logits computed by one matrix product, turned into the chunk's losses and logit gradient
+     * by the fused cross-entropy (the gradient written over the logits), and folded back into the gradients at once.
+     * {@code hidden} is [rows, hidden], {@code weight} [vocabulary, hidden] (PyTorch's Linear layout), {@code bias}
+     * [1, vocabulary] or null. The loss's gradients: 0 for {@code hidden}, 1 for {@code weight}, 2 for {@code bias}
+     * (when there is one). Results are bitwise repeatable on one device with one chunking. Extra memory: one chunk
+     * of logits plus O(rows + vocabulary) (on the CPU also a native copy of the weight and of its gradient, see
+     * the README).
+     */
+    Loss linearCrossEntropy(Tensor hidden, Tensor weight, Tensor bias, Labels labels, CrossEntropy options,
+                            Chunking chunking);
+
+    /** {@link #linearCrossEntropy(Tensor, Tensor, Tensor, Labels, CrossEntropy, Chunking)} with {@link Chunking#auto()}. */
+    default Loss linearCrossEntropy(Tensor hidden, Tensor weight, Tensor bias, Labels labels, CrossEntropy options) {
+        return linearCrossEntropy(hidden, weight, bias, labels, options, Chunking.auto());
+    }
+
+    /**
+     * {@link #distillationKl(Tensor, Tensor, Distillation)} of the student logits {@code studentHidden @
+     * studentWeight.T} and the teacher logits {@code teacherHidden @ teacherWeight.T}, chunk by chunk, never holding
+     * either [rows, vocabulary] logits. Student and teacher share rows and vocabulary; their hidden sizes may differ.
+     * Gradients: 0 for {@code studentHidden}, 1 for {@code studentWeight} (the teacher gets none).
+     */
+    Loss linearDistillationKl(Tensor studentHidden, Tensor studentWeight, Tensor teacherHidden, Tensor teacherWeight,
+                              Distillation options, Chunking chunking);
+
+    /** {@link #linearDistillationKl(Tensor, Tensor, Tensor, Tensor, Distillation, Chunking)}, {@link Chunking#auto()}. */
+    default Loss linearDistillationKl(Tensor studentHidden, Tensor studentWeight, Tensor teacherHidden,
+                                      Tensor teacherWeight, Distillation options) {
+        return linearDistillationKl(studentHidden, studentWeight, teacherHidden, teacherWeight, options,
+                Chunking.auto());
+    }
+
     /** Releases the device's resources; tensors of a closed device may no longer be used. Idempotent. */
     @Override
     void close();

@@ -113,7 +113,9 @@ public final class Devices {
      */
     static Probe probe(Supplier<CudaDevice> opener, IntSupplier driverVersion) {
         try {
-            return new Probe(opener.get(), null, "a usable GPU was found");
+            CudaDevice cuda = opener.get();
+            String blas = cuda.fusedLinearUnavailableReason();
+            return new Probe(cuda, null, "a usable GPU was found" + (blas == null ? "" : "; but " + blas));
         } catch (Throwable failure) {
             return new Probe(null, failure, describe(failure, driverVersion));
         }

@@ -43,7 +43,12 @@ final class CpuCrossEntropy {
         double kz = mean ? 1.0 / counted : 1.0;
         double ws = wSum;
         RowStats rowStats = new RowStats(new float[rows], new double[rows], new double[rows]);
-        schedule.run(rows, cols, (slots, rowSlots, whole) -> new Hard(z, y, w, ignoreIndex, cols, labelSmoothing,
+        // each row's target logit, read before any gradient is written: o may be z itself (an in-place gradient)
+        float[] zy = new float[rows];
+        for (int r = 0; r < rows; r++) {
+            zy[r] = y[r] == ignoreIndex ? 0f : z[r * cols + y[r]];
+        }
+        schedule.run(rows, cols, (slots, rowSlots, whole) -> new Hard(z, zy, y, w, ignoreIndex, cols, labelSmoothing,
                 zLoss, ws, k, kz, o, ce, zl, rowStats, slots));
         if (reduction == Reduction.NONE) {
             for (int r = 0; r < rows; r++) {
@@ -71,6 +76,8 @@ final class CpuCrossEntropy {
     /** Hard labels: chunk statistics of their own, row results by row index. */
     private final class Hard implements RowPhases {
         final float[] z;
+        /** Each row's target logit. */
+        final float[] zy;
         final int[] y;
         final float[] w;
         final int ignoreIndex;
@@ -90,9 +97,10 @@ final class CpuCrossEntropy {
         final SoftmaxStats st;
         final double[] x;
 
-        Hard(float[] z, int[] y, float[] w, int ignoreIndex, int cols, float eps, float zScale, double wSum, double k,
+        Hard(float[] z, float[] zy, int[] y, float[] w, int ignoreIndex, int cols, float eps, float zScale, double wSum, double k,
              double kz, float[] o, double[] ce, double[] zl, RowStats rows, int slots) {
             this.z = z;
+            this.zy = zy;
             this.y = y;
             this.w = w;
             this.ignoreIndex = ignoreIndex;
@@ -120,8 +128,9 @@ final class CpuCrossEntropy {
                 Arrays.fill(o, from, to, 0f);
                 return;
             }
-            st.store(kernels, z, o, from, to, i);
+            // the logits' own sums first: o may be z (an in-place gradient), and store writes exps into o
             x[i] = !smoothing ? 0 : w == null ? kernels.sum(z, from, to) : kernels.dotOffset(w, r * cols, z, from, to);
+            st.store(kernels, z, o, from, to, i);
         }
 
         @Override
@@ -137,7 +146,7 @@ final class CpuCrossEntropy {
             rowLse[r] = lse;
             int yr = y[r];
             double wy = w == null ? 1.0 : w[yr];
-            double nll = -wy * (z[r * cols + yr] - lse);
+            double nll = -wy * (zy[r] - lse);
             double loss = (1 - (double) eps) * nll;
             if (smoothing) {
                 double wz = 0;

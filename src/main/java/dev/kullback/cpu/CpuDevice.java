@@ -339,4 +339,31 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
                                   CpuTensor sums, CpuTensor grad, CpuTensor rowLoss) {
         VocabParallelRows.write(workers, kernels, pass, a, b, labels, maxes, sums, grad, rowLoss);
     }
+
+    // ---- fused linear losses (issue 11): the algorithm is internal/FusedLinear, the products CpuGemm ----------
+
+    @Override
+    protected dev.kullback.internal.Gemm<CpuTensor> gemm() {
+        return CpuGemm.open(workers);
+    }
+
+    @Override
+    protected CpuTensor leadingRows(CpuTensor t, int rows) {
+        return rows == t.rows() ? t : new CpuTensor(this, t.data(), rows, t.cols()); // shares the array; never closed
+    }
+
+    @Override
+    protected CpuLabels labelRange(CpuLabels labels, int first, int[] host) {
+        return new CpuLabels(this, host);
+    }
+
+    @Override
+    protected void softCapInto(CpuTensor x, CpuTensor out, float cap) {
+        SoftCap.forward(workers, x.data(), out.data(), Math.toIntExact(x.size()), cap);
+    }
+
+    @Override
+    protected void softCapBackwardInto(CpuTensor capped, CpuTensor grad, float cap) {
+        SoftCap.backward(workers, capped.data(), grad.data(), Math.toIntExact(capped.size()), cap);
+    }
 }

@@ -27,6 +27,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     private final GaussianKlKernels gaussianKl;
     private final VocabParallelKernels vocabParallel;
     private final TvdKernels tvd;
+    private final SoftCapKernels softCap;
     private final long totalMemory;
     private final String name;
 
@@ -46,6 +47,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         this.gaussianKl = new GaussianKlKernels(gpu);
         this.vocabParallel = new VocabParallelKernels(gpu);
         this.tvd = new TvdKernels(gpu);
+        this.softCap = new SoftCapKernels(gpu);
         this.totalMemory = gpu.totalMemory();
         this.name = gpu.name();
     }
@@ -384,5 +386,50 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     protected void vocabWriteInto(VocabPass pass, CudaTensor a, CudaTensor b, CudaLabels labels, CudaTensor maxes,
                                   CudaTensor sums, CudaTensor grad, CudaTensor rowLoss) {
         vocabParallel.write(pass, a, b, labels, maxes, sums, grad, rowLoss);
+    }
+
+    // ---- fused linear losses (issue 11): the algorithm is internal/FusedLinear, the products cuBLAS -----------
+
+    /**
+     * Null when the fused linear losses can run here, else why not (JCudaGpu: libcublas.so.12 cannot load); every
+     * other operation works either way.
+     */
+    public String fusedLinearUnavailableReason() {
+        return gpu instanceof JCudaGpu ? Cublas.unavailableReason() : null;
+    }
+
+    /** Most device bytes held by tensors and scratch at once since the last {@link #resetPeakBytes()}. */
+    public long peakBytes() {
+        return pool.peakLiveBytes();
+    }
+
+    /** Starts a new {@link #peakBytes()} window at the bytes held now. */
+    public void resetPeakBytes() {
+        pool.resetPeak();
+    }
+
+    @Override
+    protected dev.kullback.internal.Gemm<CudaTensor> gemm() {
+        return new CudaGemm(gpu);
+    }
+
+    @Override
+    protected CudaTensor leadingRows(CudaTensor t, int rows) {
+        return rows == t.rows() ? t : CudaTensor.wrapped(this, rows, t.cols(), t.address());
+    }
+
+    @Override
+    protected CudaLabels labelRange(CudaLabels labels, int first, int[] host) {
+        return CudaLabels.view(this, host, labels.address() + 4L * first);
+    }
+
+    @Override
+    protected void softCapInto(CudaTensor x, CudaTensor out, float cap) {
+        softCap.forward(x, out, cap);
+    }
+
+    @Override
+    protected void softCapBackwardInto(CudaTensor capped, CudaTensor grad, float cap) {
+        softCap.backward(capped, grad, cap);
     }
 }

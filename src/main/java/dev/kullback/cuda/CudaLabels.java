@@ -11,9 +11,18 @@ final class CudaLabels extends AbstractLabels {
     private final DeviceMemory memory;
 
     CudaLabels(CudaDevice device, int[] labels, long address) {
+        this(device, labels, address, true);
+    }
+
+    private CudaLabels(CudaDevice device, int[] labels, long address, boolean pooled) {
         super(device, labels);
         this.address = address;
-        this.memory = DeviceMemory.labels(this, device.pool(), address, labels.length, device.name());
+        this.memory = pooled ? DeviceMemory.labels(this, device.pool(), address, labels.length, device.name()) : null;
+    }
+
+    /** Labels over memory owned by other labels (a range of them): closing it frees nothing. */
+    static CudaLabels view(CudaDevice device, int[] labels, long address) {
+        return new CudaLabels(device, labels, address, false);
     }
 
     long address() {
@@ -26,6 +35,8 @@ final class CudaLabels extends AbstractLabels {
 
     @Override
     protected void release() {
-        memory.release();
+        if (memory != null) {
+            memory.release();
+        }
     }
 }

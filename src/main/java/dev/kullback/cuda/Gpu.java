@@ -61,6 +61,17 @@ public interface Gpu extends AutoCloseable {
         return 0L;
     }
 
+    /**
+     * Queues cuBLAS's {@code cublasSgemm} in stream order, with its exact contract: column-major,
+     * {@code C = alpha · op(A) · op(B) + beta · C}, op(A) m × k, op(B) k × n, C m × n at raw device addresses, leading
+     * dimensions lda, ldb, ldc; C is not read when beta is 0. Used by the fused linear losses only: a GPU whose BLAS
+     * cannot load throws {@link IllegalStateException} saying why, and everything else keeps working.
+     */
+    default void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha, long a, int lda, long b,
+                       int ldb, float beta, long c, int ldc) {
+        throw new IllegalStateException("the fused linear losses need a BLAS, and " + name() + " has none");
+    }
+
     /** Waits for all queued work. */
     void synchronize();
 

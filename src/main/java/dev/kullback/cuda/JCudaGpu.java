@@ -266,6 +266,19 @@ public final class JCudaGpu implements Gpu {
                 null), "cuLaunchKernel(" + kernel.name + ", grid " + gridX + ", block " + blockX + ")");
     }
 
+    /** cuBLAS on this GPU's stream, made on the first product (see {@link Cublas}). */
+    private Cublas cublas;
+
+    @Override
+    public synchronized void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha, long a, int lda,
+                                   long b, int ldb, float beta, long c, int ldc) {
+        makeCurrent();
+        if (cublas == null) {
+            cublas = Cublas.open(stream);
+        }
+        cublas.sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
     @Override
     public synchronized void synchronize() {
         makeCurrent();
@@ -321,6 +334,9 @@ public final class JCudaGpu implements Gpu {
         makeCurrent(); // before closed is set: makeCurrent refuses a closed device
         closed = true;
         cuStreamSynchronize(stream);
+        if (cublas != null) {
+            cublas.close();
+        }
         modules.values().forEach(m -> cuModuleUnload(m));
         modules.clear();
         if (ownsStream) {

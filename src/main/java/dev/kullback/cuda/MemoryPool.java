@@ -17,6 +17,7 @@ final class MemoryPool {
     private final Gpu gpu;
     private final Map<Long, ArrayDeque<Long>> idle = new HashMap<>();
     private long liveBytes;
+    private long peakLiveBytes;
     private long pooledBytes;
     private long deviceAllocations;
     private int leaks;
@@ -40,6 +41,7 @@ final class MemoryPool {
             address = allocate(bytes);
         }
         liveBytes += bytes;
+        peakLiveBytes = Math.max(peakLiveBytes, liveBytes);
         return address;
     }
 
@@ -60,6 +62,15 @@ final class MemoryPool {
     /** Bytes handed out and not yet released. */
     synchronized long liveBytes() {
         return liveBytes;
+    }
+
+    /** Most bytes handed out at once since the last {@link #resetPeak()}. */
+    synchronized long peakLiveBytes() {
+        return peakLiveBytes;
+    }
+
+    synchronized void resetPeak() {
+        peakLiveBytes = liveBytes;
     }
 
     /** Bytes idle in the pool. */

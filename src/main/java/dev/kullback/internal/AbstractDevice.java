@@ -1,6 +1,7 @@
 package dev.kullback.internal;
 
 import dev.kullback.AllReduce;
+import dev.kullback.Chunking;
 import dev.kullback.CrossEntropy;
 import dev.kullback.Device;
 import dev.kullback.Distillation;
@@ -287,8 +288,14 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         int counted = labels == null ? student.rows() : labels.counted(options.ignoreIndex());
         RowReduction rows = RowReduction.of(reduction, reduction == Reduction.MEAN
                 ? (float) ((double) counted * student.cols()) : reduction == Reduction.BATCHMEAN ? counted : 1f);
-        return loss(student.rows(), reduction, List.of(student), (value, grads) -> distillationInto(student, teacher,
-                labels, options.ignoreIndex(), temperature, options.reverse(), rows, value, grads.get(0)));
+        float cap = softCap(options.softCap());
+        if (options.weightHard() != 0f || options.weightSoft() != 1f) {
+            throw new IllegalArgumentException("hardLoss(" + options.weightHard() + ", " + options.weightSoft()
+                    + ") applies to linearDistillationKl, not to distillationKl");
+        }
+        return loss(student.rows(), reduction, List.of(student), (value, grads) -> capped(cap, student, grads.get(0),
+                s -> capped(cap, teacher, null, t -> distillationInto(s, t, labels, options.ignoreIndex(), temperature,
+                        options.reverse(), rows, value, grads.get(0)))));
     }
 
     @Override
@@ -301,8 +308,10 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         Reduction reduction = crossEntropyReduction(options);
         float smoothing = labelSmoothing(options);
         float zLoss = zLoss(options);
-        return loss(x.rows(), reduction, List.of(x), (value, grads) -> crossEntropyInto(x, y, weights, reduction,
-                options.ignoreIndex(), smoothing, zLoss, value, grads.get(0)));
+        float cap = softCap(options.softCap());
+        return (options.inPlace() ? inPlace(x, reduction) : loss(x.rows(), reduction, List.of(x)))
+                .run((value, grads) -> capped(cap, x, grads.get(0), in -> crossEntropyInto(in, y, weights, reduction,
+                        options.ignoreIndex(), smoothing, zLoss, value, grads.get(0))));
     }
 
     @Override
@@ -315,8 +324,13 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         Reduction reduction = crossEntropyReduction(options);
         float smoothing = labelSmoothing(options);
         float zLoss = zLoss(options);
-        return loss(x.rows(), reduction, List.of(x), (value, grads) -> softCrossEntropyInto(x, target, weights,
-                reduction, smoothing, zLoss, value, grads.get(0)));
+        float cap = softCap(options.softCap());
+        if (options.inPlace()) {
+            throw new IllegalArgumentException("inPlace applies to cross-entropy with class-index labels, not to "
+                    + "probability targets");
+        }
+        return loss(x.rows(), reduction, List.of(x), (value, grads) -> capped(cap, x, grads.get(0),
+                in -> softCrossEntropyInto(in, target, weights, reduction, smoothing, zLoss, value, grads.get(0))));
     }
 
     @Override
@@ -385,6 +399,32 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
                 value, grads.get(0), grads.get(1), null, null));
     }
 
+    /** A loss to run: {@link #run} allocates what it returns, runs the op into it, and frees it again on failure. */
+    private interface Pending<T> {
+        Loss run(BiConsumer<T, List<T>> op);
+    }
+
+    /** {@link #loss(int, Reduction, List, BiConsumer)}, to be run. */
+    private Pending<T> loss(int rows, Reduction reduction, List<T> inputs) {
+        return op -> loss(rows, reduction, inputs, op);
+    }
+
+    /** A loss whose gradient is written over {@code x} itself: only the value is allocated. */
+    private Pending<T> inPlace(T x, Reduction reduction) {
+        return op -> {
+            T value = allocate(reduction == Reduction.NONE ? x.rows() : 1, 1);
+            try {
+                op.accept(value, List.of(x));
+                return new Loss(value, List.of(x));
+            } catch (RuntimeException | Error e) {
+                value.close();
+                throw e;
+            } finally {
+                Reference.reachabilityFence(op);
+            }
+        };
+    }
+
     /** Allocates a loss's value ([rows, 1] for NONE, else [1, 1]) and one gradient per input, runs, frees on failure. */
     private Loss loss(int rows, Reduction reduction, List<T> inputs, BiConsumer<T, List<T>> op) {
         List<T> results = new ArrayList<>();
@@ -440,6 +480,34 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
             throw new IllegalArgumentException("zLoss must be finite and >= 0, got " + scale);
         }
         return scale;
+    }
+
+    private static float softCap(float cap) {
+        if (!(cap >= 0) || Float.isInfinite(cap)) {
+            throw new IllegalArgumentException("softCap must be 0 (none) or positive and finite, got " + cap);
+        }
+        return cap;
+    }
+
+    /**
+     * Runs {@code loss} on {@code cap · tanh(x / cap)} (a temporary) and chains the soft cap into {@code grad} (none
+     * when null: a teacher's logits); with cap 0 on {@code x} itself.
+     */
+    private void capped(float cap, T x, T grad, Consumer<T> loss) {
+        if (cap == 0) {
+            loss.accept(x);
+            return;
+        }
+        T y = allocate(x.rows(), x.cols());
+        try {
+            softCapInto(x, y, cap);
+            loss.accept(y);
+            if (grad != null) {
+                softCapBackwardInto(y, grad, cap);
+            }
+        } finally {
+            y.close();
+        }
     }
 
     private static <V> V requireNonNull(V value, String argument) {
@@ -748,5 +816,116 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
                 ? (float) ((double) counted * student.cols()) : reduction == Reduction.BATCHMEAN ? counted : 1f);
         return loss(student.rows(), reduction, List.of(student, teacher), (value, grads) -> tvdInto(student, teacher,
                 y, ignoreIndex, rows, value, grads.get(0), grads.get(1)));
+    }
+
+    // ---- fused linear losses (issue 11): hooks and checks ------------------------------------------------
+
+    /** Matrix products with cuBLAS's contract over this device's tensors, for the span of one fused linear loss. */
+    protected abstract Gemm<T> gemm();
+
+    /**
+     * The first {@code rows} rows of {@code t} as a tensor sharing its memory, for a loss hook to read and write; it is
+     * never closed (closing {@code t} frees the memory).
+     */
+    protected abstract T leadingRows(T t, int rows);
+
+    /** out = cap · tanh(x / cap) elementwise; out may be x. */
+    protected abstract void softCapInto(T x, T out, float cap);
+
+    /** grad *= 1 - (capped / cap)², the soft cap's chain factor, elementwise. */
+    protected abstract void softCapBackwardInto(T capped, T grad, float cap);
+
+    /** Rows [first, first + host.length) of {@code labels} as labels of this device (host: their values); closed after use. */
+    protected abstract L labelRange(L labels, int first, int[] host);
+
+    @Override
+    public final Loss linearCrossEntropy(Tensor hidden, Tensor weight, Tensor bias, Labels labels, CrossEntropy options,
+                                         Chunking chunking) {
+        T h = own(hidden, "hidden");
+        T w = own(weight, "weight");
+        requireSameHiddenSize("hidden", h, "weight", w);
+        T b = bias == null ? null : own(bias, "bias");
+        if (b != null && (b.rows() != 1 || b.cols() != w.rows())) {
+            throw new IllegalArgumentException("bias " + b.shape() + " must be [1, " + w.rows() + "], one per row of "
+                    + "weight " + w.shape());
+        }
+        requireNonNull(options, "options");
+        requireNonNull(chunking, "chunking");
+        L y = ownLabels(labels, "labels", h.rows());
+        y.requireInRange("labels", w.rows(), options.ignoreIndex());
+        FusedLinear.CeOptions<T> o = new FusedLinear.CeOptions<>();
+        o.classWeights = options.weights() == null ? null : own(options.weights(), "weights");
+        if (o.classWeights != null && (o.classWeights.rows() != 1 || o.classWeights.cols() != w.rows())) {
+            throw new IllegalArgumentException("weights " + o.classWeights.shape() + " must be [1, " + w.rows()
+                    + "], one per class (row of weight " + w.shape() + ")");
+        }
+        o.reduction = crossEntropyReduction(options);
+        o.smoothing = labelSmoothing(options);
+        o.zLoss = zLoss(options);
+        o.ignoreIndex = options.ignoreIndex();
+        o.softCap = softCap(options.softCap());
+        int chunkRows = chunking.rowsPerChunk(h.rows(), h.cols(), w.rows());
+        List<T> inputs = b == null ? List.of(h, w) : List.of(h, w, b);
+        return loss(h.rows(), o.reduction, inputs, (value, grads) -> new FusedLinear<>(this,
+                o.reduction == Reduction.NONE).crossEntropy(h, w, b, y, o, chunkRows, value, grads.get(0), grads.get(1),
+                b == null ? null : grads.get(2)));
+    }
+
+    @Override
+    public final Loss linearDistillationKl(Tensor studentHidden, Tensor studentWeight, Tensor teacherHidden,
+                                           Tensor teacherWeight, Distillation options, Chunking chunking) {
+        T sh = own(studentHidden, "studentHidden");
+        T sw = own(studentWeight, "studentWeight");
+        T th = own(teacherHidden, "teacherHidden");
+        T tw = own(teacherWeight, "teacherWeight");
+        requireSameHiddenSize("studentHidden", sh, "studentWeight", sw);
+        requireSameHiddenSize("teacherHidden", th, "teacherWeight", tw);
+        if (th.rows() != sh.rows()) {
+            throw new IllegalArgumentException("teacherHidden " + th.shape() + " and studentHidden " + sh.shape()
+                    + " must have the same number of rows");
+        }
+        if (tw.rows() != sw.rows()) {
+            throw new IllegalArgumentException("teacherWeight " + tw.shape() + " and studentWeight " + sw.shape()
+                    + " must have the same number of rows (the vocabulary)");
+        }
+        requireNonNull(options, "options");
+        requireNonNull(chunking, "chunking");
+        float temperature = options.temperature();
+        if (!(temperature > 0) || Float.isInfinite(temperature)) {
+            throw new IllegalArgumentException("temperature must be positive and finite, got " + temperature);
+        }
+        Reduction reduction = requireNonNull(options.reduction(), "reduction");
+        L labels = options.labels() == null ? null : ownLabels(options.labels(), "labels", sh.rows());
+        float cap = softCap(options.softCap());
+        float weightHard = options.weightHard();
+        float weightSoft = options.weightSoft();
+        if (!(weightHard >= 0) || !(weightSoft >= 0) || Float.isInfinite(weightHard) || Float.isInfinite(weightSoft)) {
+            throw new IllegalArgumentException("hardLoss weights must be finite and >= 0, got weightHard "
+                    + weightHard + ", weightSoft " + weightSoft);
+        }
+        if (weightHard == 0f && weightSoft != 1f) {
+            throw new IllegalArgumentException("hardLoss(0, " + weightSoft + "): without a hard loss the soft loss "
+                    + "is not weighted (scale its gradients yourself); give weightHard > 0");
+        }
+        if (weightHard != 0f) {
+            if (labels == null) {
+                throw new IllegalArgumentException("hardLoss needs the labels: set them with ignore(labels, "
+                        + "ignoreIndex)");
+            }
+            labels.requireInRange("labels", sw.rows(), options.ignoreIndex());
+        }
+        int chunkRows = chunking.rowsPerChunk(sh.rows(), Math.min(sh.cols(), th.cols()), sw.rows());
+        return loss(sh.rows(), reduction, List.of(sh, sw), (value, grads) -> new FusedLinear<>(this,
+                reduction == Reduction.NONE).distillation(sh, sw, th, tw, labels, options.ignoreIndex(), temperature,
+                options.reverse(), reduction, cap, weightHard, weightSoft, chunkRows, value, grads.get(0),
+                grads.get(1)));
+    }
+
+    private static void requireSameHiddenSize(String a, AbstractTensor hidden, String b, AbstractTensor weight) {
+        if (hidden.cols() != weight.cols()) {
+            throw new IllegalArgumentException(a + " " + hidden.shape() + " and " + b + " " + weight.shape()
+                    + " must have the same number of columns (the hidden size): " + b + " is [vocabulary, hidden], "
+                    + "as torch.nn.Linear stores it");
+        }
     }
 }

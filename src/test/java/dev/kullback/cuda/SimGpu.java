@@ -309,6 +309,31 @@ public final class SimGpu implements Gpu {
         return Set.copyOf(LAUNCHED);
     }
 
+    /** cublasSgemm on the host ({@link HostSgemm}), every operand's span checked to lie in one live allocation. */
+    @Override
+    public void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha, long a, int lda, long b,
+                      int ldb, float beta, long c, int ldc) {
+        HostSgemm.check(transA, transB, m, n, k, lda, ldb, ldc);
+        synchronized (STREAM) {
+            float[] x = read(a, HostSgemm.extent(transA ? k : m, transA ? m : k, lda));
+            float[] y = read(b, HostSgemm.extent(transB ? n : k, transB ? k : n, ldb));
+            float[] z = read(c, HostSgemm.extent(m, n, ldc));
+            HostSgemm.sgemm(transA, transB, m, n, k, alpha, x, lda, y, ldb, beta, z, ldc);
+            if (z.length > 0) {
+                new Pointer(c).write(0, z, 0, z.length);
+            }
+        }
+    }
+
+    private float[] read(long address, long values) {
+        float[] host = new float[Math.toIntExact(values)];
+        if (values > 0) {
+            checkRange(address, 4 * values);
+            new Pointer(address).read(0, host, 0, host.length);
+        }
+        return host;
+    }
+
     @Override
     public void synchronize() {
         requireUsable();

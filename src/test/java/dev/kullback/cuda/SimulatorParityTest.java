@@ -99,6 +99,12 @@ class SimulatorParityTest extends CudaParityContract {
                 LossParityContract.assertMatchesCpu(simulated, c, shape[0], shape[1], true);
             }
         }
+        // soft_cap.cu (its parity: SoftCapTest, FusedLinearTest)
+        try (dev.kullback.Tensor x = simulated.upload(new float[] {1f, -3f, 2f}, 1, 3);
+             dev.kullback.Labels y = simulated.uploadLabels(new int[] {2});
+             dev.kullback.Loss loss = simulated.crossEntropy(x, y, dev.kullback.CrossEntropy.options().softCap(2f))) {
+            assertTrue(Float.isFinite(loss.value().item()));
+        }
     }
 
     /** The vocabulary-parallel kernels, as one rank (VocabParallelLossTest runs N ranks). */
