@@ -158,21 +158,21 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
 // takes these for float4-aligned logits and gradient (cols % 4 == 0, 16-byte aligned), as log_softmax.cu's:
 //   ce_rows_warp_cached<K> (cols <= 128 K), ce_rows_block_cached (cols <= 32 blockDim.x), and for few or long
 //   rows the pair ce_chunk_stats (each chunk's max and sum of exp) + ce_chunk_write (combines a row's partials in
-//   chunk order, writes the chunk's gradient; chunk 0 writes the row's loss).
+//   chunk order, writes the chunk's gradient; the chunk holding the label writes the row's loss).
 // Same formulas as ce_row with smoothing 0: loss = -w_y log p_y + zLoss lse², grad = w_y (p - onehot(y)) kCe +
 // 2 zLoss lse p kZ. p = exp(log p): one exp per element in each of the two passes over the registers.
 // ---------------------------------------------------------------------------------------------
 #include "tiles.cuh"
 
 // The row's label weight (NaN for a label outside [0, C)), and its loss from the softmax statistics; the loss is
-// computed by one thread at the end, which reads z_y and the divisors then (fewer live registers beside the tile).
+// computed at the end by the thread whose registers hold z_y (the logits in memory may be under the gradient's writes:
+// an in-place gradient), which reads the divisors then (fewer live registers beside the tile).
 __device__ __forceinline__ float ce_label_weight(const float* __restrict__ w, unsigned cols, int y) {
     return (y >= 0 && (unsigned)y < cols) ? (w ? w[y] : 1.0f) : NAN;
 }
 
-__device__ __forceinline__ float ce_loss(const float* __restrict__ x, unsigned cols, int y, float wy, float m, float logSum,
-                                         float zLoss, const float* __restrict__ divisors) {
-    const float zy = (y >= 0 && (unsigned)y < cols) ? x[y] : NAN;
+__device__ __forceinline__ float ce_loss(float zy, float wy, float m, float logSum, float zLoss,
+                                         const float* __restrict__ divisors) {
     const float lse = m + logSum;
     const float ce = -wy * ((zy - m) - logSum);
     const float z = zLoss * lse * lse;
@@ -181,11 +181,12 @@ __device__ __forceinline__ float ce_loss(const float* __restrict__ x, unsigned c
 
 // Writes the gradient of the row slice t holds to g (float4 j of the slice is element base + 4 j of the row), slot by
 // slot, so each slot's registers are free once it is stored. The label's element is found once: `hot` = 4 k + c
-// when this thread holds it in slot k, lane c (else -1): one compare with a constant per element.
+// when this thread holds it in slot k, lane c (else -1): one compare with a constant per element. Returns whether this
+// thread holds it, with its logit (from the registers) in zy.
 template <int K>
-__device__ __forceinline__ void ce_gradient(const Tile<K>& t, float4* __restrict__ g, unsigned n, unsigned base, int y,
+__device__ __forceinline__ bool ce_gradient(const Tile<K>& t, float4* __restrict__ g, unsigned n, unsigned base, int y,
                                             float wy, float m, float logSum, float zLoss, const float* __restrict__ divisors,
-                                            unsigned tid, unsigned nthreads) {
+                                            unsigned tid, unsigned nthreads, float& zy) {
     int hot = -1;
     if (y >= 0 && (unsigned)y >= base) {  // 32-bit: a row has fewer than 2^31 columns
         const unsigned rel = (unsigned)y - base, j = rel >> 2;
@@ -206,7 +207,12 @@ __device__ __forceinline__ void ce_gradient(const Tile<K>& t, float4* __restrict
         const unsigned j = tid + k * nthreads;
         if (j < n) g[j] = make_float4(grad(t.v[k].x, 4 * k), grad(t.v[k].y, 4 * k + 1), grad(t.v[k].z, 4 * k + 2),
                                       grad(t.v[k].w, 4 * k + 3));
+        if (hot >> 2 == k) {
+            const int c = hot & 3;
+            zy = c == 0 ? t.v[k].x : c == 1 ? t.v[k].y : c == 2 ? t.v[k].z : t.v[k].w;
+        }
     }
+    return hot >= 0;
 }
 
 template <bool kBlock, int K>
@@ -229,8 +235,10 @@ __device__ __forceinline__ void ce_cached_row(const float* __restrict__ x, const
         s += (expf(t.v[k].x - m) + expf(t.v[k].y - m)) + (expf(t.v[k].z - m) + expf(t.v[k].w - m));
     const float logSum = logf(group_sum<kBlock>(s));
     const float wy = ce_label_weight(w, cols, y);
-    ce_gradient<K>(t, reinterpret_cast<float4*>(g), n, 0, y, wy, m, logSum, zLoss, divisors, tid, nthreads);
-    if (tid == 0) rowLoss[row] = ce_loss(x, cols, y, wy, m, logSum, zLoss, divisors);
+    float zy;
+    if (ce_gradient<K>(t, reinterpret_cast<float4*>(g), n, 0, y, wy, m, logSum, zLoss, divisors, tid, nthreads, zy))
+        rowLoss[row] = ce_loss(zy, wy, m, logSum, zLoss, divisors);
+    else if (tid == 0 && !(y >= 0 && (unsigned)y < cols)) rowLoss[row] = NAN;  // a label no thread holds
 }
 
 template <int K>
@@ -294,7 +302,9 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
     const float wy = ce_label_weight(weights, cols, y);
     Tile<kTileK> t;
     t.load(reinterpret_cast<const float4*>(logits) + c.first, c.n, threadIdx.x, blockDim.x, -INFINITY);
-    ce_gradient<kTileK>(t, g4, c.n, 4 * (unsigned)(c.first - offset / 4), y, wy, st.m, logSum, zLoss, divisors,
-                        threadIdx.x, blockDim.x);
-    if (first && threadIdx.x == 0) rowLoss[c.row] = ce_loss(logits + offset, cols, y, wy, st.m, logSum, zLoss, divisors);
+    float zy;
+    if (ce_gradient<kTileK>(t, g4, c.n, 4 * (unsigned)(c.first - offset / 4), y, wy, st.m, logSum, zLoss, divisors,
+                            threadIdx.x, blockDim.x, zy))
+        rowLoss[c.row] = ce_loss(zy, wy, st.m, logSum, zLoss, divisors);  // the chunk holding z_y, in registers
+    else if (first && threadIdx.x == 0 && !(y >= 0 && (unsigned)y < cols)) rowLoss[c.row] = NAN;
 }

@@ -69,6 +69,47 @@ class InPlaceTest {
         }
     }
 
+    static Stream<Arguments> tileCases() {
+        List<Arguments> out = new ArrayList<>();
+        for (Device d : TestDevices.all()) {
+            // CUDA's rows-in-registers kernels (no smoothing, 4-aligned rows): one warp a row (128, 1024 columns),
+            // one block a row (4096), and a long row cut into chunks over two kernels (8192 columns, 2 rows)
+            for (int[] shape : new int[][] {{64, 128}, {16, 1024}, {4, 4096}, {2, 8192}}) {
+                out.add(Arguments.of(d, shape[0], shape[1]));
+            }
+        }
+        return out.stream();
+    }
+
+    /**
+     * Without label smoothing (the kernels that hold a row in registers on CUDA): the target logit must be taken
+     * before any thread or block writes the gradient over it. Labels sit in the first thread's elements, at the end
+     * of the row and in every chunk, where a late read of the logits would see the gradient.
+     */
+    @ParameterizedTest(name = "{0} [{1}, {2}]", autoCloseArguments = false)
+    @MethodSource("tileCases")
+    void crossEntropyInPlaceIsBitwiseOutOfPlaceWithoutSmoothing(Device device, int rows, int cols) {
+        Random random = new Random(rows * 31L + cols);
+        float[] x = FusedLinearTest.values(random, rows * cols, 3f);
+        int[] spots = {0, 1, 2, 3, cols - 1, cols / 2, cols / 2 + 5, 4, cols - 4};
+        int[] y = new int[rows];
+        for (int r = 0; r < rows; r++) {
+            y[r] = spots[r % spots.length];
+        }
+        for (Reduction reduction : new Reduction[] {Reduction.NONE, Reduction.MEAN}) {
+            try (Labels labels = device.uploadLabels(y);
+                 Tensor logits = device.upload(x, rows, cols);
+                 Tensor logits2 = device.upload(x, rows, cols)) {
+                CrossEntropy options = CrossEntropy.options().reduction(reduction).zLoss(1e-3f);
+                try (Loss out = device.crossEntropy(logits, labels, options);
+                     Loss in = device.crossEntropy(logits2, labels, options.inPlace(true))) {
+                    assertArrayEquals(out.value().toArray(), in.value().toArray(), reduction + " value");
+                    assertArrayEquals(out.gradient().toArray(), in.gradient().toArray(), reduction + " gradient");
+                }
+            }
+        }
+    }
+
     private static long live(Device device) {
         return device instanceof CudaDevice ? ((CudaDevice) device).liveBytes() : 0;
     }
