@@ -66,6 +66,8 @@ public final class JCudaGpu implements Gpu {
     public static final String PTX_TARGET = "sm_75";
     /** The oldest CUDA version whose driver JIT-compiles PTX ISA {@link #PTX_ISA}. */
     public static final String MIN_DRIVER_CUDA = "12.0";
+    /** The module loaded when a device opens, to learn whether the driver takes the shipped PTX: the smallest one. */
+    static final String PROBE_MODULE = "soft_cap";
 
     private final int ordinal;
     private final CUdevice device = new CUdevice();
@@ -103,6 +105,15 @@ public final class JCudaGpu implements Gpu {
                 CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR) + attribute(
                 CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR) + ", driver "
                 + driverVersion() + ")";
+        // Whether the driver takes the shipped PTX (its ISA version and sm target) must be known before a device is
+        // handed out, so that Devices.best() can fall back with the reason: one small module is loaded now, the
+        // others on their first launch.
+        try {
+            module(PROBE_MODULE);
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
     }
 
     /** Opens CUDA device {@code ordinal}; throws with the reason when the driver or device is unusable. */
@@ -232,18 +243,24 @@ public final class JCudaGpu implements Gpu {
         return new Kernel(module, kernel);
     }
 
+    /** The module {@code name}, loaded (the driver JIT-compiling its PTX) and its entries' parameters read once. */
+    private CUmodule module(String name) {
+        CUmodule loaded = modules.get(name);
+        if (loaded == null) {
+            loaded = new CUmodule();
+            byte[] ptx = readPtx(name);
+            check(cuModuleLoadDataEx(loaded, Pointer.to(ptx), 0, new int[0], Pointer.to(new int[0])),
+                    "cuModuleLoadDataEx(" + name + ".ptx)");
+            modules.put(name, loaded);
+            entryParams.put(name, PtxParams.of(new String(ptx, StandardCharsets.US_ASCII)));
+        }
+        return loaded;
+    }
+
     /** The kernel's CUfunction, loading its module on first use. Caller holds this object's lock. */
     private CUfunction resolve(Kernel kernel) {
         if (kernel.function == null) {
-            CUmodule loaded = modules.get(kernel.module);
-            if (loaded == null) {
-                loaded = new CUmodule();
-                byte[] ptx = readPtx(kernel.module);
-                check(cuModuleLoadDataEx(loaded, Pointer.to(ptx), 0, new int[0], Pointer.to(new int[0])),
-                        "cuModuleLoadDataEx(" + kernel.module + ".ptx)");
-                modules.put(kernel.module, loaded);
-                entryParams.put(kernel.module, PtxParams.of(new String(ptx, StandardCharsets.US_ASCII)));
-            }
+            CUmodule loaded = module(kernel.module);
             CUfunction function = new CUfunction();
             check(cuModuleGetFunction(function, loaded, kernel.kernel), "cuModuleGetFunction(" + kernel.name + ")");
             kernel.params = entryParams.get(kernel.module).get(kernel.kernel);

@@ -23,7 +23,7 @@ class ShimConfigurationTest {
         assertTrue(out.contains("gpu=false"), out);
         assertTrue(out.contains("reason=no usable GPU: kullback's kernels are PTX ISA 8.0 for sm_75, which needs an "
                 + "NVIDIA driver for CUDA 12.0 or newer; the installed driver supports CUDA 11.8 (cuDriverGetVersion "
-                + "11080): update the driver (cuModuleLoadDataEx(log_softmax.ptx) failed: "
+                + "11080): update the driver (cuModuleLoadDataEx(soft_cap.ptx) failed: "
                 + "CUDA_ERROR_UNSUPPORTED_PTX_VERSION)"), out);
         assertTrue(out.contains(CPU_RESULT), "the CPU device answers instead: " + out);
     }
