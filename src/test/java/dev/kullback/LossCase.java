@@ -40,6 +40,7 @@ public final class LossCase {
     public float beta;
     public boolean bits;
     public boolean standard;
+    public boolean edges;
 
     /** Inputs, made on first use from a seed derived from the description. */
     private float[][] inputs;
@@ -97,6 +98,12 @@ public final class LossCase {
         return this;
     }
 
+    /** Edge values in the generated inputs: see {@link #withEdges}. */
+    public LossCase edges(boolean e) {
+        edges = e;
+        return this;
+    }
+
     /** Replaces the generated inputs (each [rows, cols], in the order of the call's tensor arguments). */
     public LossCase inputs(float[]... in) {
         inputs = in;
@@ -138,7 +145,7 @@ public final class LossCase {
             default:
                 break;
         }
-        return sb.toString();
+        return edges ? sb.append(" edges").toString() : sb.toString();
     }
 
     // ---- inputs ----------------------------------------------------------------------------------------
@@ -188,8 +195,60 @@ public final class LossCase {
                 default:
                     throw new AssertionError(op);
             }
+            if (edges) {
+                withEdges(inputs);
+            }
         }
         return inputs;
+    }
+
+    /**
+     * With {@link #edges} (and more than 2 columns), every row but row 1: a column that is -inf in every logit input
+     * (a masked vocabulary entry; its soft target 0), a +1000 and a -1000 logit; Keras predictions outside [1e-7, 1]
+     * (0, 1.5, -0.25); log-variances of +-8.
+     */
+    private void withEdges(float[][] in) {
+        int rows = shape.rows();
+        int cols = shape.cols();
+        if (cols <= 2) {
+            return;
+        }
+        for (int r = 0; r < rows; r++) {
+            if (r == 1) {
+                continue;
+            }
+            int o = r * cols;
+            int mid = o + cols / 2;
+            switch (op) {
+                case DISTILLATION: case JSD: case SYMMETRIC_KL:
+                    in[1][mid] = Float.NEGATIVE_INFINITY;
+                    in[1][o + 1] = -1000f;
+                    // fall through: the first logits get the rest
+                case CROSS_ENTROPY: case ENTROPY: case SOFT_CROSS_ENTROPY:
+                    in[0][mid] = Float.NEGATIVE_INFINITY;
+                    in[0][o + cols - 1] = 1000f;
+                    if (r == 0) {
+                        in[0][o + 1] = -1000f;
+                    }
+                    if (op == Op.SOFT_CROSS_ENTROPY) {
+                        in[1][mid] = 0f;
+                    }
+                    break;
+                case KERAS_KL:
+                    in[1][o] = 0f;
+                    in[1][o + 1] = 1.5f;
+                    in[1][mid] = -0.25f;
+                    break;
+                case GAUSSIAN_KL:
+                    for (int k = 1; k < in.length; k += 2) {
+                        in[k][o + cols - 1] = 8f;
+                        in[k][o + 1] = -8f;
+                    }
+                    break;
+                default:
+                    throw new AssertionError(op);
+            }
+        }
     }
 
     /** The row labels, or null (NO_LABELS, or an op without labels). */
@@ -202,6 +261,9 @@ public final class LossCase {
             labels = new int[shape.rows()];
             for (int r = 0; r < labels.length; r++) {
                 labels[r] = rnd.nextInt(shape.cols());
+                if (edges && r != 1 && shape.cols() > 2 && labels[r] == shape.cols() / 2) {
+                    labels[r] = 0;         // not the masked class: its -inf logit would make the row's loss inf
+                }
                 if (ignore == Ignore.ALL || ignore == Ignore.SOME && r % 3 == 1) {
                     labels[r] = -100;
                 }
@@ -427,6 +489,33 @@ public final class LossCase {
             }
             Approx.assertClose(what + ": gradient " + k, e, actual.grads()[k], cols, tol);
         }
+    }
+
+    /**
+     * The reference with every non-finite entry (where edge values make the float64 formulas NaN or infinite) set to
+     * 0, for use as a scale only: where it is 0 an element is held to {@link #REL} of itself.
+     */
+    public static LossReference.Result finiteScale(LossReference.Result r) {
+        double[][] grads = new double[r.grads().length][];
+        for (int k = 0; k < grads.length; k++) {
+            grads[k] = finite(r.grads()[k]);
+        }
+        double[][] gm = null;
+        if (r.gradMagnitude() != null) {
+            gm = new double[r.gradMagnitude().length][];
+            for (int k = 0; k < gm.length; k++) {
+                gm[k] = finite(r.gradMagnitude()[k]);
+            }
+        }
+        return new LossReference.Result(finite(r.value()), grads, finite(r.valueMagnitude()), gm);
+    }
+
+    private static double[] finite(double[] x) {
+        double[] out = x.clone();
+        for (int i = 0; i < out.length; i++) {
+            out[i] = Double.isFinite(out[i]) ? out[i] : 0;
+        }
+        return out;
     }
 
     /** The reference as float32 arrays, to compare with like an expected answer. */

@@ -431,6 +431,9 @@ public final class LossReference {
         double[] gv1 = new double[rows * cols];
         double[] gm2 = new double[rows * cols];
         double[] gv2 = new double[rows * cols];
+        double[] mm = new double[rows * cols];
+        double[] mv1 = new double[rows * cols];
+        double[] mv2 = new double[rows * cols];
         for (int r = 0; r < rows; r++) {
             double loss = 0;
             double mag = 0;
@@ -448,11 +451,15 @@ public final class LossReference {
                 gv1[i] = 0.5 * (Math.exp(v1 - v2) - 1) / gdiv;
                 gm2[i] = -d * Math.exp(-v2) / gdiv;
                 gv2[i] = 0.5 * (1 - (Math.exp(v1) + d * d) * Math.exp(-v2)) / gdiv;
+                // the size of the terms each gradient is the difference of, for tolerances
+                mm[i] = (Math.abs(m1) + Math.abs(m2)) * Math.exp(-v2) / gdiv;
+                mv1[i] = 0.5 * (Math.exp(v1 - v2) + 1) / gdiv;
+                mv2[i] = 0.5 * (1 + (Math.exp(v1) + d * d) * Math.exp(-v2)) / gdiv;
             }
             rowLoss[r] = loss;
             rowMag[r] = mag;
         }
-        return standard ? finish(reduction, rowLoss, rowMag, divisor, gm1, gv1)
-                : finish(reduction, rowLoss, rowMag, divisor, gm1, gv1, gm2, gv2);
+        return standard ? finish(reduction, rowLoss, rowMag, divisor, gm1, gv1).withGradMagnitude(mm, mv1)
+                : finish(reduction, rowLoss, rowMag, divisor, gm1, gv1, gm2, gv2).withGradMagnitude(mm, mv1, mm, mv2);
     }
 }
