@@ -8,7 +8,7 @@ import java.util.Random;
 
 /**
  * One loss call with all of its options and reproducible inputs, runnable three ways: on a {@link Device}, with
- * {@link TorchOracle} (float32 PyTorch) and with {@link LossReference} (float64). The parity, reference and
+ * {@link TorchOracle} (float32 PyTorch) and with {@link Reference} (float64). The parity, reference and
  * property tests are all built from these.
  */
 public final class LossCase {
@@ -421,31 +421,31 @@ public final class LossCase {
     }
 
     /** The float64 reference. */
-    public LossReference.Result reference() {
+    public Reference.Result reference() {
         float[][] in = inputs();
         int rows = shape.rows();
         int cols = shape.cols();
         switch (op) {
             case DISTILLATION:
-                return LossReference.distillation(in[0], in[1], rows, cols, temperature, reverse, reduction, labels(),
+                return Reference.distillation(in[0], in[1], rows, cols, temperature, reverse, reduction, labels(),
                         ignoreIndex());
             case CROSS_ENTROPY:
-                return LossReference.crossEntropy(in[0], rows, cols, labels() == null ? new int[rows] : labels(),
+                return Reference.crossEntropy(in[0], rows, cols, labels() == null ? new int[rows] : labels(),
                         weightValues(), reduction, ignoreIndex(), smoothing, zLoss);
             case SOFT_CROSS_ENTROPY:
-                return LossReference.softCrossEntropy(in[0], in[1], rows, cols, weightValues(), reduction, smoothing,
+                return Reference.softCrossEntropy(in[0], in[1], rows, cols, weightValues(), reduction, smoothing,
                         zLoss);
             case JSD:
-                return LossReference.jsd(in[0], in[1], rows, cols, beta, reduction);
+                return Reference.jsd(in[0], in[1], rows, cols, beta, reduction);
             case SYMMETRIC_KL:
-                return LossReference.symmetricKl(in[0], in[1], rows, cols, reduction);
+                return Reference.symmetricKl(in[0], in[1], rows, cols, reduction);
             case ENTROPY:
-                return LossReference.entropy(in[0], rows, cols, reduction);
+                return Reference.entropy(in[0], rows, cols, reduction);
             case KERAS_KL:
-                return LossReference.kerasKl(in[0], in[1], rows, cols, reduction, bits);
+                return Reference.kerasKl(in[0], in[1], rows, cols, reduction, bits);
             case GAUSSIAN_KL:
-                return standard ? LossReference.gaussianKl(in[0], in[1], null, null, rows, cols, reduction)
-                        : LossReference.gaussianKl(in[0], in[1], in[2], in[3], rows, cols, reduction);
+                return standard ? Reference.gaussianKl(in[0], in[1], null, null, rows, cols, reduction)
+                        : Reference.gaussianKl(in[0], in[1], in[2], in[3], rows, cols, reduction);
             default:
                 throw new AssertionError(op);
         }
@@ -465,7 +465,7 @@ public final class LossCase {
      * element within REL of itself plus OF_MAGNITUDE of the largest |gradient| of its row (so an ignored row, whose
      * gradient is all zeros, must be exactly zero).
      */
-    public static void assertMatches(String what, Out expected, Out actual, LossReference.Result ref, int cols) {
+    public static void assertMatches(String what, Out expected, Out actual, Reference.Result ref, int cols) {
         double[] vt = new double[expected.value().length];
         for (int i = 0; i < vt.length; i++) {
             vt[i] = REL * Math.abs(expected.value()[i]) + OF_MAGNITUDE * ref.valueMagnitude()[i] + 1e-30;
@@ -495,7 +495,7 @@ public final class LossCase {
      * The reference with every non-finite entry (where edge values make the float64 formulas NaN or infinite) set to
      * 0, for use as a scale only: where it is 0 an element is held to {@link #REL} of itself.
      */
-    public static LossReference.Result finiteScale(LossReference.Result r) {
+    public static Reference.Result finiteScale(Reference.Result r) {
         double[][] grads = new double[r.grads().length][];
         for (int k = 0; k < grads.length; k++) {
             grads[k] = finite(r.grads()[k]);
@@ -507,7 +507,7 @@ public final class LossCase {
                 gm[k] = finite(r.gradMagnitude()[k]);
             }
         }
-        return new LossReference.Result(finite(r.value()), grads, finite(r.valueMagnitude()), gm);
+        return new Reference.Result(finite(r.value()), grads, finite(r.valueMagnitude()), gm);
     }
 
     private static double[] finite(double[] x) {
@@ -519,7 +519,7 @@ public final class LossCase {
     }
 
     /** The reference as float32 arrays, to compare with like an expected answer. */
-    public static Out toFloat(LossReference.Result r) {
+    public static Out toFloat(Reference.Result r) {
         float[][] g = new float[r.grads().length][];
         for (int k = 0; k < g.length; k++) {
             g[k] = toFloat(r.grads()[k]);

@@ -6,7 +6,7 @@ import dev.kullback.Devices;
 import dev.kullback.LossCase;
 import dev.kullback.LossCase.Ignore;
 import dev.kullback.LossCase.Op;
-import dev.kullback.LossReference;
+import dev.kullback.Reference;
 import dev.kullback.Reduction;
 import dev.kullback.Shape;
 import java.util.ArrayList;
@@ -20,7 +20,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Every loss of the CUDA device (value and every gradient), every option, on a grid of shapes that reaches every
  * launch branch (warp per row and block per row with each block size, float4 bodies and scalar tails), against the
- * float64 {@link LossReference} and the CPU device (which LossTorchParityTest holds to PyTorch too). The cases are
+ * float64 {@link Reference} and the CPU device (which LossTorchParityTest holds to PyTorch too). The cases are
  * the catalog's ({@link LossCase}); edge data (rows = 3, {@link LossCase#edges}): a column that is -inf in both
  * logits (a masked vocabulary entry), +-1000 logits, out-of-range probabilities, extreme log-variances.
  * A subclass supplies the CUDA device: a real GPU, or the host simulator.
@@ -80,7 +80,7 @@ abstract class LossParityContract {
         String what = c + " " + lc;
         LossCase.Out expected = lc.run(Devices.cpu());
         LossCase.Out actual = lc.run(cuda);
-        LossReference.Result ref = lc.reference();
+        Reference.Result ref = lc.reference();
         if (!edges) {
             LossCase.assertMatches(what + " vs float64 reference", LossCase.toFloat(ref), actual, ref, cols);
         }
