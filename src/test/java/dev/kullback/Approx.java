@@ -35,6 +35,27 @@ public final class Approx {
         assertClose(what, expected, actual, cols, tol);
     }
 
+    /**
+     * |actual - expected| <= rel * |expected| + ofRow * (the largest finite |expected| of its row of cols): relative to
+     * the row's scale, with no absolute floor, so gradients divided by rows · cols are held as tightly as undivided.
+     */
+    public static void assertCloseToRowScale(String what, float[] expected, float[] actual, int cols, double rel,
+                                             double ofRow) {
+        double[] tol = new double[expected.length];
+        for (int r = 0; r * cols < expected.length; r++) {
+            double max = 0;
+            for (int i = r * cols; i < (r + 1) * cols; i++) {
+                if (Float.isFinite(expected[i])) {
+                    max = Math.max(max, Math.abs(expected[i]));
+                }
+            }
+            for (int i = r * cols; i < (r + 1) * cols; i++) {
+                tol[i] = Double.isFinite(expected[i]) ? rel * Math.abs(expected[i]) + ofRow * max : 0;
+            }
+        }
+        assertClose(what, expected, actual, cols, tol);
+    }
+
     /** |actual[i] - expected[i]| <= tol[i], elementwise. */
     public static void assertClose(String what, float[] expected, float[] actual, int cols, double[] tol) {
         if (actual == null) {
