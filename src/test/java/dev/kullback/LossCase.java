@@ -466,9 +466,26 @@ public final class LossCase {
      * gradient is all zeros, must be exactly zero).
      */
     public static void assertMatches(String what, Out expected, Out actual, Reference.Result ref, int cols) {
+        assertMatches(what, expected, actual, ref, cols, null);
+    }
+
+    /** A suite's own earlier tolerance of an element (output 0: the value, k + 1: gradient k), as a ceiling. */
+    public interface Ceiling {
+        double of(int output, float expected);
+    }
+
+    /**
+     * {@link #assertMatches(String, Out, Out, Reference.Result, int)}, each tolerance no larger than
+     * {@code ceiling}'s (null: none): for suites whose earlier tolerances must not be loosened.
+     */
+    public static void assertMatches(String what, Out expected, Out actual, Reference.Result ref, int cols,
+                                     Ceiling ceiling) {
         double[] vt = new double[expected.value().length];
         for (int i = 0; i < vt.length; i++) {
             vt[i] = REL * Math.abs(expected.value()[i]) + OF_MAGNITUDE * ref.valueMagnitude()[i] + 1e-30;
+            if (ceiling != null) {
+                vt[i] = Math.min(vt[i], ceiling.of(0, expected.value()[i]));
+            }
         }
         Approx.assertClose(what + ": value", expected.value(), actual.value(), 1, vt);
         assertEquals(expected.grads().length, actual.grads().length, what + ": gradient count");
@@ -485,6 +502,9 @@ public final class LossCase {
                     int i = r * cols + c;
                     tol[i] = REL * Math.abs(e[i]) + OF_MAGNITUDE * max
                             + (ref.gradMagnitude() == null ? 0 : OF_TERMS * ref.gradMagnitude()[k][i]);
+                    if (ceiling != null) {
+                        tol[i] = Math.min(tol[i], ceiling.of(k + 1, e[i]));
+                    }
                 }
             }
             Approx.assertClose(what + ": gradient " + k, e, actual.grads()[k], cols, tol);

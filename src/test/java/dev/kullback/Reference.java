@@ -652,8 +652,8 @@ public final class Reference {
                 gv1[i] = 0.5 * (Math.exp(v1 - v2) - 1) / gdiv;
                 gm2[i] = -d * Math.exp(-v2) / gdiv;
                 gv2[i] = 0.5 * (1 - (Math.exp(v1) + d * d) * Math.exp(-v2)) / gdiv;
-                // the size of the terms each gradient is the difference of, for tolerances
-                mm[i] = (Math.abs(m1) + Math.abs(m2)) * Math.exp(-v2) / gdiv;
+                // the logvar gradients are differences of terms of about 1: their size, for tolerances
+                mm[i] = 0;   // a product (no cancellation): held to its own size and its row's
                 mv1[i] = 0.5 * (Math.exp(v1 - v2) + 1) / gdiv;
                 mv2[i] = 0.5 * (1 + (Math.exp(v1) + d * d) * Math.exp(-v2)) / gdiv;
             }
