@@ -9,7 +9,7 @@
 # Usage: scripts/build-ptx.sh [OUT_DIR]    (default: src/main/resources/dev/kullback/ptx)
 # Env:   NVCC, PTXAS (default: nvcc, ptxas on PATH).
 # The output is deterministic (same compiler, same bytes): no -lineinfo, no paths, no timestamps;
-# nvcc's header comment names only the compiler version. scripts/check-ptx.sh relies on that.
+# nvcc's header comment names only the compiler version. ci/check-ptx.sh relies on that.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

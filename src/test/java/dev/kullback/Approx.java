@@ -35,6 +35,28 @@ public final class Approx {
         assertClose(what, expected, actual, cols, tol);
     }
 
+    /**
+     * |actual - expected| <= rel * |expected| + abs * min(1, the largest finite |expected| of its row of cols): an
+     * absolute term relative to the row's scale where that is below 1, so gradients divided by rows · cols are held
+     * as tightly as undivided ones, and never looser than {@code abs} alone.
+     */
+    public static void assertCloseToRowScale(String what, float[] expected, float[] actual, int cols, double rel,
+                                             double abs) {
+        double[] tol = new double[expected.length];
+        for (int r = 0; r * cols < expected.length; r++) {
+            double max = 0;
+            for (int i = r * cols; i < (r + 1) * cols; i++) {
+                if (Float.isFinite(expected[i])) {
+                    max = Math.max(max, Math.abs(expected[i]));
+                }
+            }
+            for (int i = r * cols; i < (r + 1) * cols; i++) {
+                tol[i] = Double.isFinite(expected[i]) ? rel * Math.abs(expected[i]) + abs * Math.min(1, max) : 0;
+            }
+        }
+        assertClose(what, expected, actual, cols, tol);
+    }
+
     /** |actual[i] - expected[i]| <= tol[i], elementwise. */
     public static void assertClose(String what, float[] expected, float[] actual, int cols, double[] tol) {
         if (actual == null) {

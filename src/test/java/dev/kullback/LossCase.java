@@ -8,7 +8,7 @@ import java.util.Random;
 
 /**
  * One loss call with all of its options and reproducible inputs, runnable three ways: on a {@link Device}, with
- * {@link TorchOracle} (float32 PyTorch) and with {@link LossReference} (float64). The parity, reference and
+ * {@link TorchOracle} (float32 PyTorch) and with {@link Reference} (float64). The parity, reference and
  * property tests are all built from these.
  */
 public final class LossCase {
@@ -40,6 +40,7 @@ public final class LossCase {
     public float beta;
     public boolean bits;
     public boolean standard;
+    public boolean edges;
 
     /** Inputs, made on first use from a seed derived from the description. */
     private float[][] inputs;
@@ -97,6 +98,12 @@ public final class LossCase {
         return this;
     }
 
+    /** Edge values in the generated inputs: see {@link #withEdges}. */
+    public LossCase edges(boolean e) {
+        edges = e;
+        return this;
+    }
+
     /** Replaces the generated inputs (each [rows, cols], in the order of the call's tensor arguments). */
     public LossCase inputs(float[]... in) {
         inputs = in;
@@ -141,7 +148,7 @@ public final class LossCase {
             default:
                 break;
         }
-        return sb.toString();
+        return edges ? sb.append(" edges").toString() : sb.toString();
     }
 
     // ---- inputs ----------------------------------------------------------------------------------------
@@ -192,8 +199,60 @@ public final class LossCase {
                 default:
                     throw new AssertionError(op);
             }
+            if (edges) {
+                withEdges(inputs);
+            }
         }
         return inputs;
+    }
+
+    /**
+     * With {@link #edges} (and more than 2 columns), every row but row 1: a column that is -inf in every logit input
+     * (a masked vocabulary entry; its soft target 0), a +1000 and a -1000 logit; Keras predictions outside [1e-7, 1]
+     * (0, 1.5, -0.25); log-variances of +-8.
+     */
+    private void withEdges(float[][] in) {
+        int rows = shape.rows();
+        int cols = shape.cols();
+        if (cols <= 2) {
+            return;
+        }
+        for (int r = 0; r < rows; r++) {
+            if (r == 1) {
+                continue;
+            }
+            int o = r * cols;
+            int mid = o + cols / 2;
+            switch (op) {
+                case DISTILLATION: case JSD: case SYMMETRIC_KL: case TVD:
+                    in[1][mid] = Float.NEGATIVE_INFINITY;
+                    in[1][o + 1] = -1000f;
+                    // fall through: the first logits get the rest
+                case CROSS_ENTROPY: case ENTROPY: case SOFT_CROSS_ENTROPY:
+                    in[0][mid] = Float.NEGATIVE_INFINITY;
+                    in[0][o + cols - 1] = 1000f;
+                    if (r == 0) {
+                        in[0][o + 1] = -1000f;
+                    }
+                    if (op == Op.SOFT_CROSS_ENTROPY) {
+                        in[1][mid] = 0f;
+                    }
+                    break;
+                case KERAS_KL:
+                    in[1][o] = 0f;
+                    in[1][o + 1] = 1.5f;
+                    in[1][mid] = -0.25f;
+                    break;
+                case GAUSSIAN_KL:
+                    for (int k = 1; k < in.length; k += 2) {
+                        in[k][o + cols - 1] = 8f;
+                        in[k][o + 1] = -8f;
+                    }
+                    break;
+                default:
+                    throw new AssertionError(op);
+            }
+        }
     }
 
     /** The row labels, or null (NO_LABELS, or an op without labels). */
@@ -206,6 +265,9 @@ public final class LossCase {
             labels = new int[shape.rows()];
             for (int r = 0; r < labels.length; r++) {
                 labels[r] = rnd.nextInt(shape.cols());
+                if (edges && r != 1 && shape.cols() > 2 && labels[r] == shape.cols() / 2) {
+                    labels[r] = 0;         // not the masked class: its -inf logit would make the row's loss inf
+                }
                 if (ignore == Ignore.ALL || ignore == Ignore.SOME && r % 3 == 1) {
                     labels[r] = -100;
                 }
@@ -369,33 +431,33 @@ public final class LossCase {
     }
 
     /** The float64 reference. */
-    public LossReference.Result reference() {
+    public Reference.Result reference() {
         float[][] in = inputs();
         int rows = shape.rows();
         int cols = shape.cols();
         switch (op) {
             case DISTILLATION:
-                return LossReference.distillation(in[0], in[1], rows, cols, temperature, reverse, reduction, labels(),
+                return Reference.distillation(in[0], in[1], rows, cols, temperature, reverse, reduction, labels(),
                         ignoreIndex());
             case CROSS_ENTROPY:
-                return LossReference.crossEntropy(in[0], rows, cols, labels() == null ? new int[rows] : labels(),
+                return Reference.crossEntropy(in[0], rows, cols, labels() == null ? new int[rows] : labels(),
                         weightValues(), reduction, ignoreIndex(), smoothing, zLoss);
             case SOFT_CROSS_ENTROPY:
-                return LossReference.softCrossEntropy(in[0], in[1], rows, cols, weightValues(), reduction, smoothing,
+                return Reference.softCrossEntropy(in[0], in[1], rows, cols, weightValues(), reduction, smoothing,
                         zLoss);
             case JSD:
-                return LossReference.jsd(in[0], in[1], rows, cols, beta, reduction);
+                return Reference.jsd(in[0], in[1], rows, cols, beta, reduction);
             case SYMMETRIC_KL:
-                return LossReference.symmetricKl(in[0], in[1], rows, cols, reduction);
+                return Reference.symmetricKl(in[0], in[1], rows, cols, reduction);
             case ENTROPY:
-                return LossReference.entropy(in[0], rows, cols, reduction);
+                return Reference.entropy(in[0], rows, cols, reduction);
             case KERAS_KL:
-                return LossReference.kerasKl(in[0], in[1], rows, cols, reduction, bits);
+                return Reference.kerasKl(in[0], in[1], rows, cols, reduction, bits);
             case GAUSSIAN_KL:
-                return standard ? LossReference.gaussianKl(in[0], in[1], null, null, rows, cols, reduction)
-                        : LossReference.gaussianKl(in[0], in[1], in[2], in[3], rows, cols, reduction);
+                return standard ? Reference.gaussianKl(in[0], in[1], null, null, rows, cols, reduction)
+                        : Reference.gaussianKl(in[0], in[1], in[2], in[3], rows, cols, reduction);
             case TVD:
-                return LossReference.tvd(in[0], in[1], rows, cols, reduction, labels(), ignoreIndex());
+                return Reference.tvd(in[0], in[1], rows, cols, reduction, labels(), ignoreIndex());
             default:
                 throw new AssertionError(op);
         }
@@ -415,10 +477,27 @@ public final class LossCase {
      * element within REL of itself plus OF_MAGNITUDE of the largest |gradient| of its row (so an ignored row, whose
      * gradient is all zeros, must be exactly zero).
      */
-    public static void assertMatches(String what, Out expected, Out actual, LossReference.Result ref, int cols) {
+    public static void assertMatches(String what, Out expected, Out actual, Reference.Result ref, int cols) {
+        assertMatches(what, expected, actual, ref, cols, null);
+    }
+
+    /** A suite's own earlier tolerance of an element (output 0: the value, k + 1: gradient k), as a ceiling. */
+    public interface Ceiling {
+        double of(int output, float expected);
+    }
+
+    /**
+     * {@link #assertMatches(String, Out, Out, Reference.Result, int)}, each tolerance no larger than
+     * {@code ceiling}'s (null: none): for suites whose earlier tolerances must not be loosened.
+     */
+    public static void assertMatches(String what, Out expected, Out actual, Reference.Result ref, int cols,
+                                     Ceiling ceiling) {
         double[] vt = new double[expected.value().length];
         for (int i = 0; i < vt.length; i++) {
             vt[i] = REL * Math.abs(expected.value()[i]) + OF_MAGNITUDE * ref.valueMagnitude()[i] + 1e-30;
+            if (ceiling != null) {
+                vt[i] = Math.min(vt[i], ceiling.of(0, expected.value()[i]));
+            }
         }
         Approx.assertClose(what + ": value", expected.value(), actual.value(), 1, vt);
         assertEquals(expected.grads().length, actual.grads().length, what + ": gradient count");
@@ -435,14 +514,44 @@ public final class LossCase {
                     int i = r * cols + c;
                     tol[i] = REL * Math.abs(e[i]) + OF_MAGNITUDE * max
                             + (ref.gradMagnitude() == null ? 0 : OF_TERMS * ref.gradMagnitude()[k][i]);
+                    if (ceiling != null) {
+                        tol[i] = Math.min(tol[i], ceiling.of(k + 1, e[i]));
+                    }
                 }
             }
             Approx.assertClose(what + ": gradient " + k, e, actual.grads()[k], cols, tol);
         }
     }
 
+    /**
+     * The reference with every non-finite entry (where edge values make the float64 formulas NaN or infinite) set to
+     * 0, for use as a scale only: where it is 0 an element is held to {@link #REL} of itself.
+     */
+    public static Reference.Result finiteScale(Reference.Result r) {
+        double[][] grads = new double[r.grads().length][];
+        for (int k = 0; k < grads.length; k++) {
+            grads[k] = finite(r.grads()[k]);
+        }
+        double[][] gm = null;
+        if (r.gradMagnitude() != null) {
+            gm = new double[r.gradMagnitude().length][];
+            for (int k = 0; k < gm.length; k++) {
+                gm[k] = finite(r.gradMagnitude()[k]);
+            }
+        }
+        return new Reference.Result(finite(r.value()), grads, finite(r.valueMagnitude()), gm);
+    }
+
+    private static double[] finite(double[] x) {
+        double[] out = x.clone();
+        for (int i = 0; i < out.length; i++) {
+            out[i] = Double.isFinite(out[i]) ? out[i] : 0;
+        }
+        return out;
+    }
+
     /** The reference as float32 arrays, to compare with like an expected answer. */
-    public static Out toFloat(LossReference.Result r) {
+    public static Out toFloat(Reference.Result r) {
         float[][] g = new float[r.grads().length][];
         for (int k = 0; k < g.length; k++) {
             g[k] = toFloat(r.grads()[k]);

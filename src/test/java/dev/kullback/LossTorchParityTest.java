@@ -18,7 +18,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Every loss, every option combination, forward and every gradient, against PyTorch ({@link TorchOracle}) on the
- * same float32 inputs, on every device; and each device against the float64 {@link LossReference} too. The oracle
+ * same float32 inputs, on every device; and each device against the float64 {@link Reference} too. The oracle
  * itself is checked against the reference ({@link #oracleMatchesReference}), so a disagreement is pinned on the
  * device, PyTorch or the spec.
  *
@@ -33,7 +33,7 @@ class LossTorchParityTest {
 
     private static List<LossCase> cases;
     private static final Map<LossCase, LossCase.Out> ORACLE = new IdentityHashMap<>();
-    private static final Map<LossCase, LossReference.Result> REFERENCE = new IdentityHashMap<>();
+    private static final Map<LossCase, Reference.Result> REFERENCE = new IdentityHashMap<>();
 
     static synchronized List<LossCase> cases() {
         if (cases == null) {
@@ -106,7 +106,7 @@ class LossTorchParityTest {
         return ORACLE.computeIfAbsent(c, LossCase::oracle);
     }
 
-    static synchronized LossReference.Result reference(LossCase c) {
+    static synchronized Reference.Result reference(LossCase c) {
         return REFERENCE.computeIfAbsent(c, LossCase::reference);
     }
 
@@ -128,7 +128,7 @@ class LossTorchParityTest {
     @MethodSource("deviceCases")
     void device(Device d, LossCase c) {
         LossCase.Out actual = c.run(d);
-        LossReference.Result ref = reference(c);
+        Reference.Result ref = reference(c);
         LossCase.assertMatches(d + " " + c + " vs PyTorch", oracle(c), actual, ref, c.shape.cols());
         LossCase.assertMatches(d + " " + c + " vs float64 reference", LossCase.toFloat(ref), actual, ref,
                 c.shape.cols());
@@ -138,7 +138,7 @@ class LossTorchParityTest {
     @ParameterizedTest(name = "oracle {0}")
     @MethodSource("allCases")
     void oracleMatchesReference(LossCase c) {
-        LossReference.Result ref = reference(c);
+        Reference.Result ref = reference(c);
         LossCase.assertMatches("TorchOracle " + c + " vs float64 reference", LossCase.toFloat(ref), oracle(c), ref,
                 c.shape.cols());
     }
@@ -205,7 +205,7 @@ class LossTorchParityTest {
         }
         float temperature = 2;
         TorchOracle.LossOut o = TorchOracle.distillation(sk, tk, s.rows(), kept, temperature, reverse, r, null, 0);
-        LossReference.Result ref = LossReference.distillation(sk, tk, s.rows(), kept, temperature, reverse, r, null, 0);
+        Reference.Result ref = Reference.distillation(sk, tk, s.rows(), kept, temperature, reverse, r, null, 0);
         double scale = r == Reduction.MEAN ? (double) kept / s.cols() : 1;
         try (Scope sc = new Scope()) {
             Tensor a = sc.upload(d, st, s);
@@ -241,7 +241,7 @@ class LossTorchParityTest {
                 for (int i = 0; i < rg[0].length; i++) {
                     rg[0][i] *= scale;
                 }
-                LossReference.Result scaled = new LossReference.Result(ref.value(), rg, mag);
+                Reference.Result scaled = new Reference.Result(ref.value(), rg, mag);
                 LossCase.assertMatches(d + " distillation, masked columns " + s + " " + r,
                         new LossCase.Out(ov, new float[][] {og}), new LossCase.Out(value, new float[][] {gradKept}),
                         scaled, kept);
@@ -274,7 +274,7 @@ class LossTorchParityTest {
             }
         }
         TorchOracle.LossOut o = TorchOracle.entropy(xk, s.rows(), kept, r);
-        LossReference.Result ref = LossReference.entropy(xk, s.rows(), kept, r);
+        Reference.Result ref = Reference.entropy(xk, s.rows(), kept, r);
         try (Scope sc = new Scope(); Loss loss = d.entropy(sc.upload(d, x, s), r)) {
             float[] grad = loss.gradient().toArray();
             float[] gradKept = new float[s.rows() * kept];

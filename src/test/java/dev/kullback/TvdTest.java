@@ -14,7 +14,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Total variation distance on every device against the float64 {@link LossReference}: more rows than one CUDA block
+ * Total variation distance on every device against the float64 {@link Reference}: more rows than one CUDA block
  * has threads (257) and 1000+ rows, on every launch branch (warp per row; block per row of 256, 512 and 1024 threads;
  * on the CPU, rows and chunks in parallel); -inf entries; identical inputs (exactly 0, gradients exactly 0: the
  * subgradient of |x| at 0 is 0); NaN and all -inf rows; bad input. (PyTorch parity: LossTorchParityTest.)
@@ -39,7 +39,7 @@ class TvdTest {
     @ParameterizedTest(autoCloseArguments = false, name = "{0} {1}")
     @MethodSource("devicesAndCases")
     void matchesTheFloat64Reference(Device d, LossCase c) {
-        LossReference.Result ref = c.reference();
+        Reference.Result ref = c.reference();
         LossCase.assertMatches(d + " " + c, LossCase.toFloat(ref), c.run(d), ref, c.shape.cols());
     }
 
@@ -71,7 +71,7 @@ class TvdTest {
         }
         for (Reduction r : new Reduction[] {Reduction.NONE, Reduction.BATCHMEAN}) {
             LossCase c = new LossCase(Op.TVD, s, r).inputs(student, teacher);
-            LossReference.Result ref = c.reference();
+            Reference.Result ref = c.reference();
             LossCase.Out out = c.run(d);
             LossCase.assertMatches(d + " " + c + " -inf", LossCase.toFloat(ref), out, ref, s.cols());
             for (int i = 1; i < teacher.length; i += 11) {

@@ -15,6 +15,12 @@ final class Launch {
     static final int MAX_PARTIALS = 1024;
     /** Upper bound on the grid of a grid-stride pointwise kernel. */
     private static final int MAX_FLAT_GRID = 65535;
+    /**
+     * Tests only: a lower cap on the grids of the flat kernels (pointwise and partial sums), so that their grid-stride
+     * loops take many passes at test sizes (at {@link #MAX_FLAT_GRID} a pointwise kernel takes a second pass only
+     * above ~67M elements). 0: no cap. Set by the tests of this package, or {@code -Dkullback.cuda.flatGridCap=N}.
+     */
+    private static volatile int flatGridCap = Integer.getInteger("kullback.cuda.flatGridCap", 0);
 
     private Launch() {
     }
@@ -36,7 +42,22 @@ final class Launch {
 
     /** Grid of a grid-stride pointwise kernel: 16 elements (four float4s) a thread, so its setup is amortized. */
     static int flatGrid(long n) {
-        return (int) Math.min(MAX_FLAT_GRID, Math.max(1, (n + FLAT_BLOCK * 16L - 1) / (FLAT_BLOCK * 16L)));
+        return capped((int) Math.min(MAX_FLAT_GRID, Math.max(1, (n + FLAT_BLOCK * 16L - 1) / (FLAT_BLOCK * 16L))));
+    }
+
+    /** Tests only (see {@link #flatGridCap}); returns the cap it replaces. */
+    static int flatGridCap(int cap) {
+        if (cap < 0) {
+            throw new IllegalArgumentException("flat grid cap " + cap + " < 0");
+        }
+        int old = flatGridCap;
+        flatGridCap = cap;
+        return old;
+    }
+
+    private static int capped(int grid) {
+        int cap = flatGridCap;
+        return cap > 0 ? Math.min(cap, grid) : grid;
     }
 
     /**
@@ -45,6 +66,6 @@ final class Launch {
      */
     static int partials(long n) {
         long perBlock = (long) FLAT_BLOCK * ELEMENTS_PER_THREAD;
-        return (int) Math.min(MAX_PARTIALS, Math.max(1, (n + perBlock - 1) / perBlock));
+        return capped((int) Math.min(MAX_PARTIALS, Math.max(1, (n + perBlock - 1) / perBlock)));
     }
 }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import dev.kullback.Device;
 import dev.kullback.Devices;
 import dev.kullback.Reduction;
+import dev.kullback.Reference;
 import dev.kullback.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -56,8 +57,8 @@ abstract class CudaParityContract {
         Inputs inputs = Inputs.of(rows, cols, edges);
         float[] expected = op.run(Devices.cpu(), inputs);
         float[] actual = op.run(cuda, inputs);
-        assertClose(op + " [" + rows + ", " + cols + "]" + (edges ? " with edge values" : ""), expected, actual,
-                op.tolerance(inputs));
+        op.assertClose(op + " [" + rows + ", " + cols + "]" + (edges ? " with edge values" : ""), expected, actual,
+                inputs);
     }
 
     /** The ops and option combinations, each computed the same way on both devices. */
@@ -92,8 +93,33 @@ abstract class CudaParityContract {
             }
         }
 
-        /** Reductions may differ by the order of additions: allow for it in proportion to the row width. */
-        double tolerance(Inputs inputs) {
+        /**
+         * Tolerances relative to each quantity's scale. Elementwise results: 2e-5 of themselves, plus 2e-6 of the
+         * largest of their row where they are differences of larger terms (log-softmax backward, kl_div pointwise);
+         * log-probabilities are compared in log space (2e-5 absolute there is 2e-5 relative in probability).
+         * Reductions: 1e-5 of themselves plus 2e-6 of the sum of |terms| (divided like the result), what float32
+         * additions in another order can differ by; never an absolute floor, so a MEAN near 1/(rows·cols) is held
+         * as tightly as a SUM.
+         */
+        void assertClose(String what, float[] expected, float[] actual, Inputs in) {
+            switch (this) {
+                case LOG_SOFTMAX:
+                    assertRelative(what, expected, actual, in.cols, 2e-5, 0, 2e-5, null, ceiling(in));
+                    break;
+                case SOFTMAX: case KL_BACKWARD_NONE: case KL_BACKWARD_BATCHMEAN: case KL_BACKWARD_MEAN_LOG_TARGET:
+                    assertRelative(what, expected, actual, in.cols, 2e-5, 0, 0, null, ceiling(in));
+                    break;
+                case LOG_SOFTMAX_BACKWARD: case KL_NONE: case KL_NONE_LOG_TARGET:
+                    assertRelative(what, expected, actual, in.cols, 2e-5, 2e-6, 0, null, ceiling(in));
+                    break;
+                default:
+                    assertRelative(what, expected, actual, 1, 1e-5, 0, 0, termScale(in), ceiling(in));
+                    break;
+            }
+        }
+
+        /** This suite's earlier tolerance, of max(1, |expected|): a ceiling, so nothing is looser than it was. */
+        double ceiling(Inputs inputs) {
             switch (this) {
                 case KL_SUM: case KL_MEAN: case KL_BATCHMEAN: case KL_BATCHMEAN_LOG_TARGET: case SUM: case MEAN:
                 case ROW_SUM:
@@ -101,6 +127,39 @@ abstract class CudaParityContract {
                 default:
                     return 2e-5;
             }
+        }
+
+        /** The sum of |terms| of each reduced value, divided like it. */
+        private double[] termScale(Inputs in) {
+            int n = in.rows * in.cols;
+            switch (this) {
+                case SUM:
+                    return new double[] {l1(in.logits, 0, n)};
+                case MEAN:
+                    return new double[] {l1(in.grad, 0, n) / n};
+                case ROW_SUM: {
+                    double[] rows = new double[in.rows];
+                    for (int r = 0; r < in.rows; r++) {
+                        rows[r] = l1(in.grad, r * in.cols, in.cols);
+                    }
+                    return rows;
+                }
+                default: {
+                    boolean logTarget = this == KL_BATCHMEAN_LOG_TARGET;
+                    double total = Reference.sum(Reference.klDivScale(in.logProbs, logTarget ? in.logTarget : in.probs,
+                            logTarget));
+                    double divisor = this == KL_MEAN ? n : this == KL_SUM ? 1 : in.rows;
+                    return new double[] {total / divisor};
+                }
+            }
+        }
+
+        private static double l1(float[] x, int from, int length) {
+            double s = 0;
+            for (int i = from; i < from + length; i++) {
+                s += Math.abs(x[i]);
+            }
+            return s;
         }
     }
 
@@ -185,22 +244,36 @@ abstract class CudaParityContract {
         }
     }
 
-    /** Same NaNs, same infinities, finite values within {@code tolerance} (absolute, and relative above 1). */
-    static void assertClose(String what, float[] expected, float[] actual, double tolerance) {
+    /**
+     * Same NaNs, same infinities, and each finite value within {@code rel * |expected| + ofRow * (the largest finite
+     * |expected| of its row of cols) + 2e-6 * scale[i]}, at least {@code logSpace} (log-probabilities, whose absolute
+     * error is the probability's relative one), at most {@code ceiling * max(1, |expected|)} (this suite's earlier
+     * bound): relative to the quantity's scale, so values far below 1 (MEAN reductions, gradients divided by rows ·
+     * cols) are held as tightly as values near 1.
+     */
+    static void assertRelative(String what, float[] expected, float[] actual, int cols, double rel, double ofRow,
+                               double logSpace, double[] scale, double ceiling) {
         assertEquals(expected.length, actual.length, what + ": length");
-        for (int i = 0; i < expected.length; i++) {
-            float e = expected[i];
-            float a = actual[i];
-            boolean ok;
-            if (Float.isNaN(e) || Float.isInfinite(e)) {
-                ok = Float.compare(e, a) == 0 || (Float.isNaN(e) && Float.isNaN(a));
-            } else {
-                ok = Math.abs(a - e) <= tolerance * Math.max(1, Math.abs(e));
+        assertTrue(expected.length > 0, what + ": empty result");
+        for (int row = 0; row * cols < expected.length; row++) {
+            double max = 0;
+            for (int i = row * cols; i < (row + 1) * cols; i++) {
+                if (Float.isFinite(expected[i])) {
+                    max = Math.max(max, Math.abs(expected[i]));
+                }
             }
-            if (!ok) {
-                fail(what + ": element " + i + " expected " + e + " but was " + a + " (tolerance " + tolerance + ")");
+            for (int i = row * cols; i < (row + 1) * cols; i++) {
+                float e = expected[i];
+                float a = actual[i];
+                double tolerance = Math.min(ceiling * Math.max(1, Math.abs(e)),
+                        Math.max(logSpace, rel * Math.abs(e) + ofRow * max + (scale == null ? 0 : 2e-6 * scale[i])));
+                boolean ok = Float.isNaN(e) ? Float.isNaN(a)
+                        : Float.isInfinite(e) ? a == e : Math.abs((double) a - e) <= tolerance;
+                if (!ok) {
+                    fail(what + ": element " + i + " [" + row + ", " + (i - row * cols) + "] expected " + e
+                            + " but was " + a + " (tolerance " + tolerance + ", row scale " + max + ")");
+                }
             }
         }
-        assertTrue(expected.length > 0, what + ": empty result");
     }
 }

@@ -59,8 +59,9 @@ class SimRealKernelsTest {
         return a;
     }
 
-    private static void assertClose(double want, float got, String what) {
-        double tol = TOL * Math.max(1, Math.abs(want));
+    /** Within TOL of the quantity's scale: |want| plus {@code terms}, the size of what it is computed from. */
+    private static void assertClose(double want, float got, double terms, String what) {
+        double tol = TOL * (Math.abs(want) + terms);
         assertTrue(Math.abs(want - got) <= tol, what + ": want " + want + ", got " + got);
     }
 
@@ -97,7 +98,7 @@ class SimRealKernelsTest {
                         for (int c = 0; c < cols; c++) {
                             double v = x[r * cols + c] - m;
                             double want = log == 1 ? v - Math.log(sum) : Math.exp(v) / sum;
-                            assertClose(want, y[r * cols + c], kernel + " log=" + log + " [" + rows + "," + cols + "] at " + r + "," + c);
+                            assertClose(want, y[r * cols + c], log == 1 ? 1 : 0, kernel + " log=" + log + " [" + rows + "," + cols + "] at " + r + "," + c);
                         }
                     }
                 }
@@ -129,12 +130,15 @@ class SimRealKernelsTest {
                 float[] gi = download(dgi, n);
                 for (int r = 0; r < rows; r++) {
                     double sum = 0;
+                    double l1 = 0;
                     for (int c = 0; c < cols; c++) {
                         sum += g[r * cols + c];
+                        l1 += Math.abs(g[r * cols + c]);
                     }
                     for (int c = 0; c < cols; c++) {
                         int i = r * cols + c;
-                        assertClose(g[i] - Math.exp(out[i]) * sum, gi[i], kernel + " at " + i);
+                        assertClose(g[i] - Math.exp(out[i]) * sum, gi[i], Math.abs(g[i]) + Math.exp(out[i]) * l1,
+                                kernel + " at " + i);
                     }
                 }
             }
@@ -176,16 +180,19 @@ class SimRealKernelsTest {
                 gpu.launch(gpu.function("kl_div", "kl_div_pointwise"), 3, 128, 0, di, dt, dout, (long) n, lt);
                 float[] pw = download(dout, n);
                 double total = 0;
+                double terms = 0;
                 for (int i = 0; i < n; i++) {
                     double want = kl(input[i], t[i], logTarget);
+                    double scale = dev.kullback.Reference.klDivScale(input[i], t[i], logTarget);
                     total += want;
-                    assertClose(want, pw[i], "pointwise logTarget=" + lt + " at " + i);
+                    terms += scale;
+                    assertClose(want, pw[i], scale, "pointwise logTarget=" + lt + " at " + i);
                 }
                 int parts = 5;
                 long partials = gpu.malloc(4L * parts), sum = gpu.malloc(4);
                 gpu.launch(gpu.function("kl_div", "kl_div_partial_sums"), parts, 256, 0, di, dt, partials, (long) n, lt);
                 gpu.launch(gpu.function("reduce", "sum_finalize"), 1, 256, 0, partials, parts, sum, 2f);
-                assertEquals(total / 2, download(sum, 1)[0], 1e-4 * Math.max(1, Math.abs(total)), "kl sum / 2");
+                assertEquals(total / 2, download(sum, 1)[0], 1e-5 * Math.abs(total / 2) + 2e-6 * terms / 2, "kl sum / 2");
                 gpu.free(partials);
                 gpu.free(sum);
 
@@ -194,7 +201,7 @@ class SimRealKernelsTest {
                 float[] gi = download(dout, n);
                 for (int i = 0; i < n; i++) {
                     double w = logTarget ? Math.exp(t[i]) : t[i];
-                    assertClose(-(3.0 / 4) * w, gi[i], "backward scalar at " + i);
+                    assertClose(-(3.0 / 4) * w, gi[i], 0, "backward scalar at " + i);
                 }
                 gpu.free(go);
             }
@@ -213,14 +220,16 @@ class SimRealKernelsTest {
             float[] x = randn(n, 1);
             long dx = upload(x);
             double total = 0;
+            double l1 = 0;
             for (float v : x) {
                 total += v;
+                l1 += Math.abs(v);
             }
             int parts = 3;
             long partials = gpu.malloc(4L * parts), out = gpu.malloc(4);
             gpu.launch(gpu.function("reduce", "sum_partials"), parts, 256, 0, dx, partials, (long) n);
             gpu.launch(gpu.function("reduce", "sum_finalize"), 1, 128, 0, partials, parts, out, 1f);
-            assertEquals(total, download(out, 1)[0], 1e-4 * Math.max(1, Math.abs(total)), "sum of " + n);
+            assertEquals(total, download(out, 1)[0], 1e-5 * Math.abs(total) + 2e-6 * l1, "sum of " + n);
             long rs = gpu.malloc(4L * rows);
             for (String kernel : new String[] {"row_sum_warp", "row_sum_block"}) {
                 boolean warp = kernel.endsWith("warp");
@@ -228,10 +237,12 @@ class SimRealKernelsTest {
                 float[] got = download(rs, rows);
                 for (int r = 0; r < rows; r++) {
                     double want = 0;
+                    double rowL1 = 0;
                     for (int c = 0; c < cols; c++) {
                         want += x[r * cols + c];
+                        rowL1 += Math.abs(x[r * cols + c]);
                     }
-                    assertEquals(want, got[r], 1e-4 * Math.max(1, Math.abs(want)), kernel + " row " + r);
+                    assertEquals(want, got[r], 1e-5 * Math.abs(want) + 2e-6 * rowL1, kernel + " row " + r);
                 }
             }
             for (long p : new long[] {dx, partials, out, rs}) {

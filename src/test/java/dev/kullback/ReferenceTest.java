@@ -11,12 +11,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The float64 {@link LossReference} checked against central finite differences of itself: every gradient of every
+ * The float64 {@link Reference} checked against central finite differences of itself: every gradient of every
  * loss, under every reduction and the options that change a gradient. The step h = 2^-14 is exact in float32
  * for inputs below 2^9 in magnitude, so (f(x + h) - f(x - h)) / 2h is computed on exactly the perturbed inputs.
  * (That the float32 devices match this reference is checked case by case in {@link LossTorchParityTest#device}.)
  */
-class LossReferenceTest {
+class ReferenceTest {
     static final float H = 0x1p-14f;
 
     static Stream<LossCase> cases() {
@@ -66,7 +66,7 @@ class LossReferenceTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void gradientsAreFiniteDifferences(LossCase c) {
-        LossReference.Result at = c.reference();
+        Reference.Result at = c.reference();
         float[][] in = c.inputs();
         int checked = 0;
         for (int k = 0; k < c.gradientCount(); k++) {
