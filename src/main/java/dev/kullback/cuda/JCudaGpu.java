@@ -232,8 +232,8 @@ public final class JCudaGpu implements Gpu {
 
     /**
      * Checks that the module ships and returns the kernel unresolved: its module is loaded (and the driver compiles
-     * its PTX) on the first launch of any of its kernels, so opening a device costs no JIT and a program pays only
-     * for the modules it uses.
+     * its PTX) on the first launch of any of its kernels, so opening a device compiles only the small probe module
+     * and a program pays only for the modules it uses.
      */
     @Override
     public synchronized Function function(String module, String kernel) {
