@@ -33,6 +33,13 @@ __device__ __forceinline__ float warp_max(float v) {
     return v;
 }
 
+// max that drops NaN (fmaxf): for callers that settle NaN rows themselves (the row-tile and vocab-parallel kernels).
+__device__ __forceinline__ float warp_fmax(float v) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(KB_FULL_MASK, v, offset));
+    return v;
+}
+
 // Sum over the whole block; every thread gets the result. Must be reached by all threads of the
 // block (it contains __syncthreads). blockDim.x: a multiple of 32, at most 1024.
 __device__ __forceinline__ float block_sum(float v) {
@@ -47,6 +54,27 @@ __device__ __forceinline__ float block_sum(float v) {
     v = warp_sum(v);  // every warp adds the same partials in the same order
     __syncthreads();  // warpSums may be reused by a following call
     return v;
+}
+
+// Maximum over the whole block, NaN dropped (warp_fmax); same contract as block_sum.
+__device__ __forceinline__ float block_fmax(float v) {
+    __shared__ float warpMax[32];
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int warps = blockDim.x >> 5;
+    v = warp_fmax(v);
+    if (lane == 0) warpMax[warp] = v;
+    __syncthreads();
+    v = lane < warps ? warpMax[lane] : -INFINITY;
+    v = warp_fmax(v);
+    __syncthreads();
+    return v;
+}
+
+// warp_fmax over a warp's row, block_fmax over a block's.
+template <bool kBlock>
+__device__ __forceinline__ float group_fmax(float v) {
+    return kBlock ? block_fmax(v) : warp_fmax(v);
 }
 
 // ---------------------------------------------------------------------------------------------

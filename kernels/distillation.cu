@@ -197,16 +197,12 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
     }
 }
 
-// (max, Σ exp) of one of the two rows from its chunks' partials (stride 4), in chunk order.
+// (max, log Σ exp) of one of the two rows from its chunks' partials (stride 4: student, then teacher), in chunk order.
 __device__ __forceinline__ RowStats combine_stats4(const float* __restrict__ p, int chunks) {
-    float m = -INFINITY;
-    for (int i = 0; i < chunks; i++) m = fmaxf(m, p[4 * i]);
-    const float shift = m == -INFINITY ? 0.0f : m;
-    float s = 0.0f;
-    for (int i = 0; i < chunks; i++) s += p[4 * i + 1] * expf(p[4 * i] - shift);
+    const SoftmaxState st = combine_chunks(p, chunks, 4);
     RowStats r;
-    r.m = m;
-    r.logSum = logf(s);
+    r.m = st.m;
+    r.logSum = logf(st.s);
     return r;
 }
 

@@ -56,32 +56,6 @@ struct Tile {
     }
 };
 
-__device__ __forceinline__ float warp_fmax(float v) {
-#pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(KB_FULL_MASK, v, offset));
-    return v;
-}
-
-// Same contract as block_sum (common.cuh).
-__device__ __forceinline__ float block_fmax(float v) {
-    __shared__ float warpMax[32];
-    const int lane = threadIdx.x & 31;
-    const int warp = threadIdx.x >> 5;
-    const int warps = blockDim.x >> 5;
-    v = warp_fmax(v);
-    if (lane == 0) warpMax[warp] = v;
-    __syncthreads();
-    v = lane < warps ? warpMax[lane] : -INFINITY;
-    v = warp_fmax(v);
-    __syncthreads();
-    return v;
-}
-
-template <bool kBlock>
-__device__ __forceinline__ float group_fmax(float v) {
-    return kBlock ? block_fmax(v) : warp_fmax(v);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Chunked rows: few or long rows cut into `chunks` fixed chunks of chunk4 float4s (a function of the shape only,
 // never of the GPU; dev.kullback.cuda.RowTiles), one block per chunk, grid = rows * chunks.
@@ -127,13 +101,14 @@ __device__ __forceinline__ void chunk_stats(const float* __restrict__ x, float* 
     }
 }
 
-// The row's (max, sum of exp(x - max)) from its chunks' partials, combined in chunk order.
-__device__ __forceinline__ SoftmaxState combine_chunks(const float* __restrict__ p, int chunks) {
+// The row's (max, sum of exp(x - max)) from its chunks' partials (chunk i's max at p[stride i], its sum next to it),
+// combined in chunk order.
+__device__ __forceinline__ SoftmaxState combine_chunks(const float* __restrict__ p, int chunks, int stride = 2) {
     float m = -INFINITY;
-    for (int i = 0; i < chunks; i++) m = fmaxf(m, p[2 * i]);
+    for (int i = 0; i < chunks; i++) m = fmaxf(m, p[stride * i]);
     const float shift = m == -INFINITY ? 0.0f : m;
     float s = 0.0f;
-    for (int i = 0; i < chunks; i++) s += p[2 * i + 1] * expf(p[2 * i] - shift);
+    for (int i = 0; i < chunks; i++) s += p[stride * i + 1] * expf(p[stride * i] - shift);
     SoftmaxState st;
     st.m = m;
     st.s = s;

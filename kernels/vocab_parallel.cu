@@ -25,31 +25,6 @@
 #define VP_REVERSE 2
 #define VP_ENTROPY 3
 
-__device__ __forceinline__ float warp_fmax(float v) {
-#pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(KB_FULL_MASK, v, offset));
-    return v;
-}
-
-// Maximum over the whole block, NaN dropped; every thread gets it. Reached by all threads of the block.
-__device__ __forceinline__ float block_fmax(float v) {
-    __shared__ float warpMax[32];
-    const int lane = threadIdx.x & 31;
-    const int warp = threadIdx.x >> 5;
-    v = warp_fmax(v);
-    if (lane == 0) warpMax[warp] = v;
-    __syncthreads();
-    v = lane < (int)(blockDim.x >> 5) ? warpMax[lane] : -INFINITY;
-    v = warp_fmax(v);
-    __syncthreads();
-    return v;
-}
-
-template <bool kBlock>
-__device__ __forceinline__ float group_fmax(float v) {
-    return kBlock ? block_fmax(v) : warp_fmax(v);
-}
-
 __device__ __forceinline__ bool vp_ignored(const int* __restrict__ labels, long long row, int ignoreIndex) {
     return labels != nullptr && labels[row] == ignoreIndex;
 }
