@@ -1,15 +1,11 @@
 package dev.kullback.cpu;
 
-import static org.bytedeco.openblas.global.openblas_full.CblasColMajor;
-import static org.bytedeco.openblas.global.openblas_full.CblasNoTrans;
-import static org.bytedeco.openblas.global.openblas_full.CblasTrans;
-import static org.bytedeco.openblas.global.openblas_full.cblas_sgemm;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 import dev.kullback.internal.Gemm;
+import dev.kullback.BlasOracle;
 import java.util.Arrays;
 import java.util.Random;
-import org.bytedeco.javacpp.FloatPointer;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -35,13 +31,14 @@ class CpuGemmTest {
                             int ldb = (transB ? N : K) + pad;
                             int ldc = M + pad;
                             int off = 3; // every operand starts 3 floats into its tensor
-                            float[] a = ints(random, off + lda * (transA ? M : K));
-                            float[] b = ints(random, off + ldb * (transB ? K : N));
-                            float[] c = ints(random, off + ldc * N);
+                            float[] a = BlasOracle.ints(random, off + lda * (transA ? M : K));
+                            float[] b = BlasOracle.ints(random, off + ldb * (transB ? K : N));
+                            float[] c = BlasOracle.ints(random, off + ldc * N);
                             if (ab[1] == 0f) {
                                 Arrays.fill(c, off, c.length, Float.NaN);
                             }
-                            float[] want = cblas(transA, transB, ab[0], a, off, lda, b, off, ldb, ab[1], c, off, ldc);
+                            float[] want = BlasOracle.sgemm(transA, transB, M, N, K, ab[0], a, off, lda, b, off,
+                                    ldb, ab[1], c, off, ldc);
                             for (boolean blas : new boolean[] {true, false}) {
                                 for (boolean hold : new boolean[] {false, true}) {
                                     CpuTensor ta = new CpuTensor(device, a.clone(), 1, a.length);
@@ -68,25 +65,5 @@ class CpuGemmTest {
         } finally {
             workers.shutdown();
         }
-    }
-
-    private static float[] cblas(boolean transA, boolean transB, float alpha, float[] a, int ao, int lda, float[] b,
-                                 int bo, int ldb, float beta, float[] c, int co, int ldc) {
-        try (FloatPointer pa = new FloatPointer(a); FloatPointer pb = new FloatPointer(b);
-             FloatPointer pc = new FloatPointer(c)) {
-            cblas_sgemm(CblasColMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, M, N, K,
-                    alpha, pa.position(ao), lda, pb.position(bo), ldb, beta, pc.position(co), ldc);
-            float[] out = new float[c.length];
-            pc.position(0).get(out);
-            return out;
-        }
-    }
-
-    private static float[] ints(Random random, int n) {
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) {
-            x[i] = random.nextInt(7) - 3;
-        }
-        return x;
     }
 }

@@ -1,16 +1,12 @@
 package dev.kullback.cuda;
 
-import static org.bytedeco.openblas.global.openblas_full.CblasColMajor;
-import static org.bytedeco.openblas.global.openblas_full.CblasNoTrans;
-import static org.bytedeco.openblas.global.openblas_full.CblasTrans;
-import static org.bytedeco.openblas.global.openblas_full.cblas_sgemm;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.kullback.BlasOracle;
 import java.util.Arrays;
 import java.util.Random;
-import org.bytedeco.javacpp.FloatPointer;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -36,13 +32,14 @@ class HostSgemmTest {
                         int lda = (transA ? K : M) + pad;
                         int ldb = (transB ? N : K) + pad;
                         int ldc = M + pad;
-                        float[] a = ints(random, lda * (transA ? M : K));
-                        float[] b = ints(random, ldb * (transB ? K : N));
-                        float[] c = ints(random, ldc * N);
+                        float[] a = BlasOracle.ints(random, lda * (transA ? M : K));
+                        float[] b = BlasOracle.ints(random, ldb * (transB ? K : N));
+                        float[] c = BlasOracle.ints(random, ldc * N);
                         if (ab[1] == 0f) {
                             Arrays.fill(c, Float.NaN); // not read when beta is 0
                         }
-                        float[] want = openBlas(transA, transB, ab[0], a, lda, b, ldb, ab[1], c, ldc);
+                        float[] want = BlasOracle.sgemm(transA, transB, M, N, K, ab[0], a, 0, lda, b, 0, ldb, ab[1],
+                                c, 0, ldc);
                         float[] got = c.clone();
                         HostSgemm.sgemm(transA, transB, M, N, K, ab[0], a, lda, b, ldb, ab[1], got, ldc);
                         // rows past m of each column (the padding) are left alone by both
@@ -98,25 +95,5 @@ class HostSgemmTest {
         long address = gpu.malloc(4L * x.length);
         gpu.copyToDevice(x, 0, address, x.length);
         return address;
-    }
-
-    private static float[] openBlas(boolean transA, boolean transB, float alpha, float[] a, int lda, float[] b, int ldb,
-                                    float beta, float[] c, int ldc) {
-        try (FloatPointer pa = new FloatPointer(a); FloatPointer pb = new FloatPointer(b);
-             FloatPointer pc = new FloatPointer(c)) {
-            cblas_sgemm(CblasColMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, M, N, K,
-                    alpha, pa, lda, pb, ldb, beta, pc, ldc);
-            float[] out = new float[c.length];
-            pc.get(out);
-            return out;
-        }
-    }
-
-    private static float[] ints(Random random, int n) {
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) {
-            x[i] = random.nextInt(7) - 3;
-        }
-        return x;
     }
 }
