@@ -1,5 +1,10 @@
 package dev.kullback.cpu;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+
 /**
  * How the CPU device cuts an operation into work for its threads, and the only owner of the sizes that fix its bits.
  *
@@ -9,9 +14,9 @@ package dev.kullback.cpu;
  * double in a fixed order, so results do not depend on the thread count. Whole-tensor reductions use blocks of
  * {@value #BLOCK} values of the flattened tensor, their partials added in block order.
  *
- * <p>A loss family gives its phases as {@link RowPhases}; {@link #run} decides where they run. The phases are called
- * through an interface that every family implements, so C2 compiles each family's phases on their own (inlining the
- * family's kernels there) rather than several families' loops into one compilation (see Kernels).
+ * <p>A loss family gives its phases as {@link RowPhases}; {@link #run} decides where they run, in {@link RowLoop}'s
+ * loops, of which each family has its own copy so that C2 compiles each family's loops with its phases and kernels
+ * alone.
  */
 final class RowSchedule {
     /** Row chunk: the unit of row-wise max and sum partials. */
@@ -22,6 +27,49 @@ final class RowSchedule {
     private static final int GRAIN = 32768;
 
     private final Workers workers;
+
+    /** {@link #run}'s loops; {@link RowLoop} and its per-family copies implement them. */
+    interface Loops {
+        void run(RowSchedule schedule, int rows, int cols, RowPhases.Family family);
+    }
+
+    /*
+     * One copy of RowLoop per family class. C2 profiles each call site of a method, so if every family ran through one
+     * loop, a workload that alternates two families (a training step's two losses) would make the loop's phase calls
+     * bimorphic: C2 then inlines both families' phases and kernels into one compilation, runs out of its node budget
+     * (NodeCountInliningCutoff) and leaves Vector API helpers out of line, which boxes their vectors, ten times slower
+     * (VectorInliningTest, workload "alternate"). A copy is a hidden class defined from RowLoop's bytes: its calls
+     * see one family, so C2 compiles each family's loops with that family's phases only. Should the bytes not be
+     * readable, every family shares RowLoop itself: the same results, with the old risk.
+     */
+    private static final Loops SHARED = new RowLoop();
+    private static final byte[] LOOP_BYTES = loopBytes();
+    private static final ClassValue<Loops> LOOPS = new ClassValue<>() {
+        @Override
+        protected Loops computeValue(Class<?> family) {
+            return copyOfLoops();
+        }
+    };
+
+    private static byte[] loopBytes() {
+        try (InputStream in = RowLoop.class.getResourceAsStream("RowLoop.class")) {
+            return in == null ? null : in.readAllBytes();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    private static Loops copyOfLoops() {
+        if (LOOP_BYTES == null) {
+            return SHARED;
+        }
+        try {
+            MethodHandles.Lookup copy = MethodHandles.lookup().defineHiddenClass(LOOP_BYTES, true);
+            return (Loops) copy.findConstructor(copy.lookupClass(), MethodType.methodType(void.class)).invoke();
+        } catch (Throwable e) {
+            return SHARED;
+        }
+    }
 
     RowSchedule(Workers workers) {
         this.workers = workers;
@@ -97,63 +145,15 @@ final class RowSchedule {
      * Runs a row-wise family over [rows, cols]: per row, its statistics over each chunk, the row's combine, then (when
      * it has one) a second pass over the chunks and its combine, then the write over the chunks. Rows in parallel, each
      * by one thread with phases sized for one row; or few long rows by chunks in parallel, one phase at a time over
-     * every chunk, with the combines in row order in between.
+     * every chunk, with the combines in row order in between. The loops are {@link RowLoop}'s, in the copy that
+     * belongs to the family's class.
      */
     void run(int rows, int cols, RowPhases.Family family) {
-        int chunks = chunks(cols);
-        if (!byChunks(rows, cols)) {
-            rows(rows, cols, (r0, r1) -> {
-                RowPhases p = family.phases(chunks, 1, false);
-                for (int r = r0; r < r1; r++) {
-                    int base = r * cols;
-                    int end = base + cols;
-                    for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
-                        p.stats(r, c, from, Math.min(from + CHUNK, end));
-                    }
-                    p.combine(r, 0, chunks, 0);
-                    if (p.hasSecondPass()) {
-                        for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
-                            p.secondPass(r, c, 0, from, Math.min(from + CHUNK, end));
-                        }
-                        p.secondCombine(r, 0, chunks, 0);
-                    }
-                    for (int c = 0, from = base; c < chunks; c++, from += CHUNK) {
-                        p.write(r, c, 0, from, Math.min(from + CHUNK, end));
-                    }
-                }
-            });
-            return;
-        }
-        RowPhases p = family.phases(rows * chunks, rows, true);
-        try {
-            units(rows, cols, (u0, u1) -> {
-                for (int u = u0; u < u1; u++) {
-                    int from = chunkStart(u, chunks, cols);
-                    p.stats(u / chunks, u, from, chunkEnd(u, chunks, cols, from));
-                }
-            });
-            for (int r = 0; r < rows; r++) {
-                p.combine(r, r * chunks, chunks, r);
-            }
-            if (p.hasSecondPass()) {
-                units(rows, cols, (u0, u1) -> {
-                    for (int u = u0; u < u1; u++) {
-                        int from = chunkStart(u, chunks, cols);
-                        p.secondPass(u / chunks, u, u / chunks, from, chunkEnd(u, chunks, cols, from));
-                    }
-                });
-                for (int r = 0; r < rows; r++) {
-                    p.secondCombine(r, r * chunks, chunks, r);
-                }
-            }
-            units(rows, cols, (u0, u1) -> {
-                for (int u = u0; u < u1; u++) {
-                    int from = chunkStart(u, chunks, cols);
-                    p.write(u / chunks, u, u / chunks, from, chunkEnd(u, chunks, cols, from));
-                }
-            });
-        } finally {
-            p.release();
-        }
+        loops(family).run(this, rows, cols, family);
+    }
+
+    /** The copy of {@link RowLoop} that runs this family's class. */
+    static Loops loops(RowPhases.Family family) {
+        return LOOPS.get(family.getClass());
     }
 }
