@@ -105,7 +105,7 @@ done
 # 3. The driver shim: libcuda.so.1 over the runtime, so JCuda runs the shipped PTX (src/test/native/sim/README.md).
 SHIM=$OUT/driver/libcuda.so.1
 mkdir -p "$OUT/driver"
-if newer "$SHIM" "$SIM"/driver/*.cpp "$SIM"/driver/*.h "$RT" "$0"; then
+if newer "$SHIM" "$SIM"/driver/libcuda_shim.cpp "$SIM"/driver/*.h "$RT" "$0"; then
   echo "build-sim: compiling the driver shim"
   if ! "$CXX" "${CXXFLAGS[@]}" -fvisibility=hidden -I"$SIM/driver" -shared -Wl,-soname,libcuda.so.1 -o "$SHIM.tmp" \
        "$SIM/driver/libcuda_shim.cpp" -L"$OUT" -lkullbacksim -Wl,-rpath,'$ORIGIN/..' -Wl,-z,defs -ldl >"$OUT/obj/driver.log" 2>&1; then
@@ -114,4 +114,18 @@ if newer "$SHIM" "$SIM"/driver/*.cpp "$SIM"/driver/*.h "$RT" "$0"; then
   fi
   mv -f "$SHIM.tmp" "$SHIM"
 fi
-echo "build-sim: ok ($(ls "$OUT"/modules/*.so | wc -l) modules in $OUT/modules, driver shim $SHIM)"
+
+# 4. The cuBLAS shim: libcublas.so.12 over the driver shim, so JCublas runs the fused linear losses' GEMMs
+#    (libcublas_shim.cpp); its version script gives the versioned names JCublas binds.
+CUBLAS=$OUT/driver/libcublas.so.12
+if newer "$CUBLAS" "$SIM"/driver/libcublas_shim.cpp "$SIM"/driver/libcublas.map "$SIM"/driver/shim_api.h "$SHIM" "$0"; then
+  echo "build-sim: compiling the cuBLAS shim"
+  if ! "$CXX" "${CXXFLAGS[@]}" -fvisibility=hidden -I"$SIM/driver" -shared -Wl,-soname,libcublas.so.12 \
+       -Wl,--version-script="$SIM/driver/libcublas.map" -o "$CUBLAS.tmp" "$SIM/driver/libcublas_shim.cpp" \
+       -L"$OUT/driver" -l:libcuda.so.1 -Wl,-rpath,'$ORIGIN' -Wl,-z,defs >"$OUT/obj/cublas.log" 2>&1; then
+    cat "$OUT/obj/cublas.log" >&2
+    fail "compiling the cuBLAS shim failed"
+  fi
+  mv -f "$CUBLAS.tmp" "$CUBLAS"
+fi
+echo "build-sim: ok ($(ls "$OUT"/modules/*.so | wc -l) modules in $OUT/modules, driver shim $SHIM, cuBLAS shim $CUBLAS)"

@@ -1,7 +1,7 @@
 // shim_api.h: what the driver shim (libcuda.so.1, test infrastructure) exports besides the CUDA driver API.
 //
 // 1. For tests (through JNA): the last error's message, memory accounting, the configuration.
-// 2. For other shims built on it, e.g. a libcublas.so.12 (cublasCreate_v2, cublasSetStream_v2,
+// 2. For other shims built on it, as libcublas_shim.cpp (cublasCreate_v2, cublasSetStream_v2,
 //    cublasSgemm_v2 / cublasGemmEx): such a library links against libcuda.so.1 and
 //      - resolves its stream argument with kullback_shim_stream_context (0 and CU_STREAM_LEGACY: the legacy
 //        stream of the current context; a destroyed or unknown stream is CUDA_ERROR_INVALID_HANDLE),

@@ -38,7 +38,7 @@ public final class DriverShim {
 
         void kullback_shim_set_lazy(int lazy);
 
-        /** Host work queued on a stream by another shim (a future libcublas.so.12): returns a CUresult. */
+        /** Host work queued on a stream by another shim (as libcublas.so.12 queues its GEMMs): returns a CUresult. */
         interface Run extends Callback {
             int invoke(Pointer arg);
         }

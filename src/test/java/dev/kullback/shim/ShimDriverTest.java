@@ -262,7 +262,7 @@ class ShimDriverTest {
     }
 
     /**
-     * The seam a libcublas.so.12 shim would build on (shim_api.h): host work and a simulator kernel queued by name on
+     * The seam the libcublas.so.12 shim builds on (shim_api.h): host work and a simulator kernel queued by name on
      * a stream run in its order, only once the stream is synchronized; ranges and streams are checked.
      */
     @Test
