@@ -38,6 +38,14 @@ record InPlaceLossCase(String name, Inputs inputs, Call call, int[] overwritten)
 
     /** Logits: Gaussian, with a few -inf entries (masked classes) in the same places of every input. */
     static Inputs logits(int count, float scale) {
+        return logits(count, scale, true);
+    }
+
+    /**
+     * Logits: Gaussian, with (when {@code masked}) a few -inf entries in the same places of every input; unmasked for
+     * cross-entropy, whose smoothed or soft-target loss is +inf with any -inf logit, and would hide a wrong row loss.
+     */
+    static Inputs logits(int count, float scale, boolean masked) {
         return (random, rows, cols) -> {
             float[][] x = new float[count][rows * cols];
             for (float[] a : x) {
@@ -45,7 +53,7 @@ record InPlaceLossCase(String name, Inputs inputs, Call call, int[] overwritten)
                     a[i] = (float) (random.nextGaussian() * scale);
                 }
             }
-            for (int r = 0; r < rows; r += 2) {
+            for (int r = 0; masked && r < rows; r += 2) {
                 int c = (r * 7919) % cols;
                 if (cols > 1) {
                     for (float[] a : x) {
@@ -60,7 +68,7 @@ record InPlaceLossCase(String name, Inputs inputs, Call call, int[] overwritten)
     /** Logits, then probability targets (each row a softmax of Gaussians, with exact zeros). */
     static Inputs logitsAndTargets() {
         return (random, rows, cols) -> {
-            float[] z = logits(1, 3f).make(random, rows, cols)[0];
+            float[] z = logits(1, 3f, false).make(random, rows, cols)[0];
             float[] t = new float[rows * cols];
             for (int r = 0; r < rows; r++) {
                 double sum = 0;
@@ -107,9 +115,11 @@ record InPlaceLossCase(String name, Inputs inputs, Call call, int[] overwritten)
                         x[1], Distillation.options().reduction(Reduction.NONE).ignore(y, -100).inPlace(in)), first),
                 new InPlaceLossCase("distillation soft cap MEAN", logits(2, 3f), (d, x, y, in) -> d.distillationKl(x[0],
                         x[1], Distillation.options().reduction(Reduction.MEAN).softCap(5f).inPlace(in)), first),
-                new InPlaceLossCase("cross-entropy labels smoothing z-loss MEAN", logits(1, 3f), (d, x, y, in) ->
-                        d.crossEntropy(x[0], y, CrossEntropy.options().labelSmoothing(0.1f).zLoss(1e-3f).inPlace(in)),
-                        first),
+                new InPlaceLossCase("cross-entropy labels smoothing z-loss MEAN", logits(1, 3f, false),
+                        (d, x, y, in) -> d.crossEntropy(x[0], y, CrossEntropy.options().labelSmoothing(0.1f)
+                                .zLoss(1e-3f).inPlace(in)), first),
+                new InPlaceLossCase("cross-entropy labels NONE", logits(1, 3f, false), (d, x, y, in) ->
+                        d.crossEntropy(x[0], y, CrossEntropy.options().reduction(Reduction.NONE).inPlace(in)), first),
                 new InPlaceLossCase("cross-entropy probabilities smoothing z-loss MEAN", logitsAndTargets(),
                         (d, x, y, in) -> d.crossEntropy(x[0], x[1], CrossEntropy.options().labelSmoothing(0.1f)
                                 .zLoss(1e-3f).inPlace(in)), first),
