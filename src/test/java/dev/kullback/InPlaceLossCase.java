@@ -65,6 +65,24 @@ record InPlaceLossCase(String name, Inputs inputs, Call call, int[] overwritten)
         };
     }
 
+    /**
+     * {@code inputs} with edge rows where there are at least 6: row 4 holds a NaN in the first input, row 5 is all -inf
+     * in every input (NaN rows on the logits-based losses, the NaN-fill write paths). For reductions NONE only: a NaN
+     * row makes a reduced value NaN, which would hide a wrong value elsewhere.
+     */
+    static Inputs withEdgeRows(Inputs inputs) {
+        return (random, rows, cols) -> {
+            float[][] x = inputs.make(random, rows, cols);
+            if (rows >= 6) {
+                x[0][4 * cols + Math.min(3, cols - 1)] = Float.NaN;
+                for (float[] a : x) {
+                    java.util.Arrays.fill(a, 5 * cols, 6 * cols, Float.NEGATIVE_INFINITY);
+                }
+            }
+            return x;
+        };
+    }
+
     /** Logits, then probability targets (each row a softmax of Gaussians, with exact zeros). */
     static Inputs logitsAndTargets() {
         return (random, rows, cols) -> {
@@ -104,33 +122,33 @@ record InPlaceLossCase(String name, Inputs inputs, Call call, int[] overwritten)
         return List.of(
                 new InPlaceLossCase("entropy MEAN", logits(1, 3f),
                         (d, x, y, in) -> d.entropy(x[0], Reduction.MEAN, memory(in)), first),
-                new InPlaceLossCase("entropy NONE", logits(1, 3f),
+                new InPlaceLossCase("entropy NONE", withEdgeRows(logits(1, 3f)),
                         (d, x, y, in) -> d.entropy(x[0], Reduction.NONE, memory(in)), first),
                 new InPlaceLossCase("distillation T=2 BATCHMEAN", logits(2, 3f), (d, x, y, in) -> d.distillationKl(x[0],
                         x[1], Distillation.options().temperature(2f).inPlace(in)), first),
                 new InPlaceLossCase("distillation reverse SUM ignore", logits(2, 3f), (d, x, y, in) ->
                         d.distillationKl(x[0], x[1], Distillation.options().reverse(true).reduction(Reduction.SUM)
                                 .ignore(y, -100).inPlace(in)), first),
-                new InPlaceLossCase("distillation NONE ignore", logits(2, 3f), (d, x, y, in) -> d.distillationKl(x[0],
+                new InPlaceLossCase("distillation NONE ignore", withEdgeRows(logits(2, 3f)), (d, x, y, in) -> d.distillationKl(x[0],
                         x[1], Distillation.options().reduction(Reduction.NONE).ignore(y, -100).inPlace(in)), first),
                 new InPlaceLossCase("distillation soft cap MEAN", logits(2, 3f), (d, x, y, in) -> d.distillationKl(x[0],
                         x[1], Distillation.options().reduction(Reduction.MEAN).softCap(5f).inPlace(in)), first),
                 new InPlaceLossCase("cross-entropy labels smoothing z-loss MEAN", logits(1, 3f, false),
                         (d, x, y, in) -> d.crossEntropy(x[0], y, CrossEntropy.options().labelSmoothing(0.1f)
                                 .zLoss(1e-3f).inPlace(in)), first),
-                new InPlaceLossCase("cross-entropy labels NONE", logits(1, 3f, false), (d, x, y, in) ->
+                new InPlaceLossCase("cross-entropy labels NONE", withEdgeRows(logits(1, 3f, false)), (d, x, y, in) ->
                         d.crossEntropy(x[0], y, CrossEntropy.options().reduction(Reduction.NONE).inPlace(in)), first),
                 new InPlaceLossCase("cross-entropy probabilities smoothing z-loss MEAN", logitsAndTargets(),
                         (d, x, y, in) -> d.crossEntropy(x[0], x[1], CrossEntropy.options().labelSmoothing(0.1f)
                                 .zLoss(1e-3f).inPlace(in)), first),
-                new InPlaceLossCase("cross-entropy probabilities NONE", logitsAndTargets(), (d, x, y, in) ->
+                new InPlaceLossCase("cross-entropy probabilities NONE", withEdgeRows(logitsAndTargets()), (d, x, y, in) ->
                         d.crossEntropy(x[0], x[1], CrossEntropy.options().reduction(Reduction.NONE).inPlace(in)),
                         first),
                 new InPlaceLossCase("jsd beta 0.5 BATCHMEAN", logits(2, 2f),
                         (d, x, y, in) -> d.jsd(x[0], x[1], 0.5f, Reduction.BATCHMEAN, memory(in)), both),
                 new InPlaceLossCase("jsd beta 0 SUM", logits(2, 2f),
                         (d, x, y, in) -> d.jsd(x[0], x[1], 0f, Reduction.SUM, memory(in)), both),
-                new InPlaceLossCase("jsd beta 1 NONE", logits(2, 2f),
+                new InPlaceLossCase("jsd beta 1 NONE", withEdgeRows(logits(2, 2f)),
                         (d, x, y, in) -> d.jsd(x[0], x[1], 1f, Reduction.NONE, memory(in)), both),
                 new InPlaceLossCase("symmetric KL MEAN", logits(2, 2f),
                         (d, x, y, in) -> d.symmetricKl(x[0], x[1], Reduction.MEAN, memory(in)), both),
@@ -140,7 +158,7 @@ record InPlaceLossCase(String name, Inputs inputs, Call call, int[] overwritten)
                         (d, x, y, in) -> d.kerasKl(x[0], x[1], Reduction.BATCHMEAN, true, memory(in)), new int[] {1}),
                 new InPlaceLossCase("gaussian KL SUM", logits(4, 1f), (d, x, y, in) -> d.gaussianKl(x[0], x[1], x[2],
                         x[3], Reduction.SUM, memory(in)), new int[] {0, 1, 2, 3}),
-                new InPlaceLossCase("gaussian KL standard NONE", logits(2, 1f),
+                new InPlaceLossCase("gaussian KL standard NONE", withEdgeRows(logits(2, 1f)),
                         (d, x, y, in) -> d.gaussianKl(x[0], x[1], Reduction.NONE, memory(in)), both));
     }
 }
