@@ -294,8 +294,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
             throw new IllegalArgumentException("hardLoss(" + options.weightHard() + ", " + options.weightSoft()
                     + ") applies to linearDistillationKl, not to distillationKl");
         }
-        GradientMemory memory = options.inPlace() ? GradientMemory.IN_PLACE : GradientMemory.ALLOCATED;
-        return gradients(memory, student.rows(), reduction, List.of(student), "studentLogits", student,
+        return gradients(memory(options.inPlace()), student.rows(), reduction, List.of(student), "studentLogits", student,
                 "teacherLogits", teacher).run((value, grads) -> capped(cap, student, grads.get(0),
                 s -> capped(cap, teacher, null, t -> distillationInto(s, t, labels, options.ignoreIndex(), temperature,
                         options.reverse(), rows, value, grads.get(0)))));
@@ -312,7 +311,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         float smoothing = labelSmoothing(options);
         float zLoss = zLoss(options);
         float cap = softCap(options.softCap());
-        return gradients(memory(options), x.rows(), reduction, List.of(x), "logits", x, "weights", weights)
+        return gradients(memory(options.inPlace()), x.rows(), reduction, List.of(x), "logits", x, "weights", weights)
                 .run((value, grads) -> capped(cap, x, grads.get(0), in -> crossEntropyInto(in, y, weights, reduction,
                         options.ignoreIndex(), smoothing, zLoss, value, grads.get(0))));
     }
@@ -328,7 +327,8 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         float smoothing = labelSmoothing(options);
         float zLoss = zLoss(options);
         float cap = softCap(options.softCap());
-        return gradients(memory(options), x.rows(), reduction, List.of(x), "logits", x, "targetProbabilities", target,
+        return gradients(memory(options.inPlace()), x.rows(), reduction, List.of(x), "logits", x, "targetProbabilities",
+                target,
                 "weights", weights).run((value, grads) -> capped(cap, x, grads.get(0),
                 in -> softCrossEntropyInto(in, target, weights, reduction, smoothing, zLoss, value, grads.get(0))));
     }
@@ -365,8 +365,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         Shapes.requireSame("logitsP", p, "logitsQ", q);
         RowReduction rows = RowReduction.of(requireNonNull(reduction, "reduction"), p);
         return gradients(memory, p.rows(), reduction, List.of(p, q), "logitsP", p, "logitsQ", q).run((value, grads) ->
-                symmetricKlInto(p, q, rows, value,
-                grads.get(0), grads.get(1)));
+                symmetricKlInto(p, q, rows, value, grads.get(0), grads.get(1)));
     }
 
     @Override
@@ -396,8 +395,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         Shapes.requireSame("yTrue", truth, "yPred", pred);
         RowReduction rows = RowReduction.of(requireNonNull(reduction, "reduction"), truth);
         return gradients(memory, truth.rows(), reduction, List.of(pred), "yPred", pred, "yTrue", truth).run(
-                (value, grads) -> kerasKlInto(truth, pred, bits, rows,
-                value, grads.get(0)));
+                (value, grads) -> kerasKlInto(truth, pred, bits, rows, value, grads.get(0)));
     }
 
     @Override
@@ -976,9 +974,9 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
 
     // ---- in-place gradients (issue 14) ------------------------------------------------------------------------------
 
-    /** A loss's gradient memory as its options say it. */
-    private static GradientMemory memory(CrossEntropy options) {
-        return options.inPlace() ? GradientMemory.IN_PLACE : GradientMemory.ALLOCATED;
+    /** A loss's gradient memory as its options' {@code inPlace} says it. */
+    private static GradientMemory memory(boolean inPlace) {
+        return inPlace ? GradientMemory.IN_PLACE : GradientMemory.ALLOCATED;
     }
 
     /**
