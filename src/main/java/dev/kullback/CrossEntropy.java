@@ -74,7 +74,8 @@ public final class CrossEntropy {
      * IS the logits tensor, so closing the loss closes it (closing the logits again is harmless). Results are bitwise
      * those of the out-of-place call. Class-index labels and probability targets alike (the targets and the class
      * weights are left as they were, and must be tensors of their own, not the logits). With a {@link #softCap} the
-     * capped logits still take a [rows, cols] buffer.
+     * capped logits still take a [rows, cols] buffer. The vocabulary-parallel cross-entropy refuses it; the fused
+     * linear one writes each chunk's gradient over its own logits regardless.
      */
     public CrossEntropy inPlace(boolean inPlace) {
         return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, zLoss, softCap, inPlace);

@@ -241,6 +241,8 @@ public interface Device extends AutoCloseable {
     // ---- in-place gradients (issue 14): the losses without an options object ----------------------------------
     // GradientMemory.IN_PLACE writes each gradient over its own input (see there); the other losses say it with
     // CrossEntropy.inPlace and Distillation.inPlace. Every method below with ALLOCATED is the method without it.
+    // The vocabulary-parallel losses refuse inPlace (IllegalArgumentException); the fused linear losses write each
+    // chunk's gradient over its logits whatever it says (they own those logits).
 
     /**
      * {@link #jsd(Tensor, Tensor, float, Reduction)}; with {@link GradientMemory#IN_PLACE} both logits are overwritten

@@ -91,7 +91,8 @@ public final class Distillation {
      * consumed and the loss's {@code gradient(0)} IS the student tensor, so closing the loss closes it; the teacher's
      * logits are left as they were, and must be a tensor of their own (not the student's). Results are bitwise those of
      * the out-of-place call. With a {@link #softCap} the capped logits still take their buffers. The fused linear
-     * distillation writes each chunk's gradient over its logits whatever this says.
+     * distillation writes each chunk's gradient over its logits whatever this says; the vocabulary-parallel one
+     * refuses it.
      */
     public Distillation inPlace(boolean inPlace) {
         return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,

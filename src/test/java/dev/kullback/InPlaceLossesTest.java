@@ -222,6 +222,21 @@ class InPlaceLossesTest {
                 assertTrue(e.getMessage().contains("share memory"), e.getMessage());
             }
             assertThrows(IllegalArgumentException.class, () -> device.entropy(x, Reduction.SUM, null));
+            AllReduce single = new AllReduce() { // one rank: the buffers are already reduced
+                @Override
+                public void max(Tensor buffer) {
+                }
+
+                @Override
+                public void sum(Tensor buffer) {
+                }
+            };
+            VocabShard whole = VocabShard.of(0, cols);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> device.crossEntropy(x,
+                    labels, whole, single, CrossEntropy.options().inPlace(true)));
+            assertTrue(e.getMessage().contains("vocabulary-parallel"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> device.distillationKl(x, z, whole, single,
+                    Distillation.options().inPlace(true)));
             assertDoesNotThrow(() -> device.jsd(x, x, 0.5f, Reduction.SUM).close());
             assertDoesNotThrow(() -> device.gaussianKl(x, x, Reduction.SUM).close());
             assertDoesNotThrow(() -> device.distillationKl(x, x, Distillation.options()).close());

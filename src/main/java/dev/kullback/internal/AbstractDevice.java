@@ -712,6 +712,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         T x = own(localLogits, "localLogits");
         requireNonNull(options, "options");
         int classes = vocabShard(shard, allReduce, x);
+        requireNotInPlace(options.inPlace());
         if (options.weights() != null) {
             throw new IllegalArgumentException("class weights are not supported by the vocabulary-parallel "
                     + "cross-entropy; use weights(null)");
@@ -734,6 +735,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         Shapes.requireSame("localStudent", student, "localTeacher", teacher);
         requireNonNull(options, "options");
         int classes = vocabShard(shard, allReduce, student);
+        requireNotInPlace(options.inPlace());
         float temperature = options.temperature();
         if (!(temperature > 0) || Float.isInfinite(temperature)) {
             throw new IllegalArgumentException("temperature must be positive and finite, got " + temperature);
@@ -1004,6 +1006,17 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
             }
         }
         return inPlace(rows, reduction, withGradient);
+    }
+
+    /**
+     * The vocabulary-parallel losses keep exps in the gradient between their passes and read the logits again, and
+     * have no in-place form: refused rather than ignored.
+     */
+    private static void requireNotInPlace(boolean inPlace) {
+        if (inPlace) {
+            throw new IllegalArgumentException("inPlace is not supported by the vocabulary-parallel losses (the "
+                    + "gradient holds the exps between the all-reduces); use inPlace(false)");
+        }
     }
 
     /** Whether two tensors of this device share any memory (by default: whether they are one tensor). */
