@@ -19,6 +19,10 @@
 // log p = -inf makes the loss NaN (0 · -inf). Passes over the logits and targets: 2.
 #include "rows.cuh"
 
+// In place (grad == the input it is the gradient of; kernels/README.md, "In-place gradients"): ce_rows_warp / _block
+// (ce_row) read z_y and, for smoothing, w_c z_c before the statistics' group reduction, which every thread passes
+// only after its reads; the gradient pass (map1) reads each element and then writes that element, by the same thread
+// with the same split, and nothing reads the row afterwards. An ignored row only writes. Hazard-free.
 template <bool kBlock>
 __device__ __forceinline__ void ce_row(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ g,
                                        float* __restrict__ rowLoss, long long row, unsigned cols, int y, int ignoreIndex,
@@ -66,6 +70,10 @@ __device__ __forceinline__ void ce_row(const float* __restrict__ x, const float*
     if (tid == 0) rowLoss[row] = divisors ? ce / W + z / N : ce + z;
 }
 
+// In place (grad == the input it is the gradient of; kernels/README.md, "In-place gradients"): soft_ce_rows_warp / _block:
+// the statistics and Σ w t' z read the logits before the group reductions; the gradient pass (map2) reads the logit
+// and the target of an element, then writes that element's gradient (same thread); the targets and weights are never
+// written. Hazard-free.
 template <bool kBlock>
 __device__ __forceinline__ void soft_ce_row(const float* __restrict__ x, const float* __restrict__ t, const float* __restrict__ w,
                                             float* __restrict__ g, float* __restrict__ rowLoss, long long row, unsigned cols,
@@ -164,6 +172,11 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
 // ---------------------------------------------------------------------------------------------
 #include "tiles.cuh"
 
+// In place (grad == the input it is the gradient of; kernels/README.md, "In-place gradients"): ce_rows_warp_cached<K>,
+// ce_rows_block_cached: the row is loaded into registers once, before any write; the gradient is written from the
+// registers and the loss computed from z_y in the registers of the thread holding it (not re-read from memory, which
+// was the hazard fixed in f4aff79). ce_chunk_stats only reads; ce_chunk_write loads its own chunk into registers,
+// writes that chunk only, and no other block reads it (the statistics come from partials). Hazard-free.
 // The row's label weight (NaN for a label outside [0, C)), and its loss from the softmax statistics; the loss is
 // computed at the end by the thread whose registers hold z_y (the logits in memory may be under the gradient's writes:
 // an in-place gradient), which reads the divisors then (fewer live registers beside the tile).

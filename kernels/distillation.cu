@@ -12,6 +12,11 @@
 // the row's KL; gradient, which needs the KL).
 #include "rows.cuh"
 
+// In place (grad == the input it is the gradient of; kernels/README.md, "In-place gradients"): distillation_rows_warp
+// / _block (grad == student): both passes before the last read each element and end in a group reduction that every
+// thread passes only after its reads; the write pass (map2) reads student and teacher at an element, then writes the
+// student's gradient there (same thread, same split); the teacher is never written, an ignored row only writes.
+// Hazard-free.
 template <bool kBlock>
 __device__ __forceinline__ void distill_row(const float* __restrict__ s, const float* __restrict__ t, float* __restrict__ g,
                                             float* __restrict__ rowLoss, long long row, unsigned cols, const int* __restrict__ labels,
@@ -88,6 +93,11 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
 // ---------------------------------------------------------------------------------------------
 #include "tiles.cuh"
 
+// In place (grad == the input it is the gradient of; kernels/README.md, "In-place gradients"): distillation_rows_warp_cached1,
+// distillation_rows_block_cached: both rows are loaded into registers before any write, and the gradient is written
+// from the registers. distillation_chunk_stats only reads; distillation_chunk_write loads its own chunk of both into
+// registers and writes that chunk only (the row statistics come from partials); distillation_chunk_losses reads
+// chunkLoss only. Hazard-free.
 constexpr int kDistillK = 4;
 
 template <int K>

@@ -3,6 +3,9 @@
 // rowLoss[row] = H. Passes over the logits: 3 (softmax statistics; H; gradient, which needs H).
 #include "rows.cuh"
 
+// In place (grad == the input it is the gradient of; kernels/README.md, "In-place gradients"): entropy_rows_warp / _block:
+// the statistics pass and the H pass end in group reductions that every thread passes only after its reads; the
+// gradient pass (map1) reads each element, then writes it (same thread). Hazard-free.
 template <bool kBlock>
 __device__ __forceinline__ void entropy_row(const float* __restrict__ x, float* __restrict__ g, float* __restrict__ rowLoss,
                                             long long row, unsigned cols, float gradDivisor, unsigned tid, unsigned nthreads) {

@@ -6,6 +6,9 @@
 // outputs: plain coalesced scalar loads (no float4). Passes: 1. Launcher: dev.kullback.cuda.GaussianKlKernels.
 #include "rows.cuh"
 
+// In place (grad == the input it is the gradient of; kernels/README.md, "In-place gradients"): gaussian_kl_rows_warp /
+// _block (every input overwritten by its gradient): one pass in which a thread reads all inputs at an element into
+// registers, then writes that element's gradients. Hazard-free.
 template <bool kBlock>
 __device__ __forceinline__ void gaussian_kl_row(const float* __restrict__ mu1, const float* __restrict__ lv1,
                                                 const float* __restrict__ mu2, const float* __restrict__ lv2,

@@ -17,6 +17,11 @@
 // The divergence of a row; names and order as dev.kullback.internal.Divergence.
 enum Divergence { KL_PQ = 0, KL_QP = 1, JSD = 2, SYMMETRIC_KL = 3 };
 
+// In place (grad == the input it is the gradient of; kernels/README.md, "In-place gradients"): jsd_rows_warp / _block and
+// symmetric_kl_rows_warp / _block (gs == student and gt == teacher, both overwritten): the two reading passes end in
+// group reductions that every thread passes only after its reads; the write pass (map2) reads both logits of an
+// element, then writes both gradients of that element (same thread, same split), and nothing is read afterwards.
+// Hazard-free.
 template <bool kBlock>
 __device__ __forceinline__ void jsd_row(const float* __restrict__ s, const float* __restrict__ t, float* __restrict__ gs,
                                         float* __restrict__ gt, float* __restrict__ rowLoss, long long row, unsigned cols,

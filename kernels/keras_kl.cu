@@ -6,6 +6,9 @@
 
 __device__ __forceinline__ float keras_clip(float v) { return v < 1e-7f ? 1e-7f : (v > 1.0f ? 1.0f : v); }
 
+// In place (grad == the input it is the gradient of; kernels/README.md, "In-place gradients"): keras_kl_rows_warp / _block
+// (gradPred == yPred): one pass (map2) that reads yTrue and yPred at an element, then writes the gradient there (same
+// thread); yTrue is never written. Hazard-free.
 template <bool kBlock>
 __device__ __forceinline__ void keras_kl_row(const float* __restrict__ yTrue, const float* __restrict__ yPred,
                                              float* __restrict__ g, float* __restrict__ rowLoss, long long row, unsigned cols,

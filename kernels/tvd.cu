@@ -14,6 +14,10 @@
 // sign(d) with sign(0) = 0 and NaN kept, as torch.sign and Java's Math.signum.
 __device__ __forceinline__ float tvd_sign(float d) { return d > 0.0f ? 1.0f : d < 0.0f ? -1.0f : d; }
 
+// In place (grad == the input it is the gradient of; kernels/README.md, "In-place gradients"): tvd_rows_warp / _block
+// (both logits overwritten): the statistics pass and the sums pass end in group reductions that every thread passes
+// only after its reads; the write pass (map2) reads both logits of an element, then writes both gradients there (same
+// thread); an ignored row only writes. Hazard-free.
 template <bool kBlock>
 __device__ __forceinline__ void tvd_row(const float* __restrict__ s, const float* __restrict__ t, float* __restrict__ gs,
                                         float* __restrict__ gt, float* __restrict__ rowLoss, long long row, unsigned cols,

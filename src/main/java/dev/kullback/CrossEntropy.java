@@ -71,8 +71,11 @@ public final class CrossEntropy {
     /**
      * Writes the gradient into the logits' own memory instead of a new [rows, cols] tensor, halving the loss's footprint
      * at large vocabularies (Liger-Kernel does the same): the logits are consumed, and the loss's {@code gradient(0)}
-     * IS the logits tensor, so closing the loss closes it. Results are bitwise those of the out-of-place call. For
-     * class-index labels only (the soft-target form refuses it).
+     * IS the logits tensor, so closing the loss closes it (closing the logits again is harmless). Results are bitwise
+     * those of the out-of-place call. Class-index labels and probability targets alike (the targets and the class
+     * weights are left as they were, and must be tensors of their own, not the logits). With a {@link #softCap} the
+     * capped logits still take a [rows, cols] buffer. The vocabulary-parallel cross-entropy refuses it; the fused
+     * linear one writes each chunk's gradient over its own logits regardless.
      */
     public CrossEntropy inPlace(boolean inPlace) {
         return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, zLoss, softCap, inPlace);

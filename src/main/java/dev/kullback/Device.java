@@ -238,6 +238,52 @@ public interface Device extends AutoCloseable {
                 Chunking.auto());
     }
 
+    // ---- in-place gradients (issue 14): the losses without an options object ----------------------------------
+    // GradientMemory.IN_PLACE writes each gradient over its own input (see there); the other losses say it with
+    // CrossEntropy.inPlace and Distillation.inPlace. Every method below with ALLOCATED is the method without it.
+    // The vocabulary-parallel losses refuse inPlace (IllegalArgumentException); the fused linear losses write each
+    // chunk's gradient over its logits whatever it says (they own those logits).
+
+    /**
+     * {@link #jsd(Tensor, Tensor, float, Reduction)}; with {@link GradientMemory#IN_PLACE} both logits are overwritten
+     * (both have a gradient): {@code gradient(0)} is {@code studentLogits}, {@code gradient(1)} is {@code teacherLogits}.
+     */
+    Loss jsd(Tensor studentLogits, Tensor teacherLogits, float beta, Reduction reduction, GradientMemory memory);
+
+    /**
+     * {@link #symmetricKl(Tensor, Tensor, Reduction)}; with {@link GradientMemory#IN_PLACE} both logits are overwritten:
+     * {@code gradient(0)} is {@code logitsP}, {@code gradient(1)} is {@code logitsQ}.
+     */
+    Loss symmetricKl(Tensor logitsP, Tensor logitsQ, Reduction reduction, GradientMemory memory);
+
+    /** {@link #entropy(Tensor, Reduction)}; with {@link GradientMemory#IN_PLACE} the gradient is written over the logits. */
+    Loss entropy(Tensor logits, Reduction reduction, GradientMemory memory);
+
+    /**
+     * {@link #kerasKl(Tensor, Tensor, Reduction, boolean)}; with {@link GradientMemory#IN_PLACE} the gradient (with
+     * respect to {@code yPred}, the only one) is written over {@code yPred}; {@code yTrue} is left as it was.
+     */
+    Loss kerasKl(Tensor yTrue, Tensor yPred, Reduction reduction, boolean bits, GradientMemory memory);
+
+    /**
+     * {@link #gaussianKl(Tensor, Tensor, Tensor, Tensor, Reduction)}; with {@link GradientMemory#IN_PLACE} all four
+     * inputs are overwritten by their gradients, in argument order.
+     */
+    Loss gaussianKl(Tensor mu1, Tensor logvar1, Tensor mu2, Tensor logvar2, Reduction reduction, GradientMemory memory);
+
+    /**
+     * {@link #gaussianKl(Tensor, Tensor, Reduction)}; with {@link GradientMemory#IN_PLACE} {@code mu} and {@code logvar}
+     * are overwritten by their gradients.
+     */
+    Loss gaussianKl(Tensor mu, Tensor logvar, Reduction reduction, GradientMemory memory);
+
+    /**
+     * {@link #tvd(Tensor, Tensor, Reduction, Labels, int)}; with {@link GradientMemory#IN_PLACE} both logits are
+     * overwritten: {@code gradient(0)} is {@code studentLogits}, {@code gradient(1)} is {@code teacherLogits}.
+     */
+    Loss tvd(Tensor studentLogits, Tensor teacherLogits, Reduction reduction, Labels labels, int ignoreIndex,
+             GradientMemory memory);
+
     /** Releases the device's resources; tensors of a closed device may no longer be used. Idempotent. */
     @Override
     void close();

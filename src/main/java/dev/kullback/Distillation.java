@@ -6,7 +6,8 @@ package dev.kullback;
  * row counted.
  */
 public final class Distillation {
-    private static final Distillation DEFAULTS = new Distillation(1f, Reduction.BATCHMEAN, false, null, -100, 0f, 0f, 1f);
+    private static final Distillation DEFAULTS = new Distillation(1f, Reduction.BATCHMEAN, false, null, -100, 0f, 0f, 1f,
+            false);
 
     private final float temperature;
     private final Reduction reduction;
@@ -16,9 +17,10 @@ public final class Distillation {
     private final float softCap;
     private final float weightHard;
     private final float weightSoft;
+    private final boolean inPlace;
 
     private Distillation(float temperature, Reduction reduction, boolean reverse, Labels labels, int ignoreIndex,
-                         float softCap, float weightHard, float weightSoft) {
+                         float softCap, float weightHard, float weightSoft, boolean inPlace) {
         this.temperature = temperature;
         this.reduction = reduction;
         this.reverse = reverse;
@@ -27,6 +29,7 @@ public final class Distillation {
         this.softCap = softCap;
         this.weightHard = weightHard;
         this.weightSoft = weightSoft;
+        this.inPlace = inPlace;
     }
 
     public static Distillation options() {
@@ -35,7 +38,8 @@ public final class Distillation {
 
     /** The softening temperature T > 0; the loss is scaled by T² so gradients keep their size. */
     public Distillation temperature(float temperature) {
-        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft);
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,
+                inPlace);
     }
 
     /**
@@ -43,17 +47,20 @@ public final class Distillation {
      * (each row's loss, [rows, 1]; PyTorch's kl_div would give the [rows, cols] terms, whose row sums these are).
      */
     public Distillation reduction(Reduction reduction) {
-        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft);
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,
+                inPlace);
     }
 
     /** KL(student || teacher) instead of KL(teacher || student): mode-seeking rather than mean-seeking. */
     public Distillation reverse(boolean reverse) {
-        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft);
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,
+                inPlace);
     }
 
     /** Leaves out the rows whose label is {@code ignoreIndex} (padding), from the loss and from the mean. */
     public Distillation ignore(Labels labels, int ignoreIndex) {
-        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft);
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,
+                inPlace);
     }
 
     /**
@@ -63,7 +70,8 @@ public final class Distillation {
      * linear losses).
      */
     public Distillation softCap(float cap) {
-        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, cap, weightHard, weightSoft);
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, cap, weightHard, weightSoft,
+                inPlace);
     }
 
     /**
@@ -73,7 +81,26 @@ public final class Distillation {
      * fused linear distillation). Defaults 0 and 1: the KD alone. Both finite and at least 0.
      */
     public Distillation hardLoss(float weightHard, float weightSoft) {
-        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft);
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,
+                inPlace);
+    }
+
+    /**
+     * For {@link Device#distillationKl(Tensor, Tensor, Distillation)}: writes the student's gradient into the student
+     * logits' own memory instead of a new [rows, cols] tensor (Liger-Kernel does the same). The student logits are
+     * consumed and the loss's {@code gradient(0)} IS the student tensor, so closing the loss closes it; the teacher's
+     * logits are left as they were, and must be a tensor of their own (not the student's). Results are bitwise those of
+     * the out-of-place call. With a {@link #softCap} the capped logits still take their buffers. The fused linear
+     * distillation writes each chunk's gradient over its logits whatever this says; the vocabulary-parallel one
+     * refuses it.
+     */
+    public Distillation inPlace(boolean inPlace) {
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,
+                inPlace);
+    }
+
+    public boolean inPlace() {
+        return inPlace;
     }
 
     public float weightHard() {

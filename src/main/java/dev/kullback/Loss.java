@@ -6,7 +6,8 @@ import java.util.List;
  * A loss and its gradients, computed together in one fused pass over the inputs. {@link #value()} is [1, 1]
  * for a reduction and [rows, 1] (each row's loss) for {@link Reduction#NONE}; {@link #gradient(int)} is the
  * gradient of the value with respect to input {@code i} (for NONE, of the sum of the rows' losses), shaped
- * like that input. Closing a Loss closes all of its tensors.
+ * like that input. Closing a Loss closes all of its tensors: for a loss computed in place ({@link GradientMemory}),
+ * whose gradients are the consumed inputs themselves, that closes those inputs (closing them again is harmless).
  */
 public final class Loss implements AutoCloseable {
     private final Tensor value;

@@ -205,8 +205,13 @@ final class CpuCrossEntropy {
         double k = reduction == Reduction.MEAN ? 1.0 / rows : 1.0;
         double[] loss = new double[rows];
         double ws = wSum;
-        schedule.run(rows, cols, (slots, rowSlots, whole) -> new Soft(z, t, w, o, cols, labelSmoothing, zLoss, ws, k,
-                loss, slots, rowSlots));
+        if (o == z) { // its own family class, so its own copy of the row loops (see RowSchedule)
+            schedule.run(rows, cols, (slots, rowSlots, whole) -> new SoftInPlace(z, t, w, cols, labelSmoothing, zLoss,
+                    ws, k, loss, slots, rowSlots));
+        } else {
+            schedule.run(rows, cols, (slots, rowSlots, whole) -> new Soft(z, t, w, o, cols, labelSmoothing, zLoss, ws,
+                    k, loss, slots, rowSlots));
+        }
         if (reduction == Reduction.NONE) {
             for (int r = 0; r < rows; r++) {
                 value[r] = (float) loss[r];
@@ -217,7 +222,7 @@ final class CpuCrossEntropy {
     }
 
     /** Soft targets: softmax's statistics, plus Σ w t z, Σ w t, and Σ w z when smoothing. */
-    private final class Soft implements RowPhases {
+    private class Soft implements RowPhases {
         final float[] z;
         final float[] t;
         final float[] w;
@@ -263,8 +268,13 @@ final class CpuCrossEntropy {
 
         @Override
         public void stats(int r, int i, int from, int to) {
-            int base = r * cols;
             st.store(kernels, z, o, from, to, i);
+            sums(r, i, from, to);
+        }
+
+        /** Chunk i's Σ w t z, Σ w t (and Σ w z), which read the logits. */
+        final void sums(int r, int i, int from, int to) {
+            int base = r * cols;
             wtz[i] = kernels.dot3Offset(w, base, t, z, from, to);
             wt[i] = kernels.dotOffset(w, base, t, from, to);
             if (smoothing) {
@@ -310,6 +320,11 @@ final class CpuCrossEntropy {
                 Arrays.fill(o, from, to, Float.NaN);
                 return;
             }
+            writeOverExps(r, c, rowSlot, from, to);
+        }
+
+        /** The gradient of chunk c, over the exps stored in o; reads no logit. */
+        final void writeOverExps(int r, int c, int rowSlot, int from, int to) {
             double a = k * rowWt[rowSlot] + k * 2 * zLoss * rowLse[rowSlot];
             kernels.softTargetWrite(w, r * cols, t, from, to,
                     (float) (a * st.scale(c, rowMax[rowSlot], rowSum[rowSlot], 1f)), (float) k, (float) (1 - eps),
@@ -328,6 +343,36 @@ final class CpuCrossEntropy {
                 sum += ((double) z[off + c] - lse) * smoothed * w[c];
             }
             return -sum;
+        }
+    }
+
+    /**
+     * Soft targets with the gradient written over the logits: the statistics store their exps in scratch (the logits
+     * stay intact until the write, for the sums and the term-by-term slow path), and the write recomputes each chunk's
+     * exps over its logits (each element read, then written) before writing the gradient over them: the same kernels on
+     * the same values, so the same bits.
+     */
+    private final class SoftInPlace extends Soft {
+        SoftInPlace(float[] z, float[] t, float[] w, int cols, float labelSmoothing, float zLoss, double wSum, double k,
+                    double[] loss, int slots, int rowSlots) {
+            super(z, t, w, z, cols, labelSmoothing, zLoss, wSum, k, loss, slots, rowSlots);
+        }
+
+        @Override
+        public void stats(int r, int i, int from, int to) {
+            float[][] scratch = ChunkScratch.get();
+            st.store(kernels, ChunkScratch.copy(z, from, to - from, scratch[0]), scratch[1], 0, to - from, i);
+            sums(r, i, from, to);
+        }
+
+        @Override
+        public void write(int r, int c, int rowSlot, int from, int to) {
+            if (!Float.isFinite(rowMax[rowSlot])) {
+                Arrays.fill(o, from, to, Float.NaN);
+                return;
+            }
+            st.restore(kernels, z, o, from, to, c);
+            writeOverExps(r, c, rowSlot, from, to);
         }
     }
 }

@@ -207,6 +207,12 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         }
     }
 
+    /** One array: a tensor and a {@link #leadingRows} view of it (in-place checks, issue 14). */
+    @Override
+    protected boolean sharesMemory(CpuTensor a, CpuTensor b) {
+        return a.data() == b.data();
+    }
+
     // ---- operations: each hands its family the arrays ------------------------------------------------------
 
     @Override

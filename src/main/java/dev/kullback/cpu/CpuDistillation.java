@@ -8,6 +8,8 @@ import java.util.Arrays;
  * KL(Q || P)), and its gradient with respect to the student. F is the distribution that weights the KL (stored as
  * exps in the gradient), G the other; per chunk: both maxima, the sums of exp at 1/T, and Σ e_F (f̃ - g̃) (xlogy: a
  * column -inf in both contributes 0); the forward gradient k (Q - P) also reads G's exps, stored in a scratch row.
+ * In place (the gradient over the student's logits) each phase runs on copies of its chunk ({@link ChunkScratch}) and
+ * the write recomputes the chunk's exps: the same kernels on the same relative ranges, so the same bits.
  */
 final class CpuDistillation {
     private final Kernels kernels;
@@ -23,12 +25,17 @@ final class CpuDistillation {
     void run(float[] s, float[] t, int[] labels, int ignoreIndex, float temperature, boolean reverse,
              RowReduction reduction, float[] value, float[] o, int rows, int cols) {
         double[] loss = new double[rows];
-        schedule.run(rows, cols, (slots, rowSlots, whole) -> new Phases(s, t, labels, ignoreIndex, temperature,
-                reverse, reduction.divisor(), o, cols, loss, slots, rowSlots, whole));
+        if (o == s) { // its own family class, so its own copy of the row loops (see RowSchedule)
+            schedule.run(rows, cols, (slots, rowSlots, whole) -> new InPlace(s, t, labels, ignoreIndex, temperature,
+                    reverse, reduction.divisor(), cols, loss, slots, rowSlots, whole));
+        } else {
+            schedule.run(rows, cols, (slots, rowSlots, whole) -> new Phases(s, t, labels, ignoreIndex, temperature,
+                    reverse, reduction.divisor(), o, cols, loss, slots, rowSlots, whole, false));
+        }
         CpuReductions.writeLoss(value, loss, reduction);
     }
 
-    private final class Phases implements RowPhases {
+    private class Phases implements RowPhases {
         final float[] s;
         final float[] t;
         final float[] f;
@@ -55,7 +62,7 @@ final class CpuDistillation {
         final boolean whole;
 
         Phases(float[] s, float[] t, int[] labels, int ignoreIndex, float temperature, boolean reverse, float divisor,
-               float[] o, int cols, double[] loss, int slots, int rowSlots, boolean whole) {
+               float[] o, int cols, double[] loss, int slots, int rowSlots, boolean whole, boolean inPlace) {
             this.s = s;
             this.t = t;
             this.f = reverse ? s : t;
@@ -78,15 +85,15 @@ final class CpuDistillation {
             rowSf = new double[rowSlots];
             rowSg = new double[rowSlots];
             rowKl = new double[rowSlots];
-            ge = reverse ? null : whole ? arrays.take(rowSlots * cols) : Scratch.row(cols);
+            ge = reverse || inPlace ? null : whole ? arrays.take(rowSlots * cols) : Scratch.row(cols);
         }
 
-        private boolean ignored(int r) {
+        final boolean ignored(int r) {
             return labels != null && labels[r] == ignoreIndex;
         }
 
         /** G's exps of entry i are at ge[i - geOff]. */
-        private int geOff(int r) {
+        final int geOff(int r) {
             return whole ? 0 : r * cols;
         }
 
@@ -101,6 +108,12 @@ final class CpuDistillation {
                 Arrays.fill(o, from, to, 0f);
                 return;
             }
+            stats(f, g, o, ge, ge == null ? 0 : geOff(r), i, from, to);
+        }
+
+        /** Chunk i's statistics of f[from, to) and g[from, to): F's exps stored in e, G's in ge (when not null). */
+        final void stats(float[] f, float[] g, float[] e, float[] ge, int geOff, int i, int from, int to) {
+            float[] o = e;
             float mf = kernels.max(f, from, to);
             float mg = kernels.max(g, from, to);
             sf.max()[i] = mf;
@@ -117,11 +130,10 @@ final class CpuDistillation {
             if (ge == null) {
                 sg.sum()[i] = Float.isFinite(mg) ? kernels.sumExpScaled(g, from, to, mg, invT) : 0;
             } else if (Float.isFinite(mg)) {
-                sg.sum()[i] = kernels.sumExpScaledStore(g, from, to, mg, invT, ge, geOff(r));
+                sg.sum()[i] = kernels.sumExpScaledStore(g, from, to, mg, invT, ge, geOff);
             } else {
                 sg.sum()[i] = 0;
-                int off = geOff(r);
-                Arrays.fill(ge, from - off, to - off, 0f); // its scale is 0 (or the row is NaN): no stale NaN
+                Arrays.fill(ge, from - geOff, to - geOff, 0f); // its scale is 0 (or the row is NaN): no stale NaN
             }
         }
 
@@ -171,13 +183,28 @@ final class CpuDistillation {
                 Arrays.fill(o, from, to, Float.NaN);
                 return;
             }
+            write(s, t, o, ge, reverse ? 0 : geOff(r), c, rowSlot, from, to);
+        }
+
+        /** The gradient of chunk c of s[from, to) (and t) over F's exps stored in e (and G's in ge, forward). */
+        final void write(float[] s, float[] t, float[] e, float[] ge, int geOff, int c, int rowSlot, int from, int to) {
             float scale = sf.scale(c, rowMf[rowSlot], rowSf[rowSlot], invT);
             if (reverse) {
                 double c0 = Math.log(rowSg[rowSlot]) - Math.log(rowSf[rowSlot]) - rowKl[rowSlot];
-                kernels.xlogyGrad(s, rowMf[rowSlot], t, rowMg[rowSlot], from, to, invT, (float) c0, scale, k, o);
+                kernels.xlogyGrad(s, rowMf[rowSlot], t, rowMg[rowSlot], from, to, invT, (float) c0, scale, k, e);
             } else {
-                kernels.scaledDiffWrite(ge, geOff(r), from, to, sg.scale(c, rowMg[rowSlot], rowSg[rowSlot], invT),
-                        scale, k, o);
+                kernels.scaledDiffWrite(ge, geOff, from, to, sg.scale(c, rowMg[rowSlot], rowSg[rowSlot], invT),
+                        scale, k, e);
+            }
+        }
+
+        /** Stats' stored exps of chunk c, again: of a[from, to) into e[from - eOff, to - eOff). */
+        final void restore(SoftmaxStats stats, float[] a, float[] e, int eOff, int c, int from, int to) {
+            float m = stats.max()[c];
+            if (Float.isFinite(m)) {
+                kernels.sumExpScaledStore(a, from, to, m, invT, e, eOff);
+            } else {
+                Arrays.fill(e, from - eOff, to - eOff, 0f);
             }
         }
 
@@ -186,6 +213,50 @@ final class CpuDistillation {
             if (ge != null && whole) {
                 arrays.give(ge);
             }
+        }
+    }
+
+    /** The student's gradient written over its logits: each phase on copies of its chunk, the exps recomputed. */
+    private final class InPlace extends Phases {
+        InPlace(float[] s, float[] t, int[] labels, int ignoreIndex, float temperature, boolean reverse, float divisor,
+                int cols, double[] loss, int slots, int rowSlots, boolean whole) {
+            super(s, t, labels, ignoreIndex, temperature, reverse, divisor, s, cols, loss, slots, rowSlots, whole, true);
+        }
+
+        @Override
+        public void stats(int r, int i, int from, int to) {
+            if (ignored(r)) {
+                Arrays.fill(o, from, to, 0f); // the row's gradient; nothing reads this row again
+                return;
+            }
+            int n = to - from;
+            float[][] scratch = ChunkScratch.get();
+            float[] sc = ChunkScratch.copy(s, from, n, scratch[0]);
+            float[] tc = ChunkScratch.copy(t, from, n, scratch[1]);
+            stats(reverse ? sc : tc, reverse ? tc : sc, scratch[2], reverse ? null : scratch[3], 0, i, 0, n);
+        }
+
+        @Override
+        public void write(int r, int c, int rowSlot, int from, int to) {
+            if (ignored(r)) {
+                return;
+            }
+            if (Double.isNaN(rowSf[rowSlot])) {
+                Arrays.fill(o, from, to, Float.NaN);
+                return;
+            }
+            int n = to - from;
+            float[][] scratch = ChunkScratch.get();
+            float[] sc = ChunkScratch.copy(s, from, n, scratch[0]);
+            float[] tc = ChunkScratch.copy(t, from, n, scratch[1]);
+            float[] e = scratch[2];
+            float[] ge = reverse ? null : scratch[3];
+            restore(sf, reverse ? sc : tc, e, 0, c, 0, n);
+            if (ge != null) {
+                restore(sg, sc, ge, 0, c, 0, n);
+            }
+            write(sc, tc, e, ge, 0, c, rowSlot, 0, n);
+            System.arraycopy(e, 0, o, from, n);
         }
     }
 }

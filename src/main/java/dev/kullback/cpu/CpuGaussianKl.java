@@ -2,7 +2,11 @@ package dev.kullback.cpu;
 
 import dev.kullback.internal.RowReduction;
 
-/** The diagonal Gaussian KL on the CPU: a sum per row, the four gradients written by the same pass. */
+/**
+ * The diagonal Gaussian KL on the CPU: a sum per row, the four gradients written by the same pass. In place (each
+ * gradient over its input) it runs unchanged: the kernel reads an element of every input before it writes any of the
+ * element's gradients.
+ */
 final class CpuGaussianKl {
     private final Kernels kernels;
     private final RowSchedule schedule;

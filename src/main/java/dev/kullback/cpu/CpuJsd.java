@@ -11,7 +11,9 @@ import java.util.Arrays;
  * Generalized JSD: a statistics pass (maxima, Σ exp stored), a second pass that turns the stored exps into
  * probabilities and stores log M in a scratch row (the only log per element), then sums F log(F/M) and G log(G/M),
  * then the write pass. The later passes read what the earlier ones wrote for the same row, from cache while a row
- * fits in L2.
+ * fits in L2. In place (both gradients over their logits) each phase runs on copies of its chunk ({@link ChunkScratch})
+ * and recomputes the exps (and log M) the earlier phases stored: the same kernels on the same relative ranges, so the
+ * same bits.
  */
 final class CpuJsd {
     private final Kernels kernels;
@@ -44,12 +46,17 @@ final class CpuJsd {
                      RowReduction reduction, float[] value) {
         double[] loss = new double[rows];
         float k = 1f / reduction.divisor();
-        schedule.run(rows, cols, (slots, rowSlots, whole) -> new Phases(f, g, of, og, cols, mode, beta, k, loss, slots,
-                rowSlots, whole));
+        if (of == f && og == g) { // its own family class, so its own copy of the row loops (see RowSchedule)
+            schedule.run(rows, cols, (slots, rowSlots, whole) -> new InPlace(f, g, cols, mode, beta, k, loss, slots,
+                    rowSlots, whole));
+        } else {
+            schedule.run(rows, cols, (slots, rowSlots, whole) -> new Phases(f, g, of, og, cols, mode, beta, k, loss,
+                    slots, rowSlots, whole, false));
+        }
         CpuReductions.writeLoss(value, loss, reduction);
     }
 
-    private final class Phases implements RowPhases {
+    private class Phases implements RowPhases {
         final float[] f;
         final float[] g;
         final float[] of;
@@ -75,7 +82,7 @@ final class CpuJsd {
         final boolean whole;
 
         Phases(float[] f, float[] g, float[] of, float[] og, int cols, Divergence mode, float beta, float k,
-               double[] loss, int slots, int rowSlots, boolean whole) {
+               double[] loss, int slots, int rowSlots, boolean whole, boolean inPlace) {
             this.f = f;
             this.g = g;
             this.of = of;
@@ -96,7 +103,7 @@ final class CpuJsd {
             rowSg = new double[rowSlots];
             rowKf = new double[rowSlots];
             rowKg = new double[rowSlots];
-            lm = !jsd ? null : whole ? arrays.take(rowSlots * cols) : new float[cols];
+            lm = !jsd || inPlace ? null : whole ? arrays.take(rowSlots * cols) : new float[cols];
         }
 
         private int lmOff(int r) {
@@ -115,6 +122,11 @@ final class CpuJsd {
         /** Maxima, exps stored in of and og with their sums, and (the KLs) the weighted differences. */
         @Override
         public void stats(int r, int i, int from, int to) {
+            stats(f, g, of, og, i, from, to);
+        }
+
+        /** Chunk i's statistics of f[from, to) and g[from, to), their exps stored in of and og. */
+        final void stats(float[] f, float[] g, float[] of, float[] og, int i, int from, int to) {
             sf.store(kernels, f, of, from, to, i);
             sg.store(kernels, g, og, from, to, i);
             float mf = sf.max()[i];
@@ -179,10 +191,21 @@ final class CpuJsd {
             if (Double.isNaN(rowSf[rowSlot])) {
                 return;
             }
-            kernels.jsdMix(from, to, sf.scale(c, rowMf[rowSlot], rowSf[rowSlot], 1f),
-                    sg.scale(c, rowMg[rowSlot], rowSg[rowSlot], 1f), beta, 1f - beta, of, og, lm, lmOff(r));
+            secondPass(f, g, of, og, lm, lmOff(r), c, rowSlot, from, to);
+        }
+
+        /** Chunk c's sums over the exps stored in of and og; log M into lm (from lmOff). */
+        final void secondPass(float[] f, float[] g, float[] of, float[] og, float[] lm, int lmOff, int c, int rowSlot,
+                              int from, int to) {
+            mix(of, og, lm, lmOff, c, rowSlot, from, to);
             kernels.jsdSums(f, rowMf[rowSlot], (float) Math.log(rowSf[rowSlot]), g, rowMg[rowSlot],
-                    (float) Math.log(rowSg[rowSlot]), from, to, lm, lmOff(r), of, og, ab, 2 * c);
+                    (float) Math.log(rowSg[rowSlot]), from, to, lm, lmOff, of, og, ab, 2 * c);
+        }
+
+        /** JSD: the stored exps of chunk c turned into probabilities, and log M into lm. */
+        final void mix(float[] of, float[] og, float[] lm, int lmOff, int c, int rowSlot, int from, int to) {
+            kernels.jsdMix(from, to, sf.scale(c, rowMf[rowSlot], rowSf[rowSlot], 1f),
+                    sg.scale(c, rowMg[rowSlot], rowSg[rowSlot], 1f), beta, 1f - beta, of, og, lm, lmOff);
         }
 
         /** JSD: the row's KL(P || M) and KL(Q || M) from its chunks' sums, in chunk order. */
@@ -210,12 +233,18 @@ final class CpuJsd {
                 Arrays.fill(og, from, to, Float.NaN);
                 return;
             }
+            write(f, g, of, og, lm, jsd ? lmOff(r) : 0, c, rowSlot, from, to);
+        }
+
+        /** Both gradients of chunk c over what the earlier phases stored in of and og (and lm). */
+        final void write(float[] f, float[] g, float[] of, float[] og, float[] lm, int lmOff, int c, int rowSlot,
+                         int from, int to) {
             double lf = Math.log(rowSf[rowSlot]);
             double lg = Math.log(rowSg[rowSlot]);
             float mf = rowMf[rowSlot];
             float mg = rowMg[rowSlot];
             if (jsd) {
-                kernels.jsdWrite(f, mf, (float) lf, g, mg, (float) lg, from, to, lm, lmOff(r), k * beta,
+                kernels.jsdWrite(f, mf, (float) lf, g, mg, (float) lg, from, to, lm, lmOff, k * beta,
                         (float) rowKf[rowSlot], k * (1f - beta), (float) rowKg[rowSlot], of, og);
                 return;
             }
@@ -235,6 +264,56 @@ final class CpuJsd {
             if (lm != null && whole) {
                 arrays.give(lm);
             }
+        }
+    }
+
+    /** Both gradients written over their logits: each phase on copies of its chunk, the stored values recomputed. */
+    private final class InPlace extends Phases {
+        InPlace(float[] f, float[] g, int cols, Divergence mode, float beta, float k, double[] loss, int slots,
+                int rowSlots, boolean whole) {
+            super(f, g, f, g, cols, mode, beta, k, loss, slots, rowSlots, whole, true);
+        }
+
+        @Override
+        public void stats(int r, int i, int from, int to) {
+            int n = to - from;
+            float[][] scratch = ChunkScratch.get();
+            stats(ChunkScratch.copy(f, from, n, scratch[0]), ChunkScratch.copy(g, from, n, scratch[1]), scratch[2],
+                    scratch[3], i, 0, n);
+        }
+
+        /** The chunk's copies in scratch[0, 1] and its exps, as stats stored them, in scratch[2, 3]. */
+        private float[][] restore(int c, int from, int n) {
+            float[][] scratch = ChunkScratch.get();
+            sf.restore(kernels, ChunkScratch.copy(f, from, n, scratch[0]), scratch[2], 0, n, c);
+            sg.restore(kernels, ChunkScratch.copy(g, from, n, scratch[1]), scratch[3], 0, n, c);
+            return scratch;
+        }
+
+        @Override
+        public void secondPass(int r, int c, int rowSlot, int from, int to) {
+            if (Double.isNaN(rowSf[rowSlot])) {
+                return;
+            }
+            float[][] x = restore(c, from, to - from);
+            secondPass(x[0], x[1], x[2], x[3], x[4], 0, c, rowSlot, 0, to - from);
+        }
+
+        @Override
+        public void write(int r, int c, int rowSlot, int from, int to) {
+            if (Double.isNaN(rowSf[rowSlot])) {
+                Arrays.fill(of, from, to, Float.NaN);
+                Arrays.fill(og, from, to, Float.NaN);
+                return;
+            }
+            int n = to - from;
+            float[][] x = restore(c, from, n);
+            if (jsd) {
+                mix(x[2], x[3], x[4], 0, c, rowSlot, 0, n);
+            }
+            write(x[0], x[1], x[2], x[3], x[4], 0, c, rowSlot, 0, n);
+            System.arraycopy(x[2], 0, of, from, n);
+            System.arraycopy(x[3], 0, og, from, n);
         }
     }
 }

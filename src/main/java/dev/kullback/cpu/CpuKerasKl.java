@@ -2,7 +2,10 @@ package dev.kullback.cpu;
 
 import dev.kullback.internal.RowReduction;
 
-/** Keras's clipped KL on the CPU, in nats or bits: a sum per row, its gradient written by the same pass. */
+/**
+ * Keras's clipped KL on the CPU, in nats or bits: a sum per row, its gradient written by the same pass. In place (the
+ * gradient over yPred) it runs unchanged: the kernel reads each element before it writes that element's gradient.
+ */
 final class CpuKerasKl {
     private static final double LN2 = Math.log(2);
 

@@ -8,7 +8,9 @@ import java.util.Arrays;
  * gradients of both logits: with s = sign(P - Q) (sign(0) = 0, as PyTorch's abs backward), A = Σ P s and B = Σ Q s,
  * d teacher = ½ P (s - A) and d student = -½ Q (s - B). Per chunk: softmax's statistics of both (the exps stored in
  * the gradients); a second pass that turns them into probabilities, in place, and sums |P - Q|, P s and Q s; the
- * write over the stored probabilities. Rows whose label is the ignore index give 0.
+ * write over the stored probabilities. Rows whose label is the ignore index give 0. In place (both gradients over
+ * their logits) it runs unchanged: the statistics read each logit once, before storing its exp at the same index
+ * (SoftmaxStats.store), and the later passes read only what the gradients hold.
  */
 final class CpuTvd {
     private final Kernels kernels;

@@ -27,6 +27,15 @@ record SoftmaxStats(float[] max, double[] sum) {
         }
     }
 
+    /** The exps {@link #store} stored for chunk i, again into {@code o} (an in-place gradient's recomputation). */
+    void restore(Kernels kernels, float[] a, float[] o, int from, int to, int i) {
+        if (Float.isFinite(max[i])) {
+            kernels.sumExpStore(a, from, to, max[i], o);
+        } else {
+            Arrays.fill(o, from, to, 0f);
+        }
+    }
+
     /** The row maximum from chunks [first, first + chunks), NaN if any is NaN. */
     float rowMax(int first, int chunks) {
         float m = Float.NEGATIVE_INFINITY;

@@ -432,4 +432,10 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     protected void softCapBackwardInto(CudaTensor capped, CudaTensor grad, float cap) {
         softCap.backward(capped, grad, cap);
     }
+
+    /** Overlapping address ranges: wrapped caller memory may alias (in-place checks, issue 14). */
+    @Override
+    protected boolean sharesMemory(CudaTensor a, CudaTensor b) {
+        return a.address() < b.address() + b.bytes() && b.address() < a.address() + a.bytes();
+    }
 }

@@ -5,6 +5,7 @@ import dev.kullback.Chunking;
 import dev.kullback.CrossEntropy;
 import dev.kullback.Device;
 import dev.kullback.Distillation;
+import dev.kullback.GradientMemory;
 import dev.kullback.Labels;
 import dev.kullback.Loss;
 import dev.kullback.Reduction;
@@ -293,7 +294,8 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
             throw new IllegalArgumentException("hardLoss(" + options.weightHard() + ", " + options.weightSoft()
                     + ") applies to linearDistillationKl, not to distillationKl");
         }
-        return loss(student.rows(), reduction, List.of(student), (value, grads) -> capped(cap, student, grads.get(0),
+        return gradients(memory(options.inPlace()), student.rows(), reduction, List.of(student), "studentLogits", student,
+                "teacherLogits", teacher).run((value, grads) -> capped(cap, student, grads.get(0),
                 s -> capped(cap, teacher, null, t -> distillationInto(s, t, labels, options.ignoreIndex(), temperature,
                         options.reverse(), rows, value, grads.get(0)))));
     }
@@ -309,7 +311,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         float smoothing = labelSmoothing(options);
         float zLoss = zLoss(options);
         float cap = softCap(options.softCap());
-        return (options.inPlace() ? inPlace(x, reduction) : loss(x.rows(), reduction, List.of(x)))
+        return gradients(memory(options.inPlace()), x.rows(), reduction, List.of(x), "logits", x, "weights", weights)
                 .run((value, grads) -> capped(cap, x, grads.get(0), in -> crossEntropyInto(in, y, weights, reduction,
                         options.ignoreIndex(), smoothing, zLoss, value, grads.get(0))));
     }
@@ -325,16 +327,20 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         float smoothing = labelSmoothing(options);
         float zLoss = zLoss(options);
         float cap = softCap(options.softCap());
-        if (options.inPlace()) {
-            throw new IllegalArgumentException("inPlace applies to cross-entropy with class-index labels, not to "
-                    + "probability targets");
-        }
-        return loss(x.rows(), reduction, List.of(x), (value, grads) -> capped(cap, x, grads.get(0),
+        return gradients(memory(options.inPlace()), x.rows(), reduction, List.of(x), "logits", x, "targetProbabilities",
+                target,
+                "weights", weights).run((value, grads) -> capped(cap, x, grads.get(0),
                 in -> softCrossEntropyInto(in, target, weights, reduction, smoothing, zLoss, value, grads.get(0))));
     }
 
     @Override
     public final Loss jsd(Tensor studentLogits, Tensor teacherLogits, float beta, Reduction reduction) {
+        return jsd(studentLogits, teacherLogits, beta, reduction, GradientMemory.ALLOCATED);
+    }
+
+    @Override
+    public final Loss jsd(Tensor studentLogits, Tensor teacherLogits, float beta, Reduction reduction,
+                          GradientMemory memory) {
         T student = own(studentLogits, "studentLogits");
         T teacher = own(teacherLogits, "teacherLogits");
         Shapes.requireSame("studentLogits", student, "teacherLogits", teacher);
@@ -342,41 +348,64 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
             throw new IllegalArgumentException("beta must be in [0, 1], got " + beta);
         }
         RowReduction rows = RowReduction.of(requireNonNull(reduction, "reduction"), student);
-        return loss(student.rows(), reduction, List.of(student, teacher), (value, grads) -> jsdInto(student, teacher,
+        return gradients(memory, student.rows(), reduction, List.of(student, teacher), "studentLogits", student,
+                "teacherLogits", teacher).run((value, grads) -> jsdInto(student, teacher,
                 beta, rows, value, grads.get(0), grads.get(1)));
     }
 
     @Override
     public final Loss symmetricKl(Tensor logitsP, Tensor logitsQ, Reduction reduction) {
+        return symmetricKl(logitsP, logitsQ, reduction, GradientMemory.ALLOCATED);
+    }
+
+    @Override
+    public final Loss symmetricKl(Tensor logitsP, Tensor logitsQ, Reduction reduction, GradientMemory memory) {
         T p = own(logitsP, "logitsP");
         T q = own(logitsQ, "logitsQ");
         Shapes.requireSame("logitsP", p, "logitsQ", q);
         RowReduction rows = RowReduction.of(requireNonNull(reduction, "reduction"), p);
-        return loss(p.rows(), reduction, List.of(p, q), (value, grads) -> symmetricKlInto(p, q, rows, value,
-                grads.get(0), grads.get(1)));
+        return gradients(memory, p.rows(), reduction, List.of(p, q), "logitsP", p, "logitsQ", q).run((value, grads) ->
+                symmetricKlInto(p, q, rows, value, grads.get(0), grads.get(1)));
     }
 
     @Override
     public final Loss entropy(Tensor logits, Reduction reduction) {
+        return entropy(logits, reduction, GradientMemory.ALLOCATED);
+    }
+
+    @Override
+    public final Loss entropy(Tensor logits, Reduction reduction, GradientMemory memory) {
         T x = own(logits, "logits");
         requireNonNull(reduction, "reduction");
         RowReduction rows = RowReduction.of(reduction,
                 reduction == Reduction.MEAN || reduction == Reduction.BATCHMEAN ? x.rows() : 1f);
-        return loss(x.rows(), reduction, List.of(x), (value, grads) -> entropyInto(x, rows, value, grads.get(0)));
+        return gradients(memory, x.rows(), reduction, List.of(x), "logits", x).run((value, grads) -> entropyInto(x,
+                rows, value, grads.get(0)));
     }
 
     @Override
     public final Loss kerasKl(Tensor yTrue, Tensor yPred, Reduction reduction, boolean bits) {
+        return kerasKl(yTrue, yPred, reduction, bits, GradientMemory.ALLOCATED);
+    }
+
+    @Override
+    public final Loss kerasKl(Tensor yTrue, Tensor yPred, Reduction reduction, boolean bits, GradientMemory memory) {
         T truth = own(yTrue, "yTrue");
         T pred = own(yPred, "yPred");
         Shapes.requireSame("yTrue", truth, "yPred", pred);
         RowReduction rows = RowReduction.of(requireNonNull(reduction, "reduction"), truth);
-        return loss(truth.rows(), reduction, List.of(pred), (value, grads) -> kerasKlInto(truth, pred, bits, rows,
-                value, grads.get(0)));
+        return gradients(memory, truth.rows(), reduction, List.of(pred), "yPred", pred, "yTrue", truth).run(
+                (value, grads) -> kerasKlInto(truth, pred, bits, rows, value, grads.get(0)));
     }
 
     @Override
     public final Loss gaussianKl(Tensor mu1, Tensor logvar1, Tensor mu2, Tensor logvar2, Reduction reduction) {
+        return gaussianKl(mu1, logvar1, mu2, logvar2, reduction, GradientMemory.ALLOCATED);
+    }
+
+    @Override
+    public final Loss gaussianKl(Tensor mu1, Tensor logvar1, Tensor mu2, Tensor logvar2, Reduction reduction,
+                                 GradientMemory memory) {
         T m1 = own(mu1, "mu1");
         T v1 = own(logvar1, "logvar1");
         T m2 = own(mu2, "mu2");
@@ -385,17 +414,24 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         Shapes.requireSame("mu1", m1, "mu2", m2);
         Shapes.requireSame("mu1", m1, "logvar2", v2);
         RowReduction rows = RowReduction.of(requireNonNull(reduction, "reduction"), m1);
-        return loss(m1.rows(), reduction, List.of(m1, v1, m2, v2), (value, grads) -> gaussianKlInto(m1, v1, m2, v2,
+        return gradients(memory, m1.rows(), reduction, List.of(m1, v1, m2, v2), "mu1", m1, "logvar1", v1, "mu2", m2,
+                "logvar2", v2).run((value, grads) -> gaussianKlInto(m1, v1, m2, v2,
                 rows, value, grads.get(0), grads.get(1), grads.get(2), grads.get(3)));
     }
 
     @Override
     public final Loss gaussianKl(Tensor mu, Tensor logvar, Reduction reduction) {
+        return gaussianKl(mu, logvar, reduction, GradientMemory.ALLOCATED);
+    }
+
+    @Override
+    public final Loss gaussianKl(Tensor mu, Tensor logvar, Reduction reduction, GradientMemory memory) {
         T m = own(mu, "mu");
         T v = own(logvar, "logvar");
         Shapes.requireSame("mu", m, "logvar", v);
         RowReduction rows = RowReduction.of(requireNonNull(reduction, "reduction"), m);
-        return loss(m.rows(), reduction, List.of(m, v), (value, grads) -> gaussianKlInto(m, v, null, null, rows,
+        return gradients(memory, m.rows(), reduction, List.of(m, v), "mu", m, "logvar", v).run((value, grads) ->
+                gaussianKlInto(m, v, null, null, rows,
                 value, grads.get(0), grads.get(1), null, null));
     }
 
@@ -409,13 +445,13 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         return op -> loss(rows, reduction, inputs, op);
     }
 
-    /** A loss whose gradient is written over {@code x} itself: only the value is allocated. */
-    private Pending<T> inPlace(T x, Reduction reduction) {
+    /** A loss whose gradients are written over {@code inputs} themselves: only the value is allocated. */
+    private Pending<T> inPlace(int rows, Reduction reduction, List<T> inputs) {
         return op -> {
-            T value = allocate(reduction == Reduction.NONE ? x.rows() : 1, 1);
+            T value = allocate(reduction == Reduction.NONE ? rows : 1, 1);
             try {
-                op.accept(value, List.of(x));
-                return new Loss(value, List.of(x));
+                op.accept(value, inputs);
+                return new Loss(value, new ArrayList<>(inputs));
             } catch (RuntimeException | Error e) {
                 value.close();
                 throw e;
@@ -676,6 +712,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         T x = own(localLogits, "localLogits");
         requireNonNull(options, "options");
         int classes = vocabShard(shard, allReduce, x);
+        requireNotInPlace(options.inPlace());
         if (options.weights() != null) {
             throw new IllegalArgumentException("class weights are not supported by the vocabulary-parallel "
                     + "cross-entropy; use weights(null)");
@@ -698,6 +735,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         Shapes.requireSame("localStudent", student, "localTeacher", teacher);
         requireNonNull(options, "options");
         int classes = vocabShard(shard, allReduce, student);
+        requireNotInPlace(options.inPlace());
         float temperature = options.temperature();
         if (!(temperature > 0) || Float.isInfinite(temperature)) {
             throw new IllegalArgumentException("temperature must be positive and finite, got " + temperature);
@@ -806,6 +844,12 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
     @Override
     public final Loss tvd(Tensor studentLogits, Tensor teacherLogits, Reduction reduction, Labels labels,
                           int ignoreIndex) {
+        return tvd(studentLogits, teacherLogits, reduction, labels, ignoreIndex, GradientMemory.ALLOCATED);
+    }
+
+    @Override
+    public final Loss tvd(Tensor studentLogits, Tensor teacherLogits, Reduction reduction, Labels labels,
+                          int ignoreIndex, GradientMemory memory) {
         T student = own(studentLogits, "studentLogits");
         T teacher = own(teacherLogits, "teacherLogits");
         Shapes.requireSame("studentLogits", student, "teacherLogits", teacher);
@@ -814,7 +858,8 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         int counted = y == null ? student.rows() : y.counted(ignoreIndex);
         RowReduction rows = RowReduction.of(reduction, reduction == Reduction.MEAN
                 ? (float) ((double) counted * student.cols()) : reduction == Reduction.BATCHMEAN ? counted : 1f);
-        return loss(student.rows(), reduction, List.of(student, teacher), (value, grads) -> tvdInto(student, teacher,
+        return gradients(memory, student.rows(), reduction, List.of(student, teacher), "studentLogits", student,
+                "teacherLogits", teacher).run((value, grads) -> tvdInto(student, teacher,
                 y, ignoreIndex, rows, value, grads.get(0), grads.get(1)));
     }
 
@@ -927,5 +972,55 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
                     + " must have the same number of columns (the hidden size): " + b + " is [vocabulary, hidden], "
                     + "as torch.nn.Linear stores it");
         }
+    }
+
+    // ---- in-place gradients (issue 14) ------------------------------------------------------------------------------
+
+    /** A loss's gradient memory as its options' {@code inPlace} says it. */
+    private static GradientMemory memory(boolean inPlace) {
+        return inPlace ? GradientMemory.IN_PLACE : GradientMemory.ALLOCATED;
+    }
+
+    /**
+     * Where a loss's gradients go: new tensors, or ({@link GradientMemory#IN_PLACE}) the inputs that have one
+     * ({@code withGradient}), checked first to share memory with none of the call's other tensor arguments (given as
+     * name, tensor pairs; null tensors are skipped): a kernel would otherwise read an input another gradient overwrote.
+     */
+    private Pending<T> gradients(GradientMemory memory, int rows, Reduction reduction, List<T> withGradient,
+                                 Object... namedArguments) {
+        requireNonNull(memory, "memory");
+        if (memory == GradientMemory.ALLOCATED) {
+            return loss(rows, reduction, withGradient);
+        }
+        for (int i = 0; i < namedArguments.length; i += 2) {
+            Object a = namedArguments[i + 1];
+            for (int j = i + 2; a != null && j < namedArguments.length; j += 2) {
+                Object b = namedArguments[j + 1];
+                if (b != null && (withGradient.contains(a) || withGradient.contains(b))
+                        && sharesMemory(tensorType.cast(a), tensorType.cast(b))) {
+                    throw new IllegalArgumentException("in place: " + namedArguments[i] + " " + tensorType.cast(a)
+                            .shape() + " and " + namedArguments[j] + " " + tensorType.cast(b).shape() + " share memory; "
+                            + "a gradient written in place needs an input of its own (pass a copy, or compute out of "
+                            + "place)");
+                }
+            }
+        }
+        return inPlace(rows, reduction, withGradient);
+    }
+
+    /**
+     * The vocabulary-parallel losses keep exps in the gradient between their passes and read the logits again, and
+     * have no in-place form: refused rather than ignored.
+     */
+    private static void requireNotInPlace(boolean inPlace) {
+        if (inPlace) {
+            throw new IllegalArgumentException("inPlace is not supported by the vocabulary-parallel losses (the "
+                    + "gradient holds the exps between the all-reduces); use inPlace(false)");
+        }
+    }
+
+    /** Whether two tensors of this device share any memory (by default: whether they are one tensor). */
+    protected boolean sharesMemory(T a, T b) {
+        return a == b;
     }
 }

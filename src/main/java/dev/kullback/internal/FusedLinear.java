@@ -8,12 +8,13 @@ import java.util.List;
 /**
  * The fused linear losses, written once for every device over its {@link Gemm} and its fused loss hooks. Rows are
  * taken a chunk at a time, in order: the chunk's logits = hidden[chunk] · Wᵀ (+ bias) by one product; the device's
- * fused loss writes the chunk's row losses and logit gradient G (unscaled: the loss of a sum of rows; cross-entropy
+ * fused loss writes the chunk's row losses and logit gradient G (unscaled: the loss of a sum of rows; either loss
  * writes it over the chunk's logits); then
  * grad_hidden[chunk] = s · G · W, grad_W += s · Gᵀ · hidden[chunk] and grad_bias += s · colsum(G), where s is the
  * reduction's scale over ALL rows (computed first, so chunking never changes what a row weighs). The row losses are
  * kept ([rows, 1]) and reduced once at the end by the device's deterministic sum. Memory beyond the inputs and the
- * results: the chunk's logits (and a separate gradient for distillation or a soft cap), O(rows + vocabulary) besides.
+ * results: the chunk's logits (the loss writes its gradient over them; a separate gradient only with a soft cap),
+ * O(rows + vocabulary) besides.
  *
  * <p>Column-major view (see {@link Gemm}): a row-major [r, c] tensor is the c × r matrix with leading dimension c, so
  * logitsᵀ (V × c) = W_cm(H × V)ᵀ · hidden_cm(H × c), grad_hiddenᵀ (H × c) = W_cm(H × V) · Gᵀ(V × c),
@@ -110,6 +111,9 @@ final class FusedLinear<T extends AbstractTensor, L extends AbstractLabels> {
             scratch.add(one);
         }
         List<Gemm<T>> span = new ArrayList<>(1);
+        // the distillation writes its gradient over the chunk's logits (bitwise as out of place); the hard loss reads
+        // them first
+        inPlace = true;
         // mixed: a and b hold the divisors; every row ignored still gives 0 / 0 = NaN, as PyTorch's mean would
         run(studentHidden, studentWeight, null, rows, chunkRows, value, mixed ? (divisor == 0 || ceDivisor == 0 ? 0f
                 : 1f) : divisor, scale, softCap, gradHidden, gradWeight, null,
@@ -117,15 +121,18 @@ final class FusedLinear<T extends AbstractTensor, L extends AbstractLabels> {
                     L chunkLabels = y == null ? null
                             : device.labelRange(labels, first, Arrays.copyOfRange(y, first, first + n));
                     try {
+                        T g = mixed ? device.leadingRows(ceGrad, n) : null;
+                        T l = mixed ? device.leadingRows(ceLoss, n) : null;
+                        if (mixed) { // before the distillation, whose gradient may be written over the logits
+                            device.crossEntropyInto(logits, chunkLabels, null, Reduction.NONE, ignoreIndex, 0f, 0f, l,
+                                    g);
+                        }
                         device.distillationInto(logits, device.leadingRows(teacher, n), chunkLabels, ignoreIndex,
                                 temperature, reverse, new RowReduction(true, 1f), rowLoss, grad);
                         if (!mixed) {
                             return;
                         }
                         Gemm<T> gemm = span.get(0);
-                        T g = device.leadingRows(ceGrad, n);
-                        T l = device.leadingRows(ceLoss, n);
-                        device.crossEntropyInto(logits, chunkLabels, null, Reduction.NONE, ignoreIndex, 0f, 0f, l, g);
                         // grad = b · G_ce + a · G_kd; rowLoss = b · ce + a · kd
                         gemm.gemm(false, false, vocabulary, n, n, b, g, 0, vocabulary, identity, 0, chunkRows, a, grad,
                                 0, vocabulary);
@@ -175,8 +182,8 @@ final class FusedLinear<T extends AbstractTensor, L extends AbstractLabels> {
         int v = weight.rows();
         try (Gemm<T> gemm = device.gemm()) {
             T logits = take(chunkRows, v);
-            // cross-entropy writes its gradient over the chunk's logits (they are not read again), unless the soft
-            // cap's backward needs the capped logits after the loss, or the loss (distillation) cannot run in place
+            // the loss writes its gradient over the chunk's logits (they are not read again), unless the soft cap's
+            // backward needs the capped logits after the loss
             T grad = inPlace && softCap == 0 ? logits : take(chunkRows, v);
             T ones = device.copyOf(filled(chunkRows), chunkRows, 1);
             scratch.add(ones);

@@ -1,6 +1,7 @@
 package dev.kullback.cpu;
 
 import dev.kullback.Distillation;
+import dev.kullback.GradientMemory;
 import dev.kullback.Reduction;
 import dev.kullback.Tensor;
 import java.util.Random;
@@ -11,13 +12,16 @@ import java.util.Random;
  * "kl" runs only kl_div in both target modes, alternating (the case where two heavy loops share call sites);
  * "losses" runs the two-distribution losses (jsd with beta 0, 1 and between, symmetric KL) and distillation (forward
  * and reverse); "alternate" runs only two ops, entropy and jsd, alternating: both are phases of the one row schedule,
- * so its call sites see exactly two receivers, the case where C2 could inline both ops' phases into one compilation.
+ * so its call sites see exactly two receivers, the case where C2 could inline both ops' phases into one compilation;
+ * "inplace" runs entropy, jsd and distillation out of place and in place in turn (issue 14: each in-place family
+ * has its own phases class and copy of the row loops, so neither compilation grows by the other's).
  */
 public final class InliningProbe {
     public static void main(String[] args) {
         boolean klOnly = args.length > 0 && args[0].equals("kl");
         boolean losses = args.length > 0 && args[0].equals("losses");
         boolean alternate = args.length > 0 && args[0].equals("alternate");
+        boolean inPlace = args.length > 0 && args[0].equals("inplace");
         Random random = new Random(1);
         try (CpuDevice d = new CpuDevice(2, true)) {
             for (int[] shape : new int[][] {{64, 4096}, {2, 40000}, {512, 33}}) {
@@ -29,6 +33,10 @@ public final class InliningProbe {
                 }
                 if (alternate) {
                     alternate(d, x, rows, cols);
+                    continue;
+                }
+                if (inPlace) {
+                    inPlace(d, x, rows, cols);
                     continue;
                 }
                 try (Tensor xt = d.upload(x, rows, cols); Tensor y = d.logSoftmax(xt); Tensor p = d.softmax(xt)) {
@@ -74,6 +82,23 @@ public final class InliningProbe {
             while (System.nanoTime() < end) {
                 d.entropy(xt, Reduction.BATCHMEAN).close();
                 d.jsd(xt, tt, 0.5f, Reduction.BATCHMEAN).close();
+            }
+        }
+    }
+
+    /** Entropy, jsd and distillation, each out of place and then in place on a fresh copy of the logits. */
+    private static void inPlace(CpuDevice d, float[] x, int rows, int cols) {
+        GradientMemory in = GradientMemory.IN_PLACE;
+        try (Tensor xt = d.upload(x, rows, cols); Tensor tt = d.softmax(xt)) {
+            long end = System.nanoTime() + 600_000_000L;
+            while (System.nanoTime() < end) {
+                d.entropy(xt, Reduction.BATCHMEAN).close();
+                d.entropy(d.upload(x, rows, cols), Reduction.BATCHMEAN, in).close();
+                d.jsd(xt, tt, 0.5f, Reduction.BATCHMEAN).close();
+                d.jsd(d.upload(x, rows, cols), d.softmax(xt), 0.5f, Reduction.BATCHMEAN, in).close();
+                d.distillationKl(xt, tt, Distillation.options().temperature(2f)).close();
+                d.distillationKl(d.upload(x, rows, cols), tt, Distillation.options().temperature(2f).inPlace(true))
+                        .close();
             }
         }
     }
