@@ -73,6 +73,15 @@ interface Kernels {
     /** Softmax of rows [r0, r1), as {@link #logSoftmaxShortRows}: -inf entries of a finite row give 0. */
     void softmaxShortRows(float[] a, float[] out, int r0, int r1, int cols);
 
+    /**
+     * The softmax statistics of rows [r0, r1) for a loss ({@link #shortRows}): stores exp((x - max) · invT) in
+     * {@code out} (entry i at {@code i - outOff}) and, by row index, each row's max, S = Σ of those exps, log S and
+     * 1 / S. A row holding NaN or +inf, or only -inf, has a max that is not finite; its other values are then
+     * unspecified.
+     */
+    void softmaxStatsShortRows(float[] a, float invT, float[] out, int outOff, int r0, int r1, int cols,
+                               ShortRowStats stats);
+
     /** The log-softmax backward of rows [r0, r1): out = g - exp(y) · Σ_row g. */
     void logSoftmaxBackwardShortRows(float[] g, float[] y, float[] out, int r0, int r1, int cols);
 

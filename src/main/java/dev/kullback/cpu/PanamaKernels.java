@@ -519,6 +519,12 @@ final class PanamaKernels implements Kernels {
     }
 
     @Override
+    public void softmaxStatsShortRows(float[] a, float invT, float[] out, int outOff, int r0, int r1, int cols,
+                                      ShortRowStats stats) {
+        PanamaShortRows.softmaxStats(a, invT, out, outOff, r0, r1, cols, stats);
+    }
+
+    @Override
     public void logSoftmaxBackwardShortRows(float[] g, float[] y, float[] out, int r0, int r1, int cols) {
         PanamaShortRows.logSoftmaxBackward(g, y, out, r0, r1, cols);
     }

@@ -48,7 +48,7 @@ final class PanamaShortRows {
         Group group = new Group();
         for (int g = r0; g < r1; g += L) {
             int n = Math.min(L, r1 - g);
-            sumExps(a, null, g, n, cols, group);
+            sumExps(a, 1f, null, 0, g, n, cols, group);
             logOfSums(group);
             writeLog(a, out, g, n, cols, group);
         }
@@ -59,9 +59,30 @@ final class PanamaShortRows {
         Group group = new Group();
         for (int g = r0; g < r1; g += L) {
             int n = Math.min(L, r1 - g);
-            sumExps(a, out, g, n, cols, group);
+            sumExps(a, 1f, out, 0, g, n, cols, group);
             reciprocalOfSums(group);
             scaleRows(out, g, n, cols, group);
+        }
+    }
+
+    /**
+     * Softmax statistics of rows [r0, r1) for a loss: the exps exp((x - max) · invT) stored in {@code out} (entry i at
+     * {@code i - outOff}), and by row index each row's max, S, log S and 1 / S.
+     */
+    static void softmaxStats(float[] a, float invT, float[] out, int outOff, int r0, int r1, int cols,
+                             ShortRowStats stats) {
+        Group group = new Group();
+        for (int g = r0; g < r1; g += L) {
+            int n = Math.min(L, r1 - g);
+            sumExps(a, invT, out, outOff, g, n, cols, group);
+            System.arraycopy(group.max, 0, stats.max(), g, n);
+            FloatVector s = sumOfPartials(group);
+            s.intoArray(group.rowValue, 0);
+            System.arraycopy(group.rowValue, 0, stats.sum(), g, n);
+            PanamaKernels.log(s).intoArray(group.rowValue, 0);
+            System.arraycopy(group.rowValue, 0, stats.logSum(), g, n);
+            V_ONE.div(s).intoArray(group.rowValue, 0);
+            System.arraycopy(group.rowValue, 0, stats.invSum(), g, n);
         }
     }
 
@@ -84,8 +105,13 @@ final class PanamaShortRows {
         final float[] rowValue = new float[L];
     }
 
-    /** Each row's max and its Σ exp(x - max) as lane partials and tail; with {@code store}, the exps stored there. */
-    private static void sumExps(float[] a, float[] store, int g, int n, int cols, Group group) {
+    /**
+     * Each row's max and its Σ exp((x - max) · invT) as lane partials and tail; with {@code store}, the exps stored
+     * there (entry i at {@code i - storeOff}). With invT = 1 the product is exact, so the exps are exp(x - max).
+     */
+    private static void sumExps(float[] a, float invT, float[] store, int storeOff, int g, int n, int cols,
+                                Group group) {
+        FloatVector vt = FloatVector.broadcast(SPECIES, invT);
         for (int k = 0; k < n; k++) {
             int from = (g + k) * cols;
             int to = from + cols;
@@ -95,18 +121,18 @@ final class PanamaShortRows {
             FloatVector acc = FloatVector.zero(SPECIES);
             int i = from;
             for (; i <= to - L; i += L) {
-                FloatVector e = PanamaKernels.expNonPositive(fromArray(SPECIES, a, i).sub(vm));
+                FloatVector e = PanamaKernels.expNonPositive(fromArray(SPECIES, a, i).sub(vm).mul(vt));
                 if (store != null) {
-                    e.intoArray(store, i);
+                    e.intoArray(store, i - storeOff);
                 }
                 acc = acc.add(e);
             }
             acc.intoArray(group.partials, k * L);
             float t = 0f;
             for (; i < to; i++) {
-                float e = PanamaKernels.expScalar(a[i] - m);
+                float e = PanamaKernels.expScalar((a[i] - m) * invT);
                 if (store != null) {
-                    store[i] = e;
+                    store[i - storeOff] = e;
                 }
                 t += e;
             }

@@ -120,6 +120,23 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public void softmaxStatsShortRows(float[] a, float invT, float[] out, int outOff, int r0, int r1, int cols,
+                                      ShortRowStats stats) {
+        for (int r = r0; r < r1; r++) {
+            int from = r * cols;
+            int to = from + cols;
+            float m = max(a, from, to);
+            stats.max()[r] = m;
+            if (Float.isFinite(m)) {
+                double s = sumExpScaledStore(a, from, to, m, invT, out, outOff);
+                stats.sum()[r] = (float) s;
+                stats.logSum()[r] = (float) Math.log(s);
+                stats.invSum()[r] = (float) (1.0 / s);
+            }
+        }
+    }
+
+    @Override
     public void logSoftmaxBackwardShortRows(float[] g, float[] y, float[] out, int r0, int r1, int cols) {
         for (int r = r0; r < r1; r++) {
             int from = r * cols;

@@ -1,6 +1,7 @@
 package dev.kullback.cpu;
 
 import dev.kullback.Distillation;
+import dev.kullback.Labels;
 import dev.kullback.Reduction;
 import dev.kullback.Tensor;
 import java.util.Random;
@@ -11,7 +12,9 @@ import java.util.Random;
  * "kl" runs only kl_div in both target modes, alternating (the case where two heavy loops share call sites);
  * "losses" runs the two-distribution losses (jsd with beta 0, 1 and between, symmetric KL) and distillation (forward
  * and reverse); "alternate" runs only two ops, entropy and jsd, alternating: both are phases of the one row schedule,
- * so its call sites see exactly two receivers, the case where C2 could inline both ops' phases into one compilation.
+ * so its call sites see exactly two receivers, the case where C2 could inline both ops' phases into one compilation;
+ * "short" runs the short-row kernels (softmax, log-softmax, its backward and cross-entropy's statistics, several rows
+ * per call) in turn on rows of 32 and 128 values.
  */
 public final class InliningProbe {
     public static void main(String[] args) {
@@ -20,6 +23,11 @@ public final class InliningProbe {
         boolean alternate = args.length > 0 && args[0].equals("alternate");
         Random random = new Random(1);
         try (CpuDevice d = new CpuDevice(2, true)) {
+            if (args.length > 0 && args[0].equals("short")) {
+                shortRows(d, random);
+                System.out.println("probe done");
+                return;
+            }
             for (int[] shape : new int[][] {{64, 4096}, {2, 40000}, {512, 33}}) {
                 int rows = shape[0];
                 int cols = shape[1];
@@ -61,6 +69,42 @@ public final class InliningProbe {
             }
         }
         System.out.println("probe done");
+    }
+
+    /** The short-row ops in turn, on two row lengths. */
+    private static void shortRows(CpuDevice d, Random random) {
+        int[][] shapes = {{512, 128}, {2048, 32}};
+        Tensor[] x = new Tensor[2];
+        Tensor[] y = new Tensor[2];
+        Labels[] labels = new Labels[2];
+        for (int s = 0; s < 2; s++) {
+            int rows = shapes[s][0];
+            int cols = shapes[s][1];
+            float[] v = new float[rows * cols];
+            int[] l = new int[rows];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) random.nextGaussian();
+            }
+            for (int r = 0; r < rows; r++) {
+                l[r] = random.nextInt(cols);
+            }
+            x[s] = d.upload(v, rows, cols);
+            y[s] = d.logSoftmax(x[s]);
+            labels[s] = d.uploadLabels(l);
+        }
+        long end = System.nanoTime() + 2_000_000_000L;
+        while (System.nanoTime() < end) {
+            for (int s = 0; s < 2; s++) {
+                d.logSoftmax(x[s]).close();
+                d.softmax(x[s]).close();
+                d.logSoftmaxBackward(x[s], y[s]).close();
+                d.crossEntropy(x[s], labels[s]).close();
+            }
+        }
+        for (int s = 0; s < 2; s++) {
+            x[s].close();
+            y[s].close();
+        }
     }
 
     /** Entropy and jsd in turn, and no other op that runs on the row schedule: two receivers at its call sites. */

@@ -122,6 +122,42 @@ class ShortRowKernelsTest {
         }
     }
 
+    /** The losses' statistics at 1/T, exps stored at an offset: every finite row's values against the replay. */
+    @Test
+    void vectorLossStatisticsMatchTheirScalarReplayBitwise() {
+        Kernels k = CpuTesting.vectorKernels();
+        Random random = new Random(34);
+        float invT = 0.5f;
+        for (int cols : COLS) {
+            int rows = L + 3;
+            int r0 = 2;
+            float[] x = rows(random, rows, cols);
+            ShortRowStats stats = new ShortRowStats(rows);
+            float[] exps = new float[(rows - r0) * cols];
+            k.softmaxStatsShortRows(x, invT, exps, r0 * cols, r0, rows, cols, stats);
+            for (int r = r0; r < rows; r++) {
+                int from = r * cols;
+                float m = rowMax(x, from, cols);
+                assertEquals(Float.floatToIntBits(m), Float.floatToIntBits(stats.max()[r]), "max, row " + r);
+                if (!(m > -INF && m < INF)) {
+                    continue;
+                }
+                float[] e = new float[cols];
+                for (int i = 0; i < cols; i++) {
+                    e[i] = PanamaKernels.expScalar((x[from + i] - m) * invT);
+                    assertEquals(Float.floatToIntBits(e[i]), Float.floatToIntBits(exps[from - r0 * cols + i]),
+                            "cols " + cols + " row " + r + " exp " + i);
+                }
+                float s = laneOrderSum(e, 0, cols);
+                String where = "cols " + cols + " row " + r;
+                assertEquals(Float.floatToIntBits(s), Float.floatToIntBits(stats.sum()[r]), where);
+                assertEquals(Float.floatToIntBits(PanamaKernels.logScalar(s)),
+                        Float.floatToIntBits(stats.logSum()[r]), where);
+                assertEquals(Float.floatToIntBits(1f / s), Float.floatToIntBits(stats.invSum()[r]), where);
+            }
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"scalar", "vector"})
     void aRowsResultDoesNotDependOnItsRange(String which) {
