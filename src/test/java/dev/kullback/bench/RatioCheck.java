@@ -9,7 +9,9 @@ import java.util.List;
  * round after round (each turn about 50 ms of calls), and each one's best turn is kept: a neighbour's load slows a
  * turn, it never speeds one up, so the best turns' ratio is the least disturbed estimate. Not a substitute for the
  * JMH suite (no forks, no error bars); for checking a change in minutes. Arguments: ops shapes contenders [threads]
- * [rounds], lists comma-separated, e.g. {@code logSoftmax,softmax 8192x128,65536x32 kullback,pytorch 2 15}.
+ * [rounds], lists comma-separated, e.g. {@code logSoftmax,softmax 8192x128,65536x32 kullback,pytorch 2 15}. On one
+ * thread every contender works on the calling thread (the CPU device and PyTorch run a single-thread call inline), so
+ * the turns are timed in that thread's CPU time, which time spent descheduled by other processes does not inflate.
  */
 public final class RatioCheck {
     public static void main(String[] args) {
@@ -28,7 +30,7 @@ public final class RatioCheck {
                 Arrays.fill(best, Double.MAX_VALUE);
                 for (int round = 0; round < rounds; round++) {
                     for (int i = 0; i < w.size(); i++) {
-                        best[i] = Math.min(best[i], turn(w.get(i)));
+                        best[i] = Math.min(best[i], turn(w.get(i), threads == 1));
                     }
                 }
                 StringBuilder line = new StringBuilder(String.format("%-14s %-11s", op, shape));
@@ -46,16 +48,19 @@ public final class RatioCheck {
         }
     }
 
-    /** Seconds per call over about 50 ms of calls. */
-    private static double turn(Workloads w) {
-        long start = System.nanoTime();
+    private static final java.lang.management.ThreadMXBean THREADS =
+            java.lang.management.ManagementFactory.getThreadMXBean();
+
+    /** Seconds per call over about 50 ms of calls, of wall time or of the calling thread's CPU time. */
+    private static double turn(Workloads w, boolean cpuTime) {
+        long start = cpuTime ? THREADS.getCurrentThreadCpuTime() : System.nanoTime();
         long end = start + 50_000_000L;
         int calls = 0;
         long now;
         do {
             w.run();
             calls++;
-        } while ((now = System.nanoTime()) < end);
+        } while ((now = cpuTime ? THREADS.getCurrentThreadCpuTime() : System.nanoTime()) < end);
         return (now - start) / 1e9 / calls;
     }
 }
