@@ -13,8 +13,8 @@ import java.util.Random;
  * "losses" runs the two-distribution losses (jsd with beta 0, 1 and between, symmetric KL) and distillation (forward
  * and reverse); "alternate" runs only two ops, entropy and jsd, alternating: both are phases of the one row schedule,
  * so its call sites see exactly two receivers, the case where C2 could inline both ops' phases into one compilation;
- * "short" runs the short-row kernels (softmax, log-softmax, its backward and cross-entropy's statistics, several rows
- * per call) in turn on rows of 32 and 128 values.
+ * "short" runs the short-row kernels (softmax, log-softmax, its backward, and the statistics of cross-entropy and
+ * distillation, several rows per call) in turn on rows of 32 and 128 values.
  */
 public final class InliningProbe {
     public static void main(String[] args) {
@@ -92,13 +92,14 @@ public final class InliningProbe {
             y[s] = d.logSoftmax(x[s]);
             labels[s] = d.uploadLabels(l);
         }
-        long end = System.nanoTime() + 2_000_000_000L;
+        long end = System.nanoTime() + 3_000_000_000L;
         while (System.nanoTime() < end) {
             for (int s = 0; s < 2; s++) {
                 d.logSoftmax(x[s]).close();
                 d.softmax(x[s]).close();
                 d.logSoftmaxBackward(x[s], y[s]).close();
                 d.crossEntropy(x[s], labels[s]).close();
+                d.distillationKl(x[s], y[s], Distillation.options().temperature(2f)).close();
             }
         }
         for (int s = 0; s < 2; s++) {
