@@ -48,8 +48,12 @@ final class CpuCrossEntropy {
         for (int r = 0; r < rows; r++) {
             zy[r] = y[r] == ignoreIndex ? 0f : z[r * cols + y[r]];
         }
-        schedule.run(rows, cols, (slots, rowSlots, whole) -> new Hard(z, zy, y, w, ignoreIndex, cols, labelSmoothing,
-                zLoss, ws, k, kz, o, ce, zl, rowStats, slots));
+        if (Kernels.shortRows(cols) && labelSmoothing == 0) {
+            CrossEntropyShortRows.run(kernels, schedule, z, zy, y, w, ignoreIndex, zLoss, k, kz, o, ce, zl, rows, cols);
+        } else {
+            schedule.run(rows, cols, (slots, rowSlots, whole) -> new Hard(z, zy, y, w, ignoreIndex, cols, labelSmoothing,
+                    zLoss, ws, k, kz, o, ce, zl, rowStats, slots));
+        }
         if (reduction == Reduction.NONE) {
             for (int r = 0; r < rows; r++) {
                 value[r] = (float) (ce[r] + zl[r]);

@@ -25,6 +25,12 @@ final class CpuDistillation {
     void run(float[] s, float[] t, int[] labels, int ignoreIndex, float temperature, boolean reverse,
              RowReduction reduction, float[] value, float[] o, int rows, int cols) {
         double[] loss = new double[rows];
+        if (Kernels.shortRows(cols) && !reverse && o != s && o != t) { // in place: the phases below
+            DistillationShortRows.run(kernels, schedule, s, t, labels, ignoreIndex, temperature, reduction.divisor(), o,
+                    loss, rows, cols);
+            CpuReductions.writeLoss(value, loss, reduction);
+            return;
+        }
         if (o == s) { // its own family class, so its own copy of the row loops (see RowSchedule)
             schedule.run(rows, cols, (slots, rowSlots, whole) -> new InPlace(s, t, labels, ignoreIndex, temperature,
                     reverse, reduction.divisor(), cols, loss, slots, rowSlots, whole));

@@ -29,6 +29,10 @@ final class CpuSoftmax {
     }
 
     void softmax(float[] a, float[] o, int rows, int cols) {
+        if (Kernels.shortRows(cols)) {
+            schedule.rows(rows, cols, (r0, r1) -> kernels.softmaxShortRows(a, o, r0, r1, cols));
+            return;
+        }
         schedule.run(rows, cols, (slots, rowSlots, whole) -> new Softmax(a, o, slots, rowSlots));
     }
 
@@ -71,6 +75,10 @@ final class CpuSoftmax {
     }
 
     void logSoftmax(float[] a, float[] o, int rows, int cols) {
+        if (Kernels.shortRows(cols)) {
+            schedule.rows(rows, cols, (r0, r1) -> kernels.logSoftmaxShortRows(a, o, r0, r1, cols));
+            return;
+        }
         if (!schedule.byChunks(rows, cols)) {
             schedule.rows(rows, cols, (r0, r1) -> logSoftmaxRows(a, o, r0, r1, cols));
             return;
@@ -133,6 +141,10 @@ final class CpuSoftmax {
 
     /** o = g - exp(y) · Σ_row g. */
     void logSoftmaxBackward(float[] g, float[] y, float[] o, int rows, int cols) {
+        if (Kernels.shortRows(cols)) {
+            schedule.rows(rows, cols, (r0, r1) -> kernels.logSoftmaxBackwardShortRows(g, y, o, r0, r1, cols));
+            return;
+        }
         schedule.run(rows, cols, (slots, rowSlots, whole) -> new RowSums(g, y, o, slots, rowSlots));
     }
 

@@ -50,6 +50,41 @@ interface Kernels {
     /** How far above the reference of {@link #logStats} a value may be before the sums are rescaled to it. */
     float LOG_STATS_HEADROOM = 16f;
 
+    // ---- short rows: several whole rows per call ----------------------------------------------------
+
+    /**
+     * Rows of at most this many values take the short-row kernels: on them the per-row horizontal work (lane sums, a
+     * log, one-read statistics' bookkeeping) costs as much as the exps, and a row fits in L1 for three passes.
+     */
+    int SHORT_ROW = 1024;
+
+    /** Whether [*, cols] takes the short-row kernels. */
+    static boolean shortRows(int cols) {
+        return cols > 0 && cols <= SHORT_ROW;
+    }
+
+    /**
+     * Log-softmax of rows [r0, r1) of [*, cols] ({@link #shortRows}): out = (x - max) - log Σ exp(x - max), each row's
+     * result a function of that row alone (whichever range it falls in). A row holding NaN or +inf, or only -inf, is
+     * NaN throughout; -inf entries of a finite row give -inf.
+     */
+    void logSoftmaxShortRows(float[] a, float[] out, int r0, int r1, int cols);
+
+    /** Softmax of rows [r0, r1), as {@link #logSoftmaxShortRows}: -inf entries of a finite row give 0. */
+    void softmaxShortRows(float[] a, float[] out, int r0, int r1, int cols);
+
+    /**
+     * The softmax statistics of rows [r0, r1) for a loss ({@link #shortRows}): stores exp((x - max) · invT) in
+     * {@code out} (entry i at {@code i - outOff}) and, by row index, each row's max, S = Σ of those exps, log S and
+     * 1 / S. A row holding NaN or +inf, or only -inf, has a max that is not finite; its other values are then
+     * unspecified.
+     */
+    void softmaxStatsShortRows(float[] a, float invT, float[] out, int outOff, int r0, int r1, int cols,
+                               ShortRowStats stats);
+
+    /** The log-softmax backward of rows [r0, r1): out = g - exp(y) · Σ_row g. */
+    void logSoftmaxBackwardShortRows(float[] g, float[] y, float[] out, int r0, int r1, int cols);
+
     /** a[i] = a[i] * s. */
     void scale(float[] a, int from, int to, float s);
 

@@ -509,6 +509,27 @@ final class PanamaKernels implements Kernels {
     }
 
     @Override
+    public void logSoftmaxShortRows(float[] a, float[] out, int r0, int r1, int cols) {
+        PanamaShortRows.logSoftmax(a, out, r0, r1, cols);
+    }
+
+    @Override
+    public void softmaxShortRows(float[] a, float[] out, int r0, int r1, int cols) {
+        PanamaShortRows.softmax(a, out, r0, r1, cols);
+    }
+
+    @Override
+    public void softmaxStatsShortRows(float[] a, float invT, float[] out, int outOff, int r0, int r1, int cols,
+                                      ShortRowStats stats) {
+        PanamaShortRows.softmaxStats(a, invT, out, outOff, r0, r1, cols, stats);
+    }
+
+    @Override
+    public void logSoftmaxBackwardShortRows(float[] g, float[] y, float[] out, int r0, int r1, int cols) {
+        PanamaShortRows.logSoftmaxBackward(g, y, out, r0, r1, cols);
+    }
+
+    @Override
     public void scale(float[] a, int from, int to, float s) {
         int i = from;
         for (; i <= to - L; i += L) {

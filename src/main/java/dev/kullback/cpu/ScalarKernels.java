@@ -95,6 +95,56 @@ final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public void logSoftmaxShortRows(float[] a, float[] out, int r0, int r1, int cols) {
+        for (int r = r0; r < r1; r++) {
+            int from = r * cols;
+            int to = from + cols;
+            float m = max(a, from, to);
+            float logSum = Float.isFinite(m) ? (float) Math.log(sumExp(a, from, to, m)) : Float.NaN;
+            logSoftmaxWrite(a, from, to, m, logSum, out);
+        }
+    }
+
+    @Override
+    public void softmaxShortRows(float[] a, float[] out, int r0, int r1, int cols) {
+        for (int r = r0; r < r1; r++) {
+            int from = r * cols;
+            int to = from + cols;
+            float m = max(a, from, to);
+            if (Float.isFinite(m)) {
+                scale(out, from, to, (float) (1.0 / sumExpStore(a, from, to, m, out)));
+            } else {
+                java.util.Arrays.fill(out, from, to, Float.NaN);
+            }
+        }
+    }
+
+    @Override
+    public void softmaxStatsShortRows(float[] a, float invT, float[] out, int outOff, int r0, int r1, int cols,
+                                      ShortRowStats stats) {
+        for (int r = r0; r < r1; r++) {
+            int from = r * cols;
+            int to = from + cols;
+            float m = max(a, from, to);
+            stats.max()[r] = m;
+            if (Float.isFinite(m)) {
+                double s = sumExpScaledStore(a, from, to, m, invT, out, outOff);
+                stats.sum()[r] = (float) s;
+                stats.logSum()[r] = (float) Math.log(s);
+                stats.invSum()[r] = (float) (1.0 / s);
+            }
+        }
+    }
+
+    @Override
+    public void logSoftmaxBackwardShortRows(float[] g, float[] y, float[] out, int r0, int r1, int cols) {
+        for (int r = r0; r < r1; r++) {
+            int from = r * cols;
+            logSoftmaxBackward(g, y, from, from + cols, (float) sum(g, from, from + cols), out);
+        }
+    }
+
+    @Override
     public void scale(float[] a, int from, int to, float s) {
         for (int i = from; i < to; i++) {
             a[i] *= s;

@@ -2,6 +2,7 @@ package dev.kullback.cpu;
 
 import dev.kullback.Distillation;
 import dev.kullback.GradientMemory;
+import dev.kullback.Labels;
 import dev.kullback.Reduction;
 import dev.kullback.Tensor;
 import java.util.Random;
@@ -14,7 +15,9 @@ import java.util.Random;
  * and reverse); "alternate" runs only two ops, entropy and jsd, alternating: both are phases of the one row schedule,
  * so its call sites see exactly two receivers, the case where C2 could inline both ops' phases into one compilation;
  * "inplace" runs entropy, jsd and distillation out of place and in place in turn (issue 14: each in-place family
- * has its own phases class and copy of the row loops, so neither compilation grows by the other's).
+ * has its own phases class and copy of the row loops, so neither compilation grows by the other's);
+ * "short" runs the short-row kernels (softmax, log-softmax, its backward, and the statistics of cross-entropy and
+ * distillation, several rows per call) in turn on rows of 32 and 128 values.
  */
 public final class InliningProbe {
     public static void main(String[] args) {
@@ -24,6 +27,11 @@ public final class InliningProbe {
         boolean inPlace = args.length > 0 && args[0].equals("inplace");
         Random random = new Random(1);
         try (CpuDevice d = new CpuDevice(2, true)) {
+            if (args.length > 0 && args[0].equals("short")) {
+                shortRows(d, random);
+                System.out.println("probe done");
+                return;
+            }
             for (int[] shape : new int[][] {{64, 4096}, {2, 40000}, {512, 33}}) {
                 int rows = shape[0];
                 int cols = shape[1];
@@ -69,6 +77,43 @@ public final class InliningProbe {
             }
         }
         System.out.println("probe done");
+    }
+
+    /** The short-row ops in turn, on two row lengths. */
+    private static void shortRows(CpuDevice d, Random random) {
+        int[][] shapes = {{512, 128}, {2048, 32}};
+        Tensor[] x = new Tensor[2];
+        Tensor[] y = new Tensor[2];
+        Labels[] labels = new Labels[2];
+        for (int s = 0; s < 2; s++) {
+            int rows = shapes[s][0];
+            int cols = shapes[s][1];
+            float[] v = new float[rows * cols];
+            int[] l = new int[rows];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) random.nextGaussian();
+            }
+            for (int r = 0; r < rows; r++) {
+                l[r] = random.nextInt(cols);
+            }
+            x[s] = d.upload(v, rows, cols);
+            y[s] = d.logSoftmax(x[s]);
+            labels[s] = d.uploadLabels(l);
+        }
+        long end = System.nanoTime() + 3_000_000_000L;
+        while (System.nanoTime() < end) {
+            for (int s = 0; s < 2; s++) {
+                d.logSoftmax(x[s]).close();
+                d.softmax(x[s]).close();
+                d.logSoftmaxBackward(x[s], y[s]).close();
+                d.crossEntropy(x[s], labels[s]).close();
+                d.distillationKl(x[s], y[s], Distillation.options().temperature(2f)).close();
+            }
+        }
+        for (int s = 0; s < 2; s++) {
+            x[s].close();
+            y[s].close();
+        }
     }
 
     /** Entropy and jsd in turn, and no other op that runs on the row schedule: two receivers at its call sites. */

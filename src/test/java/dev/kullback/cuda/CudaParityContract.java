@@ -30,9 +30,12 @@ abstract class CudaParityContract {
     /** The CUDA device under test; the same instance for the whole class. */
     abstract CudaDevice cuda();
 
-    /** Rows for a width: fewer for the widest, to keep the run short. */
+    /**
+     * Rows for a width: fewer for the widest, to keep the run short; more than one block's threads (257) on every
+     * launch branch, and 1,025 rows on the warp-per-row branch ([*, 33]).
+     */
     static int[] rowsFor(int cols) {
-        return cols >= 131072 ? new int[] {1, 3} : new int[] {1, 3, 257};
+        return cols >= 131072 ? new int[] {1, 3} : cols == 33 ? new int[] {1, 3, 257, 1025} : new int[] {1, 3, 257};
     }
 
     static Stream<Arguments> cases() {
