@@ -25,7 +25,7 @@ final class CpuDistillation {
     void run(float[] s, float[] t, int[] labels, int ignoreIndex, float temperature, boolean reverse,
              RowReduction reduction, float[] value, float[] o, int rows, int cols) {
         double[] loss = new double[rows];
-        if (Kernels.shortRows(cols) && !reverse && o != s && o != t) { // in place: the phases below
+        if (Kernels.shortRows(cols) && !reverse && o != t) { // o == s: in place
             DistillationShortRows.run(kernels, schedule, s, t, labels, ignoreIndex, temperature, reduction.divisor(), o,
                     loss, rows, cols);
             CpuReductions.writeLoss(value, loss, reduction);
