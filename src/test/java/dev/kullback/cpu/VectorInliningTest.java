@@ -20,8 +20,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  * A performance guard: C2 must inline every Vector API helper of the kernels (exp, log, the kl_div terms, loads)
  * wherever it compiles them. A helper left out of line boxes its vectors, and its loop runs ten times slower while
  * every result stays right, so no other test would notice. Runs {@link InliningProbe} in a HotSpot JVM with
- * {@code -XX:+PrintInlining} and reads C2's decisions. (The scalar twins and the lane sums after a loop may be left out
- * of line: they run once per call.)
+ * {@code -XX:+PrintInlining} and reads C2's decisions, with {@code -Xbatch} (each compilation finishes before the code
+ * runs on) so that C2 reaches the kernels on a busy machine too: with background compilation, most workloads were too
+ * little compiled to judge there. (The scalar twins and the lane sums after a loop may be left out of line: they run
+ * once per call.)
  */
 class VectorInliningTest {
     private static final Pattern HELPER = Pattern.compile(
@@ -34,7 +36,8 @@ class VectorInliningTest {
                 || System.getProperty("java.vm.name", "").contains("OpenJDK"), "needs HotSpot's PrintInlining");
         String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
         Process p = new ProcessBuilder(List.of(java, "--add-modules", "jdk.incubator.vector",
-                "-XX:+UnlockDiagnosticVMOptions", "-XX:+PrintInlining", "-cp", System.getProperty("java.class.path"),
+                "-XX:+UnlockDiagnosticVMOptions", "-XX:+PrintInlining", "-Xbatch", "-cp",
+                System.getProperty("java.class.path"),
                 InliningProbe.class.getName(), workload)).redirectErrorStream(true).start();
         String output;
         try (InputStream in = p.getInputStream()) {
