@@ -214,6 +214,13 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
 
     @Override
     protected void softmaxInto(CpuTensor x, CpuTensor out, boolean log) {
+        if (RowBlocks.applies(schedule, x.rows(), x.cols(), x, out)) {
+            int cols = x.cols();
+            RowBlocks.run(this, schedule, new CpuTensor[] {x}, new CpuTensor[] {out}, x.rows(), cols, log
+                    ? (a, o, rows) -> softmax.logSoftmax(a[0], o[0], rows, cols)
+                    : (a, o, rows) -> softmax.softmax(a[0], o[0], rows, cols));
+            return;
+        }
         try (CpuStaging s = new CpuStaging(this)) {
             if (log) {
                 softmax.logSoftmax(s.in(x).data(), s.out(out).data(), x.rows(), x.cols());
@@ -225,6 +232,12 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
 
     @Override
     protected void logSoftmaxBackwardInto(CpuTensor gradOutput, CpuTensor output, CpuTensor gradInput) {
+        int cols = output.cols();
+        if (RowBlocks.applies(schedule, output.rows(), cols, gradOutput, output, gradInput)) {
+            RowBlocks.run(this, schedule, new CpuTensor[] {gradOutput, output}, new CpuTensor[] {gradInput},
+                    output.rows(), cols, (a, o, rows) -> softmax.logSoftmaxBackward(a[0], a[1], o[0], rows, cols));
+            return;
+        }
         try (CpuStaging s = new CpuStaging(this)) {
             softmax.logSoftmaxBackward(s.in(gradOutput).data(), s.in(output).data(), s.out(gradInput).data(),
                     gradOutput.rows(),
@@ -241,6 +254,11 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
 
     @Override
     protected void klDivPointwiseInto(CpuTensor input, CpuTensor target, CpuTensor out, boolean logTarget) {
+        if (RowBlocks.applies(schedule, input.rows(), input.cols(), input, target, out)) {
+            RowBlocks.run(this, schedule, new CpuTensor[] {input, target}, new CpuTensor[] {out}, input.rows(),
+                    input.cols(), (a, o, rows) -> klDiv.pointwise(a[0], a[1], o[0], logTarget));
+            return;
+        }
         try (CpuStaging s = new CpuStaging(this)) {
             klDiv.pointwise(s.in(input).data(), s.in(target).data(), s.out(out).data(), logTarget);
         }
@@ -257,6 +275,17 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     @Override
     protected void klDivBackwardInto(CpuTensor gradOutput, CpuTensor target, CpuTensor gradInput, boolean logTarget,
                                      boolean scalarGrad, float divisor) {
+        if (RowBlocks.applies(schedule, target.rows(), target.cols(), target, gradInput, scalarGrad ? null : gradOutput)) {
+            float[] scalar = scalarGrad ? new float[1] : null; // a [1, 1] gradOutput
+            if (scalarGrad) {
+                widenRows(gradOutput, 0, 1, scalar);
+            }
+            CpuTensor[] in = scalarGrad ? new CpuTensor[] {target} : new CpuTensor[] {target, gradOutput};
+            RowBlocks.run(this, schedule, in, new CpuTensor[] {gradInput}, target.rows(), target.cols(),
+                    (a, o, rows) -> klDiv.backward(scalarGrad ? scalar : a[1], a[0], o[0], logTarget, scalarGrad,
+                            divisor));
+            return;
+        }
         try (CpuStaging s = new CpuStaging(this)) {
             klDiv.backward(s.in(gradOutput).data(), s.in(target).data(), s.out(gradInput).data(), logTarget,
                     scalarGrad, divisor);
@@ -459,6 +488,30 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     @Override
     protected void copyInto(CpuTensor from, CpuTensor to) {
         copy(from, to);
+    }
+
+    /** dst[0, n · cols) = rows [r, r + n) of t, widened to float32. */
+    void widenRows(CpuTensor t, int r, int n, float[] dst) {
+        int cols = t.cols();
+        for (int i = 0; i < n; i++) {
+            if (t.dtype() == DType.FLOAT32) {
+                System.arraycopy(t.floats(), t.rowStart(r + i), dst, i * cols, cols);
+            } else {
+                halfs.widen(t.dtype(), t.halfBits(), t.rowStart(r + i), dst, i * cols, cols);
+            }
+        }
+    }
+
+    /** Rows [r, r + n) of t = src[0, n · cols), rounded to nearest even for a half t. */
+    void narrowRows(float[] src, CpuTensor t, int r, int n) {
+        int cols = t.cols();
+        for (int i = 0; i < n; i++) {
+            if (t.dtype() == DType.FLOAT32) {
+                System.arraycopy(src, i * cols, t.floats(), t.rowStart(r + i), cols);
+            } else {
+                halfs.narrow(t.dtype(), src, i * cols, t.halfBits(), t.rowStart(r + i), cols);
+            }
+        }
     }
 
     /** to = from elementwise, converting and gathering/scattering rows; rows in parallel. */

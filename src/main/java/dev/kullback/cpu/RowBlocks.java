@@ -1,0 +1,66 @@
+package dev.kullback.cpu;
+
+/**
+ * Row-separable operations on half tensors and views without a full float32 copy: each thread takes its rows a block
+ * at a time (about {@value #BLOCK_VALUES} values, whole rows), widens the block's inputs into float32 scratch of its
+ * own, runs the family's float32 code on the block (its schedule runs inline: the thread is already one of the
+ * operation's), and narrows the block's outputs back, while the scratch is still in the core's cache. So a bf16 op
+ * moves 2 bytes per element through memory where float32 moves 4. Each row's results depend on that row alone (the
+ * chunking of a row depends on its length only, see {@link RowSchedule}), so blocks give exactly the bits of the whole
+ * tensor staged at once ({@link CpuStaging}), whatever the thread count.
+ */
+final class RowBlocks {
+    /** Values per block: a few such float arrays fit in a core's L2. */
+    static final int BLOCK_VALUES = 16384;
+
+    /** The family's float32 code on one block of {@code rows} rows: {@code in} and {@code out} hold rows × cols values. */
+    interface Op {
+        void run(float[][] in, float[][] out, int rows);
+    }
+
+    private RowBlocks() {
+    }
+
+    /** Whether {@link #run} applies: some tensor is not plain, and rows (not chunks of rows) are what run in parallel. */
+    static boolean applies(RowSchedule schedule, int rows, int cols, CpuTensor... tensors) {
+        if (schedule.byChunks(rows, cols)) {
+            return false;
+        }
+        for (CpuTensor t : tensors) {
+            if (t != null && !t.isPlain()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Runs {@code op} block by block over [rows, cols] tensors; {@code out} are written, none of them an input. */
+    static void run(CpuDevice device, RowSchedule schedule, CpuTensor[] in, CpuTensor[] out, int rows, int cols,
+                    Op op) {
+        int blockRows = Math.max(1, BLOCK_VALUES / cols);
+        schedule.rows(rows, cols, (r0, r1) -> {
+            float[][] a = new float[in.length][];
+            float[][] o = new float[out.length][];
+            for (int r = r0; r < r1; r += blockRows) {
+                int n = Math.min(blockRows, r1 - r);
+                int values = n * cols;
+                for (int i = 0; i < a.length; i++) {
+                    a[i] = sized(a[i], values);
+                    device.widenRows(in[i], r, n, a[i]);
+                }
+                for (int i = 0; i < o.length; i++) {
+                    o[i] = sized(o[i], values);
+                }
+                op.run(a, o, n);
+                for (int i = 0; i < o.length; i++) {
+                    device.narrowRows(o[i], out[i], r, n);
+                }
+            }
+        });
+    }
+
+    /** The kernels size some loops by the array's length: blocks get arrays of exactly their values. */
+    private static float[] sized(float[] a, int values) {
+        return a != null && a.length == values ? a : new float[values];
+    }
+}
