@@ -10,18 +10,39 @@ package dev.kullback.cpu;
  * tensor staged at once ({@link CpuStaging}), whatever the thread count.
  */
 final class RowBlocks {
-    /** Values per block: a few such float arrays fit in a core's L2. */
-    static final int BLOCK_VALUES = 16384;
+    /**
+     * Values per block (whole rows, at least one): a few such float arrays stay in a core's L1/L2. Of 4096, 16384 and
+     * 65536, 4096 was fastest for bf16 logSoftmax at [8192, 128] and [1024, 32768] (2 loaded cores, noisy).
+     */
+    static final int BLOCK_VALUES = RowSchedule.CHUNK;
 
-    /** The family's float32 code on one block of {@code rows} rows: {@code in} and {@code out} hold rows × cols values. */
+    /**
+     * The family's float32 code on the block of {@code rows} rows from {@code firstRow}: {@code in} and {@code out}
+     * hold rows × cols values.
+     */
     interface Op {
-        void run(float[][] in, float[][] out, int rows);
+        void run(int firstRow, float[][] in, float[][] out, int rows);
     }
 
     private RowBlocks() {
     }
 
-    /** Whether {@link #run} applies: some tensor is not plain, and rows (not chunks of rows) are what run in parallel. */
+    /**
+     * {@link #applies} for a loss whose reduced value (and gradient scale) spans every row: only for half inputs, whose
+     * results blocks may round differently from a float32 run (the sum of the rows' float losses; a gradient divided
+     * after the row's kernel), while a FLOAT32 view must give exactly the bits of its contiguous copy.
+     */
+    static boolean appliesToLoss(RowSchedule schedule, int rows, int cols, CpuTensor input) {
+        if (!input.dtype().isHalf()) {
+            return false;
+        }
+        return applies(schedule, rows, cols, input);
+    }
+
+    /**
+     * Whether {@link #run} applies: some tensor is not plain, and rows (not chunks of rows) are what run in parallel.
+     * For the row-separable ops (each row's output from that row alone).
+     */
     static boolean applies(RowSchedule schedule, int rows, int cols, CpuTensor... tensors) {
         if (schedule.byChunks(rows, cols)) {
             return false;
@@ -34,7 +55,10 @@ final class RowBlocks {
         return false;
     }
 
-    /** Runs {@code op} block by block over [rows, cols] tensors; {@code out} are written, none of them an input. */
+    /**
+     * Runs {@code op} block by block over [rows, cols] tensors; {@code out} are written after their block is read, so
+     * one may be an input (an in-place gradient).
+     */
     static void run(CpuDevice device, RowSchedule schedule, CpuTensor[] in, CpuTensor[] out, int rows, int cols,
                     Op op) {
         int blockRows = Math.max(1, BLOCK_VALUES / cols);
@@ -51,7 +75,7 @@ final class RowBlocks {
                 for (int i = 0; i < o.length; i++) {
                     o[i] = sized(o[i], values);
                 }
-                op.run(a, o, n);
+                op.run(r, a, o, n);
                 for (int i = 0; i < o.length; i++) {
                     device.narrowRows(o[i], out[i], r, n);
                 }
