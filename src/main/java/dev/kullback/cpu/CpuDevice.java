@@ -275,7 +275,8 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     @Override
     protected void klDivBackwardInto(CpuTensor gradOutput, CpuTensor target, CpuTensor gradInput, boolean logTarget,
                                      boolean scalarGrad, float divisor) {
-        if (RowBlocks.applies(schedule, target.rows(), target.cols(), target, gradInput, scalarGrad ? null : gradOutput)) {
+        if (RowBlocks.applies(schedule, target.rows(), target.cols(), target, gradInput,
+                scalarGrad ? null : gradOutput)) {
             float[] scalar = scalarGrad ? new float[1] : null; // a [1, 1] gradOutput
             if (scalarGrad) {
                 widenRows(gradOutput, 0, 1, scalar);
@@ -394,8 +395,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
                                CpuTensor value, CpuTensor gradPred) {
         try (CpuStaging s = new CpuStaging(this)) {
             kerasKl.run(s.in(yTrue).data(), s.in(yPred).data(), bits, reduction, s.out(value).data(),
-                    s.out(gradPred).data(), yTrue.rows(),
-                    yTrue.cols());
+                    s.out(gradPred).data(), yTrue.rows(), yTrue.cols());
         }
     }
 
@@ -406,10 +406,8 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         try (CpuStaging s = new CpuStaging(this)) {
             gaussianKl.run(s.in(mu1).data(), s.in(logvar1).data(), mu2 == null ? null : s.in(mu2).data(),
                     logvar2 == null ? null : s.in(logvar2).data(), reduction, s.out(value).data(),
-                            s.out(gradMu1).data(), s.out(gradLogvar1).data(),
-                    gradMu2 == null ? null : s.out(gradMu2).data(),
-                            gradLogvar2 == null ? null : s.out(gradLogvar2).data(), mu1.rows(),
-                    mu1.cols());
+                    s.out(gradMu1).data(), s.out(gradLogvar1).data(), gradMu2 == null ? null : s.out(gradMu2).data(),
+                    gradLogvar2 == null ? null : s.out(gradLogvar2).data(), mu1.rows(), mu1.cols());
         }
     }
 
