@@ -309,7 +309,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     protected void distillationInto(CpuTensor student, CpuTensor teacher, CpuLabels labels, int ignoreIndex,
                                     float temperature, boolean reverse, RowReduction reduction, CpuTensor value,
                                     CpuTensor grad) {
-        if (RowBlocks.appliesToLoss(schedule, student.rows(), student.cols(), student)) {
+        if (RowBlocks.appliesToLoss(student)) {
             int[] y = labels == null ? null : labels.data();
             int rows = student.rows();
             int cols = student.cols();
@@ -339,7 +339,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     protected void crossEntropyInto(CpuTensor logits, CpuLabels labels, CpuTensor weights, Reduction reduction,
                                     int ignoreIndex, float labelSmoothing, float zLoss, CpuTensor value,
                                     CpuTensor grad) {
-        if (RowBlocks.appliesToLoss(schedule, logits.rows(), logits.cols(), logits)
+        if (RowBlocks.appliesToLoss(logits)
                 && (weights == null || weights.isPlain()) && (reduction != Reduction.MEAN || weights == null
                 || zLoss == 0) && blockedCrossEntropy(logits, labels.data(), weights == null ? null : weights.data(),
                 reduction, ignoreIndex, labelSmoothing, zLoss, value.data(), grad)) {

@@ -29,25 +29,19 @@ final class RowBlocks {
     }
 
     /**
-     * {@link #applies} for a loss whose reduced value (and gradient scale) spans every row: only for half inputs, whose
+     * Whether a loss runs by blocks: one whose reduced value (and gradient scale) spans every row: only for half inputs, whose
      * results blocks may round differently from a float32 run (the sum of the rows' float losses; a gradient divided
      * after the row's kernel), while a FLOAT32 view must give exactly the bits of its contiguous copy.
      */
-    static boolean appliesToLoss(RowSchedule schedule, int rows, int cols, CpuTensor input) {
-        if (!input.dtype().isHalf()) {
-            return false;
-        }
-        return applies(schedule, rows, cols, input);
+    static boolean appliesToLoss(CpuTensor input) {
+        return input.dtype().isHalf();
     }
 
     /**
-     * Whether {@link #run} applies: some tensor is not plain, and rows (not chunks of rows) are what run in parallel.
-     * For the row-separable ops (each row's output from that row alone).
+     * Whether {@link #run} applies: some tensor is not plain. Whether it does may not depend on the thread count (a loss
+     * run by blocks rounds its value differently from one staged whole).
      */
     static boolean applies(RowSchedule schedule, int rows, int cols, CpuTensor... tensors) {
-        if (schedule.byChunks(rows, cols)) {
-            return false;
-        }
         for (CpuTensor t : tensors) {
             if (t != null && !t.isPlain()) {
                 return true;
@@ -63,7 +57,7 @@ final class RowBlocks {
     static void run(CpuDevice device, RowSchedule schedule, CpuTensor[] in, CpuTensor[] out, int rows, int cols,
                     Op op) {
         int blockRows = Math.max(1, BLOCK_VALUES / cols);
-        schedule.rows(rows, cols, (r0, r1) -> {
+        Workers.Body blocks = (r0, r1) -> {
             float[][] a = new float[in.length][];
             float[][] o = new float[out.length][];
             for (int r = r0; r < r1; r += blockRows) {
@@ -81,7 +75,12 @@ final class RowBlocks {
                     device.narrowRows(o[i], out[i], r, n);
                 }
             }
-        });
+        };
+        if (schedule.byChunks(rows, cols)) {
+            blocks.run(0, rows); // few long rows: one block after another, each cut into chunks across the threads
+        } else {
+            schedule.rows(rows, cols, blocks);
+        }
     }
 
     /** The kernels size some loops by the array's length: blocks get arrays of exactly their values. */
