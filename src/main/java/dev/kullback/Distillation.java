@@ -7,8 +7,9 @@ package dev.kullback;
  */
 public final class Distillation {
     private static final Distillation DEFAULTS = new Distillation(1f, Reduction.BATCHMEAN, false, null, -100, 0f, 0f, 1f,
-            false);
+            false, false);
 
+    private final boolean float32Gradients;
     private final float temperature;
     private final Reduction reduction;
     private final boolean reverse;
@@ -20,7 +21,9 @@ public final class Distillation {
     private final boolean inPlace;
 
     private Distillation(float temperature, Reduction reduction, boolean reverse, Labels labels, int ignoreIndex,
-                         float softCap, float weightHard, float weightSoft, boolean inPlace) {
+                         float softCap, float weightHard, float weightSoft, boolean inPlace,
+                         boolean float32Gradients) {
+        this.float32Gradients = float32Gradients;
         this.temperature = temperature;
         this.reduction = reduction;
         this.reverse = reverse;
@@ -39,7 +42,7 @@ public final class Distillation {
     /** The softening temperature T > 0; the loss is scaled by T² so gradients keep their size. */
     public Distillation temperature(float temperature) {
         return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,
-                inPlace);
+                inPlace, float32Gradients);
     }
 
     /**
@@ -48,19 +51,19 @@ public final class Distillation {
      */
     public Distillation reduction(Reduction reduction) {
         return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,
-                inPlace);
+                inPlace, float32Gradients);
     }
 
     /** KL(student || teacher) instead of KL(teacher || student): mode-seeking rather than mean-seeking. */
     public Distillation reverse(boolean reverse) {
         return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,
-                inPlace);
+                inPlace, float32Gradients);
     }
 
     /** Leaves out the rows whose label is {@code ignoreIndex} (padding), from the loss and from the mean. */
     public Distillation ignore(Labels labels, int ignoreIndex) {
         return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,
-                inPlace);
+                inPlace, float32Gradients);
     }
 
     /**
@@ -71,7 +74,7 @@ public final class Distillation {
      */
     public Distillation softCap(float cap) {
         return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, cap, weightHard, weightSoft,
-                inPlace);
+                inPlace, float32Gradients);
     }
 
     /**
@@ -82,7 +85,7 @@ public final class Distillation {
      */
     public Distillation hardLoss(float weightHard, float weightSoft) {
         return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,
-                inPlace);
+                inPlace, float32Gradients);
     }
 
     /**
@@ -96,7 +99,7 @@ public final class Distillation {
      */
     public Distillation inPlace(boolean inPlace) {
         return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,
-                inPlace);
+                inPlace, float32Gradients);
     }
 
     public boolean inPlace() {
@@ -134,5 +137,18 @@ public final class Distillation {
 
     public int ignoreIndex() {
         return ignoreIndex;
+    }
+
+    /**
+     * Gradients in FLOAT32 whatever the logits' type (the default, false, gives each gradient the type of its input,
+     * as autograd does): for a mixed-precision step that accumulates float32 gradients.
+     */
+    public Distillation float32Gradients(boolean float32Gradients) {
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,
+                inPlace, float32Gradients);
+    }
+
+    public boolean float32Gradients() {
+        return float32Gradients;
     }
 }
