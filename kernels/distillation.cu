@@ -12,8 +12,8 @@
 // the row's KL; gradient, which needs the KL).
 #include "rows.cuh"
 
-template <bool kBlock>
-__device__ __forceinline__ void distill_row(const float* __restrict__ s, const float* __restrict__ t, float* __restrict__ g,
+template <bool kBlock, class T>
+__device__ __forceinline__ void distill_row(const T* __restrict__ s, const T* __restrict__ t, T* __restrict__ g,
                                             float* __restrict__ rowLoss, long long row, unsigned cols, const int* __restrict__ labels,
                                             int ignoreIndex, float temperature, int reverse, float gradDivisor,
                                             unsigned tid, unsigned nthreads) {
@@ -57,22 +57,62 @@ __device__ __forceinline__ void distill_row(const float* __restrict__ s, const f
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    distillation_rows_warp(const float* __restrict__ student, const float* __restrict__ teacher, float* __restrict__ grad,
-        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex, float temperature,
-        int reverse, float gradDivisor) {
+    distillation_rows_warp(const float* __restrict__ student, long long studentStride,
+        const float* __restrict__ teacher, long long teacherStride, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
     KB_WARP_ROW;
-    const size_t offset = (size_t)row * (size_t)cols;
-    distill_row<false>(student + offset, teacher + offset, grad + offset, rowLoss, row, cols, labels, ignoreIndex,
+    distill_row<false>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
                        temperature, reverse, gradDivisor, tid, nthreads);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    distillation_rows_block(const float* __restrict__ student, const float* __restrict__ teacher, float* __restrict__ grad,
-        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex, float temperature,
-        int reverse, float gradDivisor) {
+    distillation_rows_warp_bf16(const bf16* __restrict__ student, long long studentStride,
+        const bf16* __restrict__ teacher, long long teacherStride, bf16* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
+    KB_WARP_ROW;
+    distill_row<false>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
+                       temperature, reverse, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_rows_warp_f16(const f16* __restrict__ student, long long studentStride,
+        const f16* __restrict__ teacher, long long teacherStride, f16* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
+    KB_WARP_ROW;
+    distill_row<false>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
+                       temperature, reverse, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_rows_block(const float* __restrict__ student, long long studentStride,
+        const float* __restrict__ teacher, long long teacherStride, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
     KB_BLOCK_ROW;
-    const size_t offset = (size_t)row * (size_t)cols;
-    distill_row<true>(student + offset, teacher + offset, grad + offset, rowLoss, row, cols, labels, ignoreIndex,
+    distill_row<true>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
+                      temperature, reverse, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_rows_block_bf16(const bf16* __restrict__ student, long long studentStride,
+        const bf16* __restrict__ teacher, long long teacherStride, bf16* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
+    KB_BLOCK_ROW;
+    distill_row<true>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
+                      temperature, reverse, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_rows_block_f16(const f16* __restrict__ student, long long studentStride,
+        const f16* __restrict__ teacher, long long teacherStride, f16* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
+    KB_BLOCK_ROW;
+    distill_row<true>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
                       temperature, reverse, gradDivisor, tid, nthreads);
 }
 
