@@ -39,6 +39,12 @@ public interface Gpu extends AutoCloseable {
     /** Copies count floats from the device at src into dst[dstOffset..], after all queued work. */
     void copyToHost(long src, float[] dst, int dstOffset, int count);
 
+    /** Copies all of {@code src} (16-bit patterns of a half tensor) to the device at dst, after all queued work. */
+    void copyToDevice(short[] src, long dst);
+
+    /** Copies dst.length 16-bit patterns from the device at src into dst, after all queued work. */
+    void copyToHost(long src, short[] dst);
+
     /** Sets bytes of device memory to zero, in stream order. */
     void memsetZero(long dst, long bytes);
 

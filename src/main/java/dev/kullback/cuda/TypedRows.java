@@ -1,0 +1,31 @@
+package dev.kullback.cuda;
+
+import dev.kullback.DType;
+import java.util.EnumMap;
+import java.util.Map;
+
+/**
+ * A row-wise kernel pair ({@code <name>_warp}, {@code <name>_block}: one warp per short row, one block per long row;
+ * {@link Launch#rowwise}) in its three element types: the entries {@code <name>_warp}, {@code <name>_warp_bf16},
+ * {@code <name>_warp_f16} and the same for {@code _block} (kernels/README.md). Every tensor of one launch has the
+ * type the launch names.
+ */
+final class TypedRows {
+    private final Gpu gpu;
+    private final Map<DType, Gpu.Function[]> pairs = new EnumMap<>(DType.class);
+
+    TypedRows(Gpu gpu, String module, String name) {
+        this.gpu = gpu;
+        for (DType type : DType.values()) {
+            String suffix = type == DType.FLOAT32 ? "" : "_" + ConvertKernels.suffix(type);
+            pairs.put(type, new Gpu.Function[] {gpu.function(module, name + "_warp" + suffix),
+                gpu.function(module, name + "_block" + suffix)});
+        }
+    }
+
+    /** Launches the pair of {@code type} over rows x cols. */
+    void launch(DType type, int rows, int cols, Object... args) {
+        Gpu.Function[] pair = pairs.get(type);
+        Launch.rowwise(gpu, pair[0], pair[1], rows, cols, args);
+    }
+}
