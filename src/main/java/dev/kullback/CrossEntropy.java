@@ -6,8 +6,9 @@ package dev.kullback;
  * ignoreIndex -100, no label smoothing, no class weights, no z-loss.
  */
 public final class CrossEntropy {
-    private static final CrossEntropy DEFAULTS = new CrossEntropy(Reduction.MEAN, -100, 0f, null, 0f, 0f, false);
+    private static final CrossEntropy DEFAULTS = new CrossEntropy(Reduction.MEAN, -100, 0f, null, 0f, 0f, false, false);
 
+    private final boolean float32Gradients;
     private final Reduction reduction;
     private final int ignoreIndex;
     private final float labelSmoothing;
@@ -17,7 +18,8 @@ public final class CrossEntropy {
     private final boolean inPlace;
 
     private CrossEntropy(Reduction reduction, int ignoreIndex, float labelSmoothing, Tensor weights, float zLoss,
-                         float softCap, boolean inPlace) {
+                         float softCap, boolean inPlace, boolean float32Gradients) {
+        this.float32Gradients = float32Gradients;
         this.reduction = reduction;
         this.ignoreIndex = ignoreIndex;
         this.labelSmoothing = labelSmoothing;
@@ -33,22 +35,26 @@ public final class CrossEntropy {
 
     /** NONE (each row's loss, [rows, 1]), SUM or MEAN; MEAN over class-index labels is weighted as PyTorch weights it. */
     public CrossEntropy reduction(Reduction reduction) {
-        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, zLoss, softCap, inPlace);
+        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, zLoss, softCap, inPlace,
+                float32Gradients);
     }
 
     /** Rows with this label add nothing to the loss, the gradient or the mean's denominator. */
     public CrossEntropy ignoreIndex(int ignoreIndex) {
-        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, zLoss, softCap, inPlace);
+        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, zLoss, softCap, inPlace,
+                float32Gradients);
     }
 
     /** In [0, 1]: the target becomes (1 - s) · onehot + s / classes. */
     public CrossEntropy labelSmoothing(float labelSmoothing) {
-        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, zLoss, softCap, inPlace);
+        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, zLoss, softCap, inPlace,
+                float32Gradients);
     }
 
     /** A [1, classes] tensor of class weights on the same device, or null. */
     public CrossEntropy weights(Tensor weights) {
-        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, zLoss, softCap, inPlace);
+        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, zLoss, softCap, inPlace,
+                float32Gradients);
     }
 
     /**
@@ -56,7 +62,8 @@ public final class CrossEntropy {
      * logits' normalizer near 1). Under MEAN it is averaged over the counted rows, unweighted.
      */
     public CrossEntropy zLoss(float scale) {
-        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, scale, softCap, inPlace);
+        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, scale, softCap, inPlace,
+                float32Gradients);
     }
 
     /**
@@ -65,7 +72,7 @@ public final class CrossEntropy {
      * buffer for the capped logits (none in the fused linear losses, which cap each chunk where it lies).
      */
     public CrossEntropy softCap(float cap) {
-        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, zLoss, cap, inPlace);
+        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, zLoss, cap, inPlace, float32Gradients);
     }
 
     /**
@@ -75,7 +82,8 @@ public final class CrossEntropy {
      * class-index labels only (the soft-target form refuses it).
      */
     public CrossEntropy inPlace(boolean inPlace) {
-        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, zLoss, softCap, inPlace);
+        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, zLoss, softCap, inPlace,
+                float32Gradients);
     }
 
     public boolean inPlace() {
@@ -104,5 +112,18 @@ public final class CrossEntropy {
 
     public float zLoss() {
         return zLoss;
+    }
+
+    /**
+     * Gradients in FLOAT32 whatever the logits' type (the default, false, gives each gradient the type of its input,
+     * as autograd does): for a mixed-precision step that accumulates float32 gradients.
+     */
+    public CrossEntropy float32Gradients(boolean float32Gradients) {
+        return new CrossEntropy(reduction, ignoreIndex, labelSmoothing, weights, zLoss, softCap, inPlace,
+                float32Gradients);
+    }
+
+    public boolean float32Gradients() {
+        return float32Gradients;
     }
 }

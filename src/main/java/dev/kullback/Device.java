@@ -238,6 +238,28 @@ public interface Device extends AutoCloseable {
                 Chunking.auto());
     }
 
+    // ---- half precision and strided views (issue 10) ------------------------------------------------------------
+
+    /**
+     * Copies row-major 16-bit patterns ({@code rows * cols} of them, as DJL and ND4J hold half tensors on the host) onto
+     * the device as a tensor of {@code type}, which must be BFLOAT16 or FLOAT16.
+     */
+    Tensor upload(short[] bits, int rows, int cols, DType type);
+
+    /** Copies row-major floats onto the device as {@code type}, each rounded to nearest even for a half type. */
+    Tensor upload(float[] data, int rows, int cols, DType type);
+
+    /** A [rows, cols] tensor of {@code type} holding zeros. */
+    Tensor zeros(int rows, int cols, DType type);
+
+    /**
+     * Rows [firstRow, firstRow + rows) and columns [firstCol, firstCol + cols) of {@code base} as a tensor sharing its
+     * memory: same dtype, {@code rowStride()} = base's row stride; a view of a view composes. Views are valid inputs and
+     * outputs ({@code out}) of every op and loss, with exactly the results of the same data copied contiguous.
+     * Closing a view frees nothing; a view of a closed tensor is closed too ({@link IllegalStateException} on use).
+     */
+    Tensor view(Tensor base, int firstRow, int rows, int firstCol, int cols);
+
     /** Releases the device's resources; tensors of a closed device may no longer be used. Idempotent. */
     @Override
     void close();

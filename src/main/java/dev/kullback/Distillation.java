@@ -6,8 +6,10 @@ package dev.kullback;
  * row counted.
  */
 public final class Distillation {
-    private static final Distillation DEFAULTS = new Distillation(1f, Reduction.BATCHMEAN, false, null, -100, 0f, 0f, 1f);
+    private static final Distillation DEFAULTS = new Distillation(1f, Reduction.BATCHMEAN, false, null, -100, 0f, 0f, 1f,
+            false);
 
+    private final boolean float32Gradients;
     private final float temperature;
     private final Reduction reduction;
     private final boolean reverse;
@@ -18,7 +20,8 @@ public final class Distillation {
     private final float weightSoft;
 
     private Distillation(float temperature, Reduction reduction, boolean reverse, Labels labels, int ignoreIndex,
-                         float softCap, float weightHard, float weightSoft) {
+                         float softCap, float weightHard, float weightSoft, boolean float32Gradients) {
+        this.float32Gradients = float32Gradients;
         this.temperature = temperature;
         this.reduction = reduction;
         this.reverse = reverse;
@@ -35,7 +38,8 @@ public final class Distillation {
 
     /** The softening temperature T > 0; the loss is scaled by T² so gradients keep their size. */
     public Distillation temperature(float temperature) {
-        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft);
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,
+                float32Gradients);
     }
 
     /**
@@ -43,17 +47,20 @@ public final class Distillation {
      * (each row's loss, [rows, 1]; PyTorch's kl_div would give the [rows, cols] terms, whose row sums these are).
      */
     public Distillation reduction(Reduction reduction) {
-        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft);
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,
+                float32Gradients);
     }
 
     /** KL(student || teacher) instead of KL(teacher || student): mode-seeking rather than mean-seeking. */
     public Distillation reverse(boolean reverse) {
-        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft);
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,
+                float32Gradients);
     }
 
     /** Leaves out the rows whose label is {@code ignoreIndex} (padding), from the loss and from the mean. */
     public Distillation ignore(Labels labels, int ignoreIndex) {
-        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft);
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,
+                float32Gradients);
     }
 
     /**
@@ -63,7 +70,8 @@ public final class Distillation {
      * linear losses).
      */
     public Distillation softCap(float cap) {
-        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, cap, weightHard, weightSoft);
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, cap, weightHard, weightSoft,
+                float32Gradients);
     }
 
     /**
@@ -73,7 +81,8 @@ public final class Distillation {
      * fused linear distillation). Defaults 0 and 1: the KD alone. Both finite and at least 0.
      */
     public Distillation hardLoss(float weightHard, float weightSoft) {
-        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft);
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,
+                float32Gradients);
     }
 
     public float weightHard() {
@@ -107,5 +116,18 @@ public final class Distillation {
 
     public int ignoreIndex() {
         return ignoreIndex;
+    }
+
+    /**
+     * Gradients in FLOAT32 whatever the logits' type (the default, false, gives each gradient the type of its input,
+     * as autograd does): for a mixed-precision step that accumulates float32 gradients.
+     */
+    public Distillation float32Gradients(boolean float32Gradients) {
+        return new Distillation(temperature, reduction, reverse, labels, ignoreIndex, softCap, weightHard, weightSoft,
+                float32Gradients);
+    }
+
+    public boolean float32Gradients() {
+        return float32Gradients;
     }
 }

@@ -1,5 +1,6 @@
 package dev.kullback.cpu;
 
+import dev.kullback.DType;
 import dev.kullback.Reduction;
 import dev.kullback.internal.AbstractDevice;
 import dev.kullback.internal.VocabPass;
@@ -57,6 +58,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     private final CpuKerasKl kerasKl;
     private final CpuGaussianKl gaussianKl;
     private final CpuTvd tvd;
+    private final HalfConverter halfs;
 
     /** All available processors (or {@code -Dkullback.cpu.threads}), the best kernels, the JVM-wide pool. */
     public CpuDevice() {
@@ -97,6 +99,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         this.kerasKl = new CpuKerasKl(kernels, schedule);
         this.gaussianKl = new CpuGaussianKl(kernels, schedule);
         this.tvd = new CpuTvd(kernels, schedule);
+        this.halfs = HalfConverter.of(kernels);
         int t = workers.threads();
         this.name = "cpu (" + kernels.description() + ", " + t + (t == 1 ? " thread)" : " threads)");
     }
@@ -211,44 +214,60 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
 
     @Override
     protected void softmaxInto(CpuTensor x, CpuTensor out, boolean log) {
-        if (log) {
-            softmax.logSoftmax(x.data(), out.data(), x.rows(), x.cols());
-        } else {
-            softmax.softmax(x.data(), out.data(), x.rows(), x.cols());
+        try (CpuStaging s = new CpuStaging(this)) {
+            if (log) {
+                softmax.logSoftmax(s.in(x).data(), s.out(out).data(), x.rows(), x.cols());
+            } else {
+                softmax.softmax(s.in(x).data(), s.out(out).data(), x.rows(), x.cols());
+            }
         }
     }
 
     @Override
     protected void logSoftmaxBackwardInto(CpuTensor gradOutput, CpuTensor output, CpuTensor gradInput) {
-        softmax.logSoftmaxBackward(gradOutput.data(), output.data(), gradInput.data(), gradOutput.rows(),
-                gradOutput.cols());
+        try (CpuStaging s = new CpuStaging(this)) {
+            softmax.logSoftmaxBackward(s.in(gradOutput).data(), s.in(output).data(), s.out(gradInput).data(),
+                    gradOutput.rows(),
+                    gradOutput.cols());
+        }
     }
 
     @Override
     protected void rowSumInto(CpuTensor x, CpuTensor out) {
-        softmax.rowSum(x.data(), out.data(), x.rows(), x.cols());
+        try (CpuStaging s = new CpuStaging(this)) {
+            softmax.rowSum(s.in(x).data(), s.out(out).data(), x.rows(), x.cols());
+        }
     }
 
     @Override
     protected void klDivPointwiseInto(CpuTensor input, CpuTensor target, CpuTensor out, boolean logTarget) {
-        klDiv.pointwise(input.data(), target.data(), out.data(), logTarget);
+        try (CpuStaging s = new CpuStaging(this)) {
+            klDiv.pointwise(s.in(input).data(), s.in(target).data(), s.out(out).data(), logTarget);
+        }
     }
 
     @Override
     protected void klDivSumInto(CpuTensor input, CpuTensor target, CpuTensor out, boolean logTarget,
                                 float divisor) {
-        out.data()[0] = klDiv.sum(input.data(), target.data(), logTarget, divisor);
+        try (CpuStaging s = new CpuStaging(this)) {
+            s.out(out).data()[0] = klDiv.sum(s.in(input).data(), s.in(target).data(), logTarget, divisor);
+        }
     }
 
     @Override
     protected void klDivBackwardInto(CpuTensor gradOutput, CpuTensor target, CpuTensor gradInput, boolean logTarget,
                                      boolean scalarGrad, float divisor) {
-        klDiv.backward(gradOutput.data(), target.data(), gradInput.data(), logTarget, scalarGrad, divisor);
+        try (CpuStaging s = new CpuStaging(this)) {
+            klDiv.backward(s.in(gradOutput).data(), s.in(target).data(), s.out(gradInput).data(), logTarget,
+                    scalarGrad, divisor);
+        }
     }
 
     @Override
     protected void sumInto(CpuTensor x, CpuTensor out, float divisor) {
-        out.data()[0] = reductions.sum(x.data(), divisor);
+        try (CpuStaging s = new CpuStaging(this)) {
+            s.out(out).data()[0] = reductions.sum(s.in(x).data(), divisor);
+        }
     }
 
     @Override
@@ -260,84 +279,123 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     protected void distillationInto(CpuTensor student, CpuTensor teacher, CpuLabels labels, int ignoreIndex,
                                     float temperature, boolean reverse, RowReduction reduction, CpuTensor value,
                                     CpuTensor grad) {
-        distillation.run(student.data(), teacher.data(), labels == null ? null : labels.data(), ignoreIndex,
-                temperature, reverse, reduction, value.data(), grad.data(), student.rows(), student.cols());
+        try (CpuStaging s = new CpuStaging(this)) {
+            distillation.run(s.in(student).data(), s.in(teacher).data(), labels == null ? null : labels.data(),
+                    ignoreIndex,
+                    temperature, reverse, reduction, s.out(value).data(), s.out(grad).data(), student.rows(),
+                            student.cols());
+        }
     }
 
     @Override
     protected void crossEntropyInto(CpuTensor logits, CpuLabels labels, CpuTensor weights, Reduction reduction,
                                     int ignoreIndex, float labelSmoothing, float zLoss, CpuTensor value,
                                     CpuTensor grad) {
-        crossEntropy.labels(logits.data(), labels.data(), weights == null ? null : weights.data(), reduction,
-                ignoreIndex, labelSmoothing, zLoss, value.data(), grad.data(), logits.rows(), logits.cols());
+        try (CpuStaging s = new CpuStaging(this)) {
+            crossEntropy.labels(s.in(logits).data(), labels.data(), weights == null ? null : s.in(weights).data(),
+                    reduction,
+                    ignoreIndex, labelSmoothing, zLoss, s.out(value).data(), s.out(grad).data(), logits.rows(),
+                            logits.cols());
+        }
     }
 
     @Override
     protected void softCrossEntropyInto(CpuTensor logits, CpuTensor target, CpuTensor weights, Reduction reduction,
                                         float labelSmoothing, float zLoss, CpuTensor value, CpuTensor grad) {
-        crossEntropy.probabilities(logits.data(), target.data(), weights == null ? null : weights.data(), reduction,
-                labelSmoothing, zLoss, value.data(), grad.data(), logits.rows(), logits.cols());
+        try (CpuStaging s = new CpuStaging(this)) {
+            crossEntropy.probabilities(s.in(logits).data(), s.in(target).data(),
+                    weights == null ? null : s.in(weights).data(), reduction,
+                    labelSmoothing, zLoss, s.out(value).data(), s.out(grad).data(), logits.rows(), logits.cols());
+        }
     }
 
     @Override
     protected void jsdInto(CpuTensor student, CpuTensor teacher, float beta, RowReduction reduction, CpuTensor value,
                            CpuTensor gradStudent, CpuTensor gradTeacher) {
-        jsd.jsd(student.data(), teacher.data(), beta, reduction, value.data(), gradStudent.data(), gradTeacher.data(),
-                student.rows(), student.cols());
+        try (CpuStaging s = new CpuStaging(this)) {
+            jsd.jsd(s.in(student).data(), s.in(teacher).data(), beta, reduction, s.out(value).data(),
+                    s.out(gradStudent).data(), s.out(gradTeacher).data(),
+                    student.rows(), student.cols());
+        }
     }
 
     @Override
     protected void symmetricKlInto(CpuTensor p, CpuTensor q, RowReduction reduction, CpuTensor value,
                                    CpuTensor gradP, CpuTensor gradQ) {
-        jsd.symmetricKl(p.data(), q.data(), reduction, value.data(), gradP.data(), gradQ.data(), p.rows(), p.cols());
+        try (CpuStaging s = new CpuStaging(this)) {
+            jsd.symmetricKl(s.in(p).data(), s.in(q).data(), reduction, s.out(value).data(), s.out(gradP).data(),
+                    s.out(gradQ).data(), p.rows(), p.cols());
+        }
     }
 
     @Override
     protected void entropyInto(CpuTensor logits, RowReduction reduction, CpuTensor value, CpuTensor grad) {
-        entropy.run(logits.data(), reduction, value.data(), grad.data(), logits.rows(), logits.cols());
+        try (CpuStaging s = new CpuStaging(this)) {
+            entropy.run(s.in(logits).data(), reduction, s.out(value).data(), s.out(grad).data(), logits.rows(),
+                    logits.cols());
+        }
     }
 
     @Override
     protected void kerasKlInto(CpuTensor yTrue, CpuTensor yPred, boolean bits, RowReduction reduction,
                                CpuTensor value, CpuTensor gradPred) {
-        kerasKl.run(yTrue.data(), yPred.data(), bits, reduction, value.data(), gradPred.data(), yTrue.rows(),
-                yTrue.cols());
+        try (CpuStaging s = new CpuStaging(this)) {
+            kerasKl.run(s.in(yTrue).data(), s.in(yPred).data(), bits, reduction, s.out(value).data(),
+                    s.out(gradPred).data(), yTrue.rows(),
+                    yTrue.cols());
+        }
     }
 
     @Override
     protected void gaussianKlInto(CpuTensor mu1, CpuTensor logvar1, CpuTensor mu2, CpuTensor logvar2,
                                   RowReduction reduction, CpuTensor value, CpuTensor gradMu1, CpuTensor gradLogvar1,
                                   CpuTensor gradMu2, CpuTensor gradLogvar2) {
-        gaussianKl.run(mu1.data(), logvar1.data(), mu2 == null ? null : mu2.data(),
-                logvar2 == null ? null : logvar2.data(), reduction, value.data(), gradMu1.data(), gradLogvar1.data(),
-                gradMu2 == null ? null : gradMu2.data(), gradLogvar2 == null ? null : gradLogvar2.data(), mu1.rows(),
-                mu1.cols());
+        try (CpuStaging s = new CpuStaging(this)) {
+            gaussianKl.run(s.in(mu1).data(), s.in(logvar1).data(), mu2 == null ? null : s.in(mu2).data(),
+                    logvar2 == null ? null : s.in(logvar2).data(), reduction, s.out(value).data(),
+                            s.out(gradMu1).data(), s.out(gradLogvar1).data(),
+                    gradMu2 == null ? null : s.out(gradMu2).data(),
+                            gradLogvar2 == null ? null : s.out(gradLogvar2).data(), mu1.rows(),
+                    mu1.cols());
+        }
     }
 
     @Override
     protected void tvdInto(CpuTensor student, CpuTensor teacher, CpuLabels labels, int ignoreIndex,
                            RowReduction reduction, CpuTensor value, CpuTensor gradStudent, CpuTensor gradTeacher) {
-        tvd.run(student.data(), teacher.data(), labels == null ? null : labels.data(), ignoreIndex, reduction,
-                value.data(), gradStudent.data(), gradTeacher.data(), student.rows(), student.cols());
+        try (CpuStaging s = new CpuStaging(this)) {
+            tvd.run(s.in(student).data(), s.in(teacher).data(), labels == null ? null : labels.data(), ignoreIndex,
+                    reduction,
+                    s.out(value).data(), s.out(gradStudent).data(), s.out(gradTeacher).data(), student.rows(),
+                    student.cols());
+        }
     }
 
     // ---- vocabulary-parallel losses (issue 12): VocabParallelRows --------------------------------------------
 
     @Override
     protected void vocabMaxInto(VocabPass pass, CpuTensor a, CpuTensor b, CpuTensor maxes) {
-        VocabParallelRows.max(workers, kernels, pass, a, b, maxes);
+        try (CpuStaging s = new CpuStaging(this)) {
+            VocabParallelRows.max(workers, kernels, pass, s.in(a), s.in(b), s.out(maxes));
+        }
     }
 
     @Override
     protected void vocabSumsInto(VocabPass pass, CpuTensor a, CpuTensor b, CpuLabels labels, CpuTensor maxes,
                                  CpuTensor sums, CpuTensor grad) {
-        VocabParallelRows.sums(workers, kernels, pass, a, b, labels, maxes, sums, grad);
+        try (CpuStaging s = new CpuStaging(this)) {
+            VocabParallelRows.sums(workers, kernels, pass, s.in(a), s.in(b), labels, s.out(maxes), s.out(sums),
+                    s.out(grad));
+        }
     }
 
     @Override
     protected void vocabWriteInto(VocabPass pass, CpuTensor a, CpuTensor b, CpuLabels labels, CpuTensor maxes,
                                   CpuTensor sums, CpuTensor grad, CpuTensor rowLoss) {
-        VocabParallelRows.write(workers, kernels, pass, a, b, labels, maxes, sums, grad, rowLoss);
+        try (CpuStaging s = new CpuStaging(this)) {
+            VocabParallelRows.write(workers, kernels, pass, s.in(a), s.in(b), labels, s.out(maxes), s.out(sums),
+                    s.out(grad), s.out(rowLoss));
+        }
     }
 
     // ---- fused linear losses (issue 11): the algorithm is internal/FusedLinear, the products CpuGemm ----------
@@ -359,11 +417,76 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
 
     @Override
     protected void softCapInto(CpuTensor x, CpuTensor out, float cap) {
-        SoftCap.forward(workers, x.data(), out.data(), Math.toIntExact(x.size()), cap);
+        try (CpuStaging s = new CpuStaging(this)) {
+            SoftCap.forward(workers, s.in(x).data(), s.out(out).data(), Math.toIntExact(x.size()), cap);
+        }
     }
 
     @Override
     protected void softCapBackwardInto(CpuTensor capped, CpuTensor grad, float cap) {
-        SoftCap.backward(workers, capped.data(), grad.data(), Math.toIntExact(capped.size()), cap);
+        try (CpuStaging s = new CpuStaging(this)) {
+            float[] c = s.in(capped).data();
+            float[] g = s.in(grad).data();
+            s.out(grad);
+            SoftCap.backward(workers, c, g, Math.toIntExact(capped.size()), cap);
+        }
+    }
+
+    // ---- half precision and strided views (issue 10): storage here, conversions in CpuStaging ----------------
+
+    @Override
+    protected CpuTensor allocate(int rows, int cols, DType type) {
+        return type == DType.FLOAT32 ? allocate(rows, cols)
+                : new CpuTensor(this, new short[checkedSize(rows, cols)], rows, cols, type);
+    }
+
+    @Override
+    protected CpuTensor allocateZeros(int rows, int cols, DType type) {
+        return type == DType.FLOAT32 ? allocateZeros(rows, cols) : allocate(rows, cols, type); // new short[] is zeros
+    }
+
+    @Override
+    protected CpuTensor copyOfBits(short[] bits, int rows, int cols, DType type) {
+        checkedSize(rows, cols);
+        return new CpuTensor(this, bits.clone(), rows, cols, type);
+    }
+
+    @Override
+    protected CpuTensor viewOf(CpuTensor base, long offset, int rows, int cols) {
+        return new CpuTensor(this, base, offset, rows, cols);
+    }
+
+    @Override
+    protected void copyInto(CpuTensor from, CpuTensor to) {
+        copy(from, to);
+    }
+
+    /** to = from elementwise, converting and gathering/scattering rows; rows in parallel. */
+    void copy(CpuTensor from, CpuTensor to) {
+        int rows = from.rows();
+        int cols = from.cols();
+        DType in = from.dtype();
+        DType out = to.dtype();
+        schedule.rows(rows, cols, (r0, r1) -> {
+            float[] row = in != DType.FLOAT32 && out != DType.FLOAT32 && in != out ? new float[cols] : null;
+            for (int r = r0; r < r1; r++) {
+                int s = from.rowStart(r);
+                int d = to.rowStart(r);
+                if (in == out) {
+                    if (in == DType.FLOAT32) {
+                        System.arraycopy(from.floats(), s, to.floats(), d, cols);
+                    } else {
+                        System.arraycopy(from.halfBits(), s, to.halfBits(), d, cols);
+                    }
+                } else if (in == DType.FLOAT32) {
+                    halfs.narrow(out, from.floats(), s, to.halfBits(), d, cols);
+                } else if (out == DType.FLOAT32) {
+                    halfs.widen(in, from.halfBits(), s, to.floats(), d, cols);
+                } else {
+                    halfs.widen(in, from.halfBits(), s, row, 0, cols);
+                    halfs.narrow(out, row, 0, to.halfBits(), d, cols);
+                }
+            }
+        });
     }
 }

@@ -128,6 +128,68 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         return CudaTensor.wrapped(this, rows, cols, cols, DType.FLOAT32, address);
     }
 
+    /**
+     * Wraps caller memory as a [rows, cols] tensor of {@code type} whose rows start {@code rowStride} elements apart
+     * (a strided view, e.g. a slice of a padded vocabulary): {@code address} is element [0, 0], aligned to the type's
+     * size; {@code rowStride >= cols}, and (rows - 1) · rowStride + cols elements must lie in the allocation. Otherwise
+     * as {@link #wrap(long, int, int)}.
+     */
+    public CudaTensor wrap(long address, int rows, int cols, long rowStride, DType type) {
+        requireOpen();
+        if (type == null) {
+            throw new IllegalArgumentException("type is null");
+        }
+        requireStride(rows, cols, rowStride, Long.MAX_VALUE / type.bytes());
+        if (address == 0) {
+            throw new IllegalArgumentException("address is null (0)");
+        }
+        if (address % type.bytes() != 0) {
+            throw new IllegalArgumentException("address 0x" + Long.toHexString(address) + " is not " + type.bytes()
+                    + "-byte aligned, as " + type + " data must be");
+        }
+        if (type == DType.FLOAT32 && rowStride == cols) {
+            return wrap(address, rows, cols);
+        }
+        throw unsupported(type + " rows with stride " + rowStride);
+    }
+
+    /** Half and strided tensors: the CUDA side of issue 10 is not in this build yet. */
+    private UnsupportedOperationException unsupported(String what) {
+        return new UnsupportedOperationException(what + " on " + name() + ": the CUDA kernels for half precision "
+                + "and strided views are not in this build yet (issue 10)");
+    }
+
+    @Override
+    protected CudaTensor allocate(int rows, int cols, DType type) {
+        if (type == DType.FLOAT32) {
+            return allocate(rows, cols);
+        }
+        throw unsupported(type + " tensors");
+    }
+
+    @Override
+    protected CudaTensor allocateZeros(int rows, int cols, DType type) {
+        if (type == DType.FLOAT32) {
+            return allocateZeros(rows, cols);
+        }
+        throw unsupported(type + " tensors");
+    }
+
+    @Override
+    protected CudaTensor copyOfBits(short[] bits, int rows, int cols, DType type) {
+        throw unsupported(type + " tensors");
+    }
+
+    @Override
+    protected CudaTensor viewOf(CudaTensor base, long offset, int rows, int cols) {
+        throw unsupported("views");
+    }
+
+    @Override
+    protected void copyInto(CudaTensor from, CudaTensor to) {
+        throw unsupported("copies between types and strides");
+    }
+
     /** {@link #wrap(long, int, int)} for a JCuda device pointer (its byte offset included), e.g. from cuMemAlloc. */
     public CudaTensor wrap(CUdeviceptr pointer, int rows, int cols) {
         if (pointer == null) {

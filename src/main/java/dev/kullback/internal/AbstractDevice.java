@@ -3,6 +3,7 @@ package dev.kullback.internal;
 import dev.kullback.AllReduce;
 import dev.kullback.Chunking;
 import dev.kullback.CrossEntropy;
+import dev.kullback.DType;
 import dev.kullback.Device;
 import dev.kullback.Distillation;
 import dev.kullback.Labels;
@@ -157,7 +158,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
 
     private Tensor softmax(Tensor logits, Tensor out, boolean log) {
         T x = own(logits, "logits");
-        return into(out, x.rows(), x.cols(), List.of(x), y -> softmaxInto(x, y, log));
+        return into(out, x.rows(), x.cols(), x.dtype(), List.of(x), y -> softmaxInto(x, y, log));
     }
 
     @Override
@@ -170,7 +171,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         T g = own(gradOutput, "gradOutput");
         T y = own(output, "output");
         Shapes.requireSame("gradOutput", g, "output", y);
-        return into(out, y.rows(), y.cols(), List.of(g, y), gx -> logSoftmaxBackwardInto(g, y, gx));
+        return into(out, y.rows(), y.cols(), y.dtype(), List.of(g, y), gx -> logSoftmaxBackwardInto(g, y, gx));
     }
 
     @Override
@@ -187,10 +188,11 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
             throw new IllegalArgumentException("reduction is null; use Reduction.NONE for no reduction");
         }
         if (reduction == Reduction.NONE) {
-            return into(out, x.rows(), x.cols(), List.of(x, t), kl -> klDivPointwiseInto(x, t, kl, logTarget));
+            return into(out, x.rows(), x.cols(), x.dtype(), List.of(x, t),
+                    kl -> klDivPointwiseInto(x, t, kl, logTarget));
         }
         float divisor = divisor(reduction, x);
-        return into(out, 1, 1, List.of(x, t), kl -> klDivSumInto(x, t, kl, logTarget, divisor));
+        return into(out, 1, 1, DType.FLOAT32, List.of(x, t), kl -> klDivSumInto(x, t, kl, logTarget, divisor));
     }
 
     @Override
@@ -216,9 +218,11 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         }
         if (!scalarGrad) {
             Shapes.requireSame("gradOutput", g, "input", x);
+        } else if (g.dtype() != DType.FLOAT32) {
+            Shapes.requireSameType("gradOutput", g, "input", x); // the reduced loss is FLOAT32; input's type also does
         }
         float divisor = scalarGrad ? divisor(reduction, x) : 1f;
-        return into(out, x.rows(), x.cols(), List.of(g, x, t),
+        return into(out, x.rows(), x.cols(), x.dtype(), List.of(g, x, t),
                 gx -> klDivBackwardInto(g, t, gx, logTarget, scalarGrad, divisor));
     }
 
@@ -230,7 +234,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
     @Override
     public final Tensor sum(Tensor x, Tensor out) {
         T in = own(x, "x");
-        return into(out, 1, 1, List.of(in), total -> sumInto(in, total, 1f));
+        return into(out, 1, 1, DType.FLOAT32, List.of(in), total -> sumInto(in, total, 1f));
     }
 
     @Override
@@ -241,7 +245,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
     @Override
     public final Tensor mean(Tensor x, Tensor out) {
         T in = own(x, "x");
-        return into(out, 1, 1, List.of(in), total -> sumInto(in, total, (float) in.size()));
+        return into(out, 1, 1, DType.FLOAT32, List.of(in), total -> sumInto(in, total, (float) in.size()));
     }
 
     @Override
@@ -252,7 +256,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
     @Override
     public final Tensor rowSum(Tensor x, Tensor out) {
         T in = own(x, "x");
-        return into(out, in.rows(), 1, List.of(in), sums -> rowSumInto(in, sums));
+        return into(out, in.rows(), 1, DType.FLOAT32, List.of(in), sums -> rowSumInto(in, sums));
     }
 
     /**
@@ -293,7 +297,8 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
             throw new IllegalArgumentException("hardLoss(" + options.weightHard() + ", " + options.weightSoft()
                     + ") applies to linearDistillationKl, not to distillationKl");
         }
-        return loss(student.rows(), reduction, List.of(student), (value, grads) -> capped(cap, student, grads.get(0),
+        return loss(student.rows(), reduction, List.of(student), options.float32Gradients(), (value, grads) -> capped(cap,
+                student, grads.get(0),
                 s -> capped(cap, teacher, null, t -> distillationInto(s, t, labels, options.ignoreIndex(), temperature,
                         options.reverse(), rows, value, grads.get(0)))));
     }
@@ -309,7 +314,12 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         float smoothing = labelSmoothing(options);
         float zLoss = zLoss(options);
         float cap = softCap(options.softCap());
-        return (options.inPlace() ? inPlace(x, reduction) : loss(x.rows(), reduction, List.of(x)))
+        if (options.inPlace() && options.float32Gradients() && x.dtype() != DType.FLOAT32) {
+            throw new IllegalArgumentException("inPlace writes the gradient over logits " + x.describe()
+                    + ", in their type; float32Gradients(true) cannot apply");
+        }
+        return (options.inPlace() ? inPlace(x, reduction)
+                : loss(x.rows(), reduction, List.of(x), options.float32Gradients()))
                 .run((value, grads) -> capped(cap, x, grads.get(0), in -> crossEntropyInto(in, y, weights, reduction,
                         options.ignoreIndex(), smoothing, zLoss, value, grads.get(0))));
     }
@@ -329,8 +339,8 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
             throw new IllegalArgumentException("inPlace applies to cross-entropy with class-index labels, not to "
                     + "probability targets");
         }
-        return loss(x.rows(), reduction, List.of(x), (value, grads) -> capped(cap, x, grads.get(0),
-                in -> softCrossEntropyInto(in, target, weights, reduction, smoothing, zLoss, value, grads.get(0))));
+        return loss(x.rows(), reduction, List.of(x), options.float32Gradients(), (value, grads) -> capped(cap, x,
+                grads.get(0), in -> softCrossEntropyInto(in, target, weights, reduction, smoothing, zLoss, value, grads.get(0))));
     }
 
     @Override
@@ -404,9 +414,9 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         Loss run(BiConsumer<T, List<T>> op);
     }
 
-    /** {@link #loss(int, Reduction, List, BiConsumer)}, to be run. */
-    private Pending<T> loss(int rows, Reduction reduction, List<T> inputs) {
-        return op -> loss(rows, reduction, inputs, op);
+    /** {@link #loss(int, Reduction, List, boolean, BiConsumer)}, to be run. */
+    private Pending<T> loss(int rows, Reduction reduction, List<T> inputs, boolean float32Gradients) {
+        return op -> loss(rows, reduction, inputs, float32Gradients, op);
     }
 
     /** A loss whose gradient is written over {@code x} itself: only the value is allocated. */
@@ -425,14 +435,23 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         };
     }
 
-    /** Allocates a loss's value ([rows, 1] for NONE, else [1, 1]) and one gradient per input, runs, frees on failure. */
+    /** {@link #loss(int, Reduction, List, boolean, BiConsumer)} with each gradient in its input's type. */
     private Loss loss(int rows, Reduction reduction, List<T> inputs, BiConsumer<T, List<T>> op) {
+        return loss(rows, reduction, inputs, false, op);
+    }
+
+    /**
+     * Allocates a loss's value (FLOAT32, [rows, 1] for NONE, else [1, 1]) and one gradient per input (in the input's
+     * type, as autograd gives, or FLOAT32 when {@code float32Gradients}), runs, frees on failure.
+     */
+    private Loss loss(int rows, Reduction reduction, List<T> inputs, boolean float32Gradients,
+                      BiConsumer<T, List<T>> op) {
         List<T> results = new ArrayList<>();
         try {
             T value = allocate(reduction == Reduction.NONE ? rows : 1, 1);
             results.add(value);
             for (T input : inputs) {
-                results.add(allocate(input.rows(), input.cols()));
+                results.add(allocate(input.rows(), input.cols(), float32Gradients ? DType.FLOAT32 : input.dtype()));
             }
             List<T> grads = results.subList(1, results.size());
             op.accept(value, grads);
@@ -450,6 +469,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
             return null;
         }
         T weights = own(options.weights(), "weights");
+        Shapes.requireFloat32("weights", weights, "cross-entropy's class weights (FLOAT32 whatever the logits' type)");
         if (weights.rows() != 1 || weights.cols() != logits.cols()) {
             throw new IllegalArgumentException("weights " + weights.shape() + " must be [1, " + logits.cols()
                     + "], one per class of logits " + logits.shape());
@@ -498,7 +518,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
             loss.accept(x);
             return;
         }
-        T y = allocate(x.rows(), x.cols());
+        T y = allocate(x.rows(), x.cols(), x.dtype()); // the capped logits in the logits' type, as PyTorch's tanh gives
         try {
             softCapInto(x, y, cap);
             loss.accept(y);
@@ -579,10 +599,10 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
      * inputs (the kernels read and write through restrict pointers), or into a fresh result when {@code out} is
      * null, which is freed again if the operation fails.
      */
-    private Tensor into(Tensor out, int rows, int cols, List<T> inputs, Consumer<T> op) {
+    private Tensor into(Tensor out, int rows, int cols, DType type, List<T> inputs, Consumer<T> op) {
         try {
             if (out == null) {
-                T fresh = allocate(rows, cols);
+                T fresh = allocate(rows, cols, type);
                 try {
                     op.accept(fresh);
                     return fresh;
@@ -595,10 +615,15 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
             if (given.rows() != rows || given.cols() != cols) {
                 throw new IllegalArgumentException("out " + given.shape() + " must be [" + rows + ", " + cols + "]");
             }
+            if (given.dtype() != type) {
+                throw new IllegalArgumentException("out is " + given.dtype() + " " + given.shape() + ", but this op "
+                        + "returns " + type + " for its inputs of type " + inputs.get(0).dtype());
+            }
             for (T input : inputs) {
                 if (input == given) {
                     throw new IllegalArgumentException("out must be a tensor of its own, not one of the inputs");
                 }
+                requireDisjoint(given, input);
             }
             op.accept(given);
             return given;
@@ -744,11 +769,20 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
                     rowLoss = allocate(rows, 1);
                     scratch.add(rowLoss);
                 }
+                // the sums pass may leave exps in grad for the write pass: keep them float32 when grad is half
+                T grad = grads.get(0);
+                if (grad.dtype() != DType.FLOAT32) {
+                    grad = allocate(rows, a.cols());
+                    scratch.add(grad);
+                }
                 vocabMaxInto(pass, a, b, maxes);
                 allReduce.max(maxes);
-                vocabSumsInto(pass, a, b, labels, maxes, sums, grads.get(0));
+                vocabSumsInto(pass, a, b, labels, maxes, sums, grad);
                 allReduce.sum(sums);
-                vocabWriteInto(pass, a, b, labels, maxes, sums, grads.get(0), rowLoss);
+                vocabWriteInto(pass, a, b, labels, maxes, sums, grad, rowLoss);
+                if (grad != grads.get(0)) {
+                    copyInto(grad, grads.get(0));
+                }
                 if (!perRow) {
                     sumInto(rowLoss, value, divisor);
                 }
@@ -845,6 +879,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         T w = own(weight, "weight");
         requireSameHiddenSize("hidden", h, "weight", w);
         T b = bias == null ? null : own(bias, "bias");
+        requireFusedFloat32("hidden", h, "weight", w, "bias", b);
         if (b != null && (b.rows() != 1 || b.cols() != w.rows())) {
             throw new IllegalArgumentException("bias " + b.shape() + " must be [1, " + w.rows() + "], one per row of "
                     + "weight " + w.shape());
@@ -855,6 +890,7 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         y.requireInRange("labels", w.rows(), options.ignoreIndex());
         FusedLinear.CeOptions<T> o = new FusedLinear.CeOptions<>();
         o.classWeights = options.weights() == null ? null : own(options.weights(), "weights");
+        requireFusedFloat32("weights", o.classWeights, "weights", null, "weights", null);
         if (o.classWeights != null && (o.classWeights.rows() != 1 || o.classWeights.cols() != w.rows())) {
             throw new IllegalArgumentException("weights " + o.classWeights.shape() + " must be [1, " + w.rows()
                     + "], one per class (row of weight " + w.shape() + ")");
@@ -866,9 +902,9 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         o.softCap = softCap(options.softCap());
         int chunkRows = chunking.rowsPerChunk(h.rows(), h.cols(), w.rows());
         List<T> inputs = b == null ? List.of(h, w) : List.of(h, w, b);
-        return loss(h.rows(), o.reduction, inputs, (value, grads) -> new FusedLinear<>(this,
-                o.reduction == Reduction.NONE).crossEntropy(h, w, b, y, o, chunkRows, value, grads.get(0), grads.get(1),
-                b == null ? null : grads.get(2)));
+        return loss(h.rows(), o.reduction, inputs, (value, grads) -> contiguous(inputs, in -> new FusedLinear<>(this,
+                o.reduction == Reduction.NONE).crossEntropy(in.get(0), in.get(1), b == null ? null : in.get(2), y, o,
+                chunkRows, value, grads.get(0), grads.get(1), b == null ? null : grads.get(2))));
     }
 
     @Override
@@ -880,6 +916,8 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
         T tw = own(teacherWeight, "teacherWeight");
         requireSameHiddenSize("studentHidden", sh, "studentWeight", sw);
         requireSameHiddenSize("teacherHidden", th, "teacherWeight", tw);
+        requireFusedFloat32("studentHidden", sh, "studentWeight", sw, "teacherHidden", th);
+        requireFusedFloat32("teacherWeight", tw, "teacherWeight", null, "teacherWeight", null);
         if (th.rows() != sh.rows()) {
             throw new IllegalArgumentException("teacherHidden " + th.shape() + " and studentHidden " + sh.shape()
                     + " must have the same number of rows");
@@ -915,10 +953,10 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
             labels.requireInRange("labels", sw.rows(), options.ignoreIndex());
         }
         int chunkRows = chunking.rowsPerChunk(sh.rows(), Math.min(sh.cols(), th.cols()), sw.rows());
-        return loss(sh.rows(), reduction, List.of(sh, sw), (value, grads) -> new FusedLinear<>(this,
-                reduction == Reduction.NONE).distillation(sh, sw, th, tw, labels, options.ignoreIndex(), temperature,
-                options.reverse(), reduction, cap, weightHard, weightSoft, chunkRows, value, grads.get(0),
-                grads.get(1)));
+        return loss(sh.rows(), reduction, List.of(sh, sw), (value, grads) -> contiguous(List.of(sh, sw, th, tw),
+                in -> new FusedLinear<>(this, reduction == Reduction.NONE).distillation(in.get(0), in.get(1), in.get(2),
+                        in.get(3), labels, options.ignoreIndex(), temperature, options.reverse(), reduction, cap,
+                        weightHard, weightSoft, chunkRows, value, grads.get(0), grads.get(1))));
     }
 
     private static void requireSameHiddenSize(String a, AbstractTensor hidden, String b, AbstractTensor weight) {
@@ -926,6 +964,169 @@ public abstract class AbstractDevice<T extends AbstractTensor, L extends Abstrac
             throw new IllegalArgumentException(a + " " + hidden.shape() + " and " + b + " " + weight.shape()
                     + " must have the same number of columns (the hidden size): " + b + " is [vocabulary, hidden], "
                     + "as torch.nn.Linear stores it");
+        }
+    }
+
+    // ---- half precision and strided views (issue 10) --------------------------------------------------------------
+
+    /** A [rows, cols] contiguous tensor of {@code type} with unspecified contents ({@link #allocate(int, int)} for FLOAT32). */
+    protected abstract T allocate(int rows, int cols, DType type);
+
+    /** {@link #allocate(int, int, DType)} holding zeros. */
+    protected abstract T allocateZeros(int rows, int cols, DType type);
+
+    /** A contiguous half tensor holding a copy of {@code bits} (checked: rows * cols patterns, a half type). */
+    protected abstract T copyOfBits(short[] bits, int rows, int cols, DType type);
+
+    /**
+     * A view sharing {@code base}'s memory: element [r, c] at {@code offset + r * base.rowStride() + c} of it, in
+     * elements (checked to lie within {@code base}); same dtype and row stride.
+     */
+    protected abstract T viewOf(T base, long offset, int rows, int cols);
+
+    /** to = from elementwise (same shape; any types and strides; a half result rounded to nearest even). */
+    protected abstract void copyInto(T from, T to);
+
+    @Override
+    public final Tensor upload(short[] bits, int rows, int cols, DType type) {
+        requireOpen();
+        Shapes.requireValid(rows, cols);
+        requireNonNull(bits, "bits");
+        requireNonNull(type, "type");
+        if (!type.isHalf()) {
+            throw new IllegalArgumentException("16-bit patterns need type BFLOAT16 or FLOAT16, got " + type
+                    + "; upload float32 data with upload(float[], rows, cols)");
+        }
+        if (bits.length != (long) rows * cols) {
+            throw new IllegalArgumentException("bits has " + bits.length + " patterns, but shape [" + rows + ", "
+                    + cols + "] needs rows * cols = " + (long) rows * cols);
+        }
+        return copyOfBits(bits, rows, cols, type);
+    }
+
+    @Override
+    public final Tensor upload(float[] data, int rows, int cols, DType type) {
+        requireNonNull(type, "type");
+        if (type == DType.FLOAT32) {
+            return upload(data, rows, cols);
+        }
+        requireOpen();
+        Shapes.requireValid(rows, cols);
+        requireNonNull(data, "data");
+        if (data.length != (long) rows * cols) {
+            throw new IllegalArgumentException("data has " + data.length + " values, but shape [" + rows + ", " + cols
+                    + "] needs rows * cols = " + (long) rows * cols);
+        }
+        short[] bits = new short[data.length];
+        HalfFloats.fromFloat(type, data, 0, bits, 0, data.length);
+        return copyOfBits(bits, rows, cols, type);
+    }
+
+    @Override
+    public final Tensor zeros(int rows, int cols, DType type) {
+        requireOpen();
+        Shapes.requireValid(rows, cols);
+        requireNonNull(type, "type");
+        return type == DType.FLOAT32 ? allocateZeros(rows, cols) : allocateZeros(rows, cols, type);
+    }
+
+    @Override
+    public final Tensor view(Tensor base, int firstRow, int rows, int firstCol, int cols) {
+        T b = own(base, "base");
+        if (rows < 1 || cols < 1) {
+            throw new IllegalArgumentException("a view needs rows and cols >= 1, got [" + rows + ", " + cols + "]");
+        }
+        if (firstRow < 0 || firstRow > b.rows() - rows) {
+            throw new IllegalArgumentException("view rows [" + firstRow + ", " + ((long) firstRow + rows)
+                    + ") must lie within the rows [0, " + b.rows() + ") of base " + b.describe());
+        }
+        if (firstCol < 0 || firstCol > b.cols() - cols) {
+            throw new IllegalArgumentException("view columns [" + firstCol + ", " + ((long) firstCol + cols)
+                    + ") must lie within the columns [0, " + b.cols() + ") of base " + b.describe());
+        }
+        return viewOf(b, b.offset() + (long) firstRow * b.rowStride() + firstCol, rows, cols);
+    }
+
+    /**
+     * Checks a row stride for a [rows, cols] tensor in an allocation of {@code capacity} elements (from its first
+     * element): {@code rowStride >= cols} and {@code (rows - 1) * rowStride + cols <= capacity}, in 64 bits.
+     */
+    protected static void requireStride(int rows, int cols, long rowStride, long capacity) {
+        Shapes.requireValid(rows, cols);
+        if (rowStride < cols) {
+            throw new IllegalArgumentException("rowStride " + rowStride + " must be >= cols " + cols
+                    + " (rows may not overlap)");
+        }
+        long span;
+        try {
+            span = Math.addExact(Math.multiplyExact(rows - 1L, rowStride), cols);
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("(rows - 1) * rowStride + cols overflows 64 bits for rows " + rows
+                    + ", rowStride " + rowStride + ", cols " + cols);
+        }
+        if (span > capacity) {
+            throw new IllegalArgumentException("[" + rows + ", " + cols + "] with rowStride " + rowStride + " spans "
+                    + span + " elements, past the " + capacity + " of its allocation");
+        }
+    }
+
+    /** The fused linear losses' data: FLOAT32 only for now (null arguments are skipped). */
+    private static void requireFusedFloat32(String a, AbstractTensor x, String b, AbstractTensor y, String c,
+                                            AbstractTensor z) {
+        String why = "the fused linear losses (their matrix products run in float32)";
+        if (x != null) {
+            Shapes.requireFloat32(a, x, why);
+        }
+        if (y != null) {
+            Shapes.requireFloat32(b, y, why);
+        }
+        if (z != null) {
+            Shapes.requireFloat32(c, z, why);
+        }
+    }
+
+    /** Runs {@code op} on the tensors, each view among them replaced by a contiguous copy (freed after). */
+    private void contiguous(List<T> tensors, Consumer<List<T>> op) {
+        List<T> copies = new ArrayList<>();
+        try {
+            List<T> plain = new ArrayList<>(tensors.size());
+            for (T t : tensors) {
+                if (t.isView()) {
+                    T copy = allocate(t.rows(), t.cols(), t.dtype());
+                    copies.add(copy);
+                    copyInto(t, copy);
+                    plain.add(copy);
+                } else {
+                    plain.add(t);
+                }
+            }
+            op.accept(plain);
+        } finally {
+            copies.forEach(AbstractTensor::close);
+        }
+    }
+
+    /**
+     * An output may not share memory with an input (the kernels read and write through restrict pointers): views of
+     * one tensor share its row stride, so each is a rectangle of rows and columns of it, and two overlap when both
+     * their row and their column ranges do.
+     */
+    private static void requireDisjoint(AbstractTensor out, AbstractTensor input) {
+        AbstractTensor a = out.base() == null ? out : out.base();
+        AbstractTensor b = input.base() == null ? input : input.base();
+        if (a != b) {
+            return;
+        }
+        long stride = out.rowStride();
+        long outRow = out.offset() / stride;
+        long outCol = out.offset() % stride;
+        long inRow = input.offset() / stride;
+        long inCol = input.offset() % stride;
+        boolean rows = outRow < inRow + input.rows() && inRow < outRow + out.rows();
+        boolean cols = outCol < inCol + input.cols() && inCol < outCol + out.cols();
+        if (rows && cols) {
+            throw new IllegalArgumentException("out " + out.describe() + " overlaps an input " + input.describe()
+                    + " (views of one tensor): give out memory of its own");
         }
     }
 }
