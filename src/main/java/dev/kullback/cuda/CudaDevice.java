@@ -147,47 +147,13 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
             throw new IllegalArgumentException("address 0x" + Long.toHexString(address) + " is not " + type.bytes()
                     + "-byte aligned, as " + type + " data must be");
         }
-        if (type == DType.FLOAT32 && rowStride == cols) {
-            return wrap(address, rows, cols);
+        long span = (rows - 1L) * rowStride + cols; // checked above to fit in 64 bits
+        if (span > totalMemory / type.bytes()) {
+            throw new IllegalArgumentException("a [" + rows + ", " + cols + "] " + type + " tensor with rowStride "
+                    + rowStride + " spans " + span + " elements, more than the " + totalMemory + " bytes of " + name());
         }
-        throw unsupported(type + " rows with stride " + rowStride);
-    }
-
-    /** Half and strided tensors: the CUDA side of issue 10 is not in this build yet. */
-    private UnsupportedOperationException unsupported(String what) {
-        return new UnsupportedOperationException(what + " on " + name() + ": the CUDA kernels for half precision "
-                + "and strided views are not in this build yet (issue 10)");
-    }
-
-    @Override
-    protected CudaTensor allocate(int rows, int cols, DType type) {
-        if (type == DType.FLOAT32) {
-            return allocate(rows, cols);
-        }
-        throw unsupported(type + " tensors");
-    }
-
-    @Override
-    protected CudaTensor allocateZeros(int rows, int cols, DType type) {
-        if (type == DType.FLOAT32) {
-            return allocateZeros(rows, cols);
-        }
-        throw unsupported(type + " tensors");
-    }
-
-    @Override
-    protected CudaTensor copyOfBits(short[] bits, int rows, int cols, DType type) {
-        throw unsupported(type + " tensors");
-    }
-
-    @Override
-    protected CudaTensor viewOf(CudaTensor base, long offset, int rows, int cols) {
-        throw unsupported("views");
-    }
-
-    @Override
-    protected void copyInto(CudaTensor from, CudaTensor to) {
-        throw unsupported("copies between types and strides");
+        gpu.requireAllocated(address, span * type.bytes());
+        return CudaTensor.wrapped(this, rows, cols, rowStride, type, address);
     }
 
     /** {@link #wrap(long, int, int)} for a JCuda device pointer (its byte offset included), e.g. from cuMemAlloc. */

@@ -101,11 +101,6 @@ public final class CudaTensor extends AbstractTensor {
     }
 
     @Override
-    protected short[] downloadBits() {
-        throw new UnsupportedOperationException("half tensors on " + device.name() + " are not in this build yet");
-    }
-
-    @Override
     protected void release() {
         if (memory != null) {
             memory.release();
