@@ -88,7 +88,7 @@ template <class TA, class F>
 __device__ __forceinline__ void visit1(const TA* __restrict__ a, unsigned n, unsigned tid, unsigned nthreads, F f) {
     constexpr int V = VecWidth<TA>::kV;
     const Split<unsigned> sp = row_split(n, a);
-    for_each_split<unsigned>(
+    for_each_split<unsigned, V>(
         sp, tid, nthreads, [&](unsigned i) { f(i, to_float(a[i])); },
         [&](unsigned j) {
             const unsigned i = sp.head + V * j;
@@ -105,7 +105,7 @@ __device__ __forceinline__ void map1(const TA* __restrict__ a, TO* __restrict__ 
                                      unsigned nthreads, F f) {
     constexpr int V = VecWidth<TA, TO>::kV;
     const Split<unsigned> sp = row_split(n, a, out);
-    for_each_split<unsigned>(
+    for_each_split<unsigned, V>(
         sp, tid, nthreads, [&](unsigned i) { out[i] = from_float<TO>(f(i, to_float(a[i]))); },
         [&](unsigned j) {
             const unsigned i = sp.head + V * j;
@@ -123,7 +123,7 @@ __device__ __forceinline__ void visit2(const TA* __restrict__ a, const TB* __res
                                        unsigned nthreads, F f) {
     constexpr int V = VecWidth<TA, TB>::kV;
     const Split<unsigned> sp = row_split(n, a, b);
-    for_each_split<unsigned>(
+    for_each_split<unsigned, V>(
         sp, tid, nthreads, [&](unsigned i) { f(i, to_float(a[i]), to_float(b[i])); },
         [&](unsigned j) {
             const unsigned i = sp.head + V * j;
@@ -145,7 +145,7 @@ __device__ __forceinline__ void map2(const TA* __restrict__ a, const TB* __restr
                                      typename Same<TO>::type* __restrict__ outB, unsigned n, unsigned tid, unsigned nthreads, F f) {
     constexpr int V = VecWidth<TA, TB, TO>::kV;
     const Split<unsigned> sp = row_split(n, a, b, outA, outB);
-    for_each_split<unsigned>(
+    for_each_split<unsigned, V>(
         sp, tid, nthreads,
         [&](unsigned i) {
             float ra, rb;
