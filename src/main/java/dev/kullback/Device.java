@@ -239,6 +239,12 @@ public interface Device extends AutoCloseable {
     }
 
     // ---- half precision and strided views (issue 10) ------------------------------------------------------------
+    // Every op and loss takes BFLOAT16 / FLOAT16 tensors and computes in float32, rounding a half result once to
+    // nearest even. Result types follow PyTorch: logSoftmax, softmax, logSoftmaxBackward, klDiv(NONE) and klDivBackward
+    // return the input's type; reductions (sum, mean, rowSum, a reduced klDiv) and loss values are FLOAT32; each
+    // gradient has its input's type (FLOAT32 with CrossEntropy / Distillation float32Gradients(true)). The tensors of
+    // one call share one type (labels aside; class weights and the fused linear losses' data are FLOAT32 only); an
+    // out must have the result's type. Details: docs/losses.md.
 
     /**
      * Copies row-major 16-bit patterns ({@code rows * cols} of them, as DJL and ND4J hold half tensors on the host) onto

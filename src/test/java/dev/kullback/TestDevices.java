@@ -156,6 +156,31 @@ public final class TestDevices {
         return List.copyOf(devices);
     }
 
+    /**
+     * Whether the CUDA device implements half precision and strided views (issue 10's CUDA side): the one switch that
+     * puts the CUDA kinds under the half and view suites ({@link #halfCapable()}, {@link #stridesCapable()}).
+     */
+    static final boolean CUDA_HALF_AND_STRIDES = false;
+
+    /** The devices under test that hold BFLOAT16 / FLOAT16 tensors: the CPU kinds, and CUDA once it does. */
+    public static List<Device> halfCapable() {
+        return capable();
+    }
+
+    /** The devices under test that take strided views ({@link Device#view}): the CPU kinds, and CUDA once it does. */
+    public static List<Device> stridesCapable() {
+        return capable();
+    }
+
+    private static List<Device> capable() {
+        List<Device> devices = all().stream().filter(d -> d instanceof CpuDevice || CUDA_HALF_AND_STRIDES)
+                .collect(Collectors.toUnmodifiableList());
+        if (devices.isEmpty()) {
+            throw new IllegalStateException("no device under test takes half precision and views");
+        }
+        return devices;
+    }
+
     /** A new, independent instance of the same kind as {@code device} (one of {@link #all()}); the caller closes it. */
     public static Device fresh(Device device) {
         Kind kind = KIND_OF.get(device);

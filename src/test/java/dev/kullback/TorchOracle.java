@@ -13,6 +13,7 @@ import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * The authority: PyTorch's own CPU kernels (libtorch 2.10 through org.bytedeco:pytorch), float32,
@@ -43,6 +44,25 @@ public final class TorchOracle {
     }
 
     private TorchOracle() {
+    }
+
+    /** The type inputs are converted to in {@link #inType}; null for float32. */
+    private static ScalarType halfType;
+
+    /**
+     * Runs {@code call} with every input tensor of this oracle converted to {@code type} (exactly, for data already
+     * rounded to it), so PyTorch runs its own bf16/fp16 CPU kernels; results are read back widened to float32.
+     */
+    public static <R> R inType(dev.kullback.DType type, java.util.function.Supplier<R> call) {
+        synchronized (LOCK) {
+            halfType = type == dev.kullback.DType.BFLOAT16 ? ScalarType.BFloat16
+                    : type == dev.kullback.DType.FLOAT16 ? ScalarType.Half : null;
+            try {
+                return call.get();
+            } finally {
+                halfType = null;
+            }
+        }
     }
 
     public static float[] logSoftmax(float[] x, int rows, int cols) {
@@ -506,11 +526,15 @@ public final class TorchOracle {
         }
         Tensor t = torch.empty(new long[] {rows, cols}, options(), new MemoryFormatOptional());
         t.data_ptr_float().put(data, 0, data.length);
-        return t;
+        return halfType == null ? t : t.to(halfType);
     }
 
     private static float[] read(Tensor t) {
-        Tensor c = t.detach().contiguous();
+        Tensor c = t.detach();
+        if (c.scalar_type() != ScalarType.Float) {
+            c = c.to(ScalarType.Float);
+        }
+        c = c.contiguous();
         long n = c.numel();
         float[] out = new float[Math.toIntExact(n)];
         c.data_ptr_float().get(out, 0, out.length);

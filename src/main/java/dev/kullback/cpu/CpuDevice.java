@@ -214,6 +214,13 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
 
     @Override
     protected void softmaxInto(CpuTensor x, CpuTensor out, boolean log) {
+        if (RowBlocks.applies(schedule, x.rows(), x.cols(), x, out)) {
+            int cols = x.cols();
+            RowBlocks.run(this, schedule, new CpuTensor[] {x}, new CpuTensor[] {out}, x.rows(), cols, log
+                    ? (r, a, o, rows) -> softmax.logSoftmax(a[0], o[0], rows, cols)
+                    : (r, a, o, rows) -> softmax.softmax(a[0], o[0], rows, cols));
+            return;
+        }
         try (CpuStaging s = new CpuStaging(this)) {
             if (log) {
                 softmax.logSoftmax(s.in(x).data(), s.out(out).data(), x.rows(), x.cols());
@@ -225,6 +232,12 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
 
     @Override
     protected void logSoftmaxBackwardInto(CpuTensor gradOutput, CpuTensor output, CpuTensor gradInput) {
+        int cols = output.cols();
+        if (RowBlocks.applies(schedule, output.rows(), cols, gradOutput, output, gradInput)) {
+            RowBlocks.run(this, schedule, new CpuTensor[] {gradOutput, output}, new CpuTensor[] {gradInput},
+                    output.rows(), cols, (r, a, o, rows) -> softmax.logSoftmaxBackward(a[0], a[1], o[0], rows, cols));
+            return;
+        }
         try (CpuStaging s = new CpuStaging(this)) {
             softmax.logSoftmaxBackward(s.in(gradOutput).data(), s.in(output).data(), s.out(gradInput).data(),
                     gradOutput.rows(),
@@ -241,6 +254,11 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
 
     @Override
     protected void klDivPointwiseInto(CpuTensor input, CpuTensor target, CpuTensor out, boolean logTarget) {
+        if (RowBlocks.applies(schedule, input.rows(), input.cols(), input, target, out)) {
+            RowBlocks.run(this, schedule, new CpuTensor[] {input, target}, new CpuTensor[] {out}, input.rows(),
+                    input.cols(), (r, a, o, rows) -> klDiv.pointwise(a[0], a[1], o[0], logTarget));
+            return;
+        }
         try (CpuStaging s = new CpuStaging(this)) {
             klDiv.pointwise(s.in(input).data(), s.in(target).data(), s.out(out).data(), logTarget);
         }
@@ -257,6 +275,18 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     @Override
     protected void klDivBackwardInto(CpuTensor gradOutput, CpuTensor target, CpuTensor gradInput, boolean logTarget,
                                      boolean scalarGrad, float divisor) {
+        if (RowBlocks.applies(schedule, target.rows(), target.cols(), target, gradInput,
+                scalarGrad ? null : gradOutput)) {
+            float[] scalar = scalarGrad ? new float[1] : null; // a [1, 1] gradOutput
+            if (scalarGrad) {
+                widenRows(gradOutput, 0, 1, scalar);
+            }
+            CpuTensor[] in = scalarGrad ? new CpuTensor[] {target} : new CpuTensor[] {target, gradOutput};
+            RowBlocks.run(this, schedule, in, new CpuTensor[] {gradInput}, target.rows(), target.cols(),
+                    (r, a, o, rows) -> klDiv.backward(scalarGrad ? scalar : a[1], a[0], o[0], logTarget, scalarGrad,
+                            divisor));
+            return;
+        }
         try (CpuStaging s = new CpuStaging(this)) {
             klDiv.backward(s.in(gradOutput).data(), s.in(target).data(), s.out(gradInput).data(), logTarget,
                     scalarGrad, divisor);
@@ -279,6 +309,24 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     protected void distillationInto(CpuTensor student, CpuTensor teacher, CpuLabels labels, int ignoreIndex,
                                     float temperature, boolean reverse, RowReduction reduction, CpuTensor value,
                                     CpuTensor grad) {
+        if (RowBlocks.appliesToLoss(student)) {
+            int[] y = labels == null ? null : labels.data();
+            int rows = student.rows();
+            int cols = student.cols();
+            float[] rowLoss = new float[rows];
+            // each block's rows per row, their gradients already divided as the reduced value's (CpuDistillation
+            // scales its gradient by T / reduction.divisor())
+            RowReduction perRow = new RowReduction(true, reduction.divisor());
+            RowBlocks.run(this, schedule, new CpuTensor[] {student, teacher}, new CpuTensor[] {grad}, rows, cols,
+                    (r, a, o, n) -> {
+                        float[] v = new float[n];
+                        distillation.run(a[0], a[1], y == null ? null : Arrays.copyOfRange(y, r, r + n), ignoreIndex,
+                                temperature, reverse, perRow, v, o[0], n, cols);
+                        System.arraycopy(v, 0, rowLoss, r, n);
+                    });
+            writeRowLosses(rowLoss, reduction.perRow(), reduction.divisor(), value.data());
+            return;
+        }
         try (CpuStaging s = new CpuStaging(this)) {
             distillation.run(s.in(student).data(), s.in(teacher).data(), labels == null ? null : labels.data(),
                     ignoreIndex,
@@ -291,6 +339,12 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     protected void crossEntropyInto(CpuTensor logits, CpuLabels labels, CpuTensor weights, Reduction reduction,
                                     int ignoreIndex, float labelSmoothing, float zLoss, CpuTensor value,
                                     CpuTensor grad) {
+        if (RowBlocks.appliesToLoss(logits)
+                && (weights == null || weights.isPlain()) && (reduction != Reduction.MEAN || weights == null
+                || zLoss == 0) && blockedCrossEntropy(logits, labels.data(), weights == null ? null : weights.data(),
+                reduction, ignoreIndex, labelSmoothing, zLoss, value.data(), grad)) {
+            return;
+        }
         try (CpuStaging s = new CpuStaging(this)) {
             crossEntropy.labels(s.in(logits).data(), labels.data(), weights == null ? null : s.in(weights).data(),
                     reduction,
@@ -341,8 +395,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
                                CpuTensor value, CpuTensor gradPred) {
         try (CpuStaging s = new CpuStaging(this)) {
             kerasKl.run(s.in(yTrue).data(), s.in(yPred).data(), bits, reduction, s.out(value).data(),
-                    s.out(gradPred).data(), yTrue.rows(),
-                    yTrue.cols());
+                    s.out(gradPred).data(), yTrue.rows(), yTrue.cols());
         }
     }
 
@@ -353,10 +406,8 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         try (CpuStaging s = new CpuStaging(this)) {
             gaussianKl.run(s.in(mu1).data(), s.in(logvar1).data(), mu2 == null ? null : s.in(mu2).data(),
                     logvar2 == null ? null : s.in(logvar2).data(), reduction, s.out(value).data(),
-                            s.out(gradMu1).data(), s.out(gradLogvar1).data(),
-                    gradMu2 == null ? null : s.out(gradMu2).data(),
-                            gradLogvar2 == null ? null : s.out(gradLogvar2).data(), mu1.rows(),
-                    mu1.cols());
+                    s.out(gradMu1).data(), s.out(gradLogvar1).data(), gradMu2 == null ? null : s.out(gradMu2).data(),
+                    gradLogvar2 == null ? null : s.out(gradLogvar2).data(), mu1.rows(), mu1.cols());
         }
     }
 
@@ -459,6 +510,77 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     @Override
     protected void copyInto(CpuTensor from, CpuTensor to) {
         copy(from, to);
+    }
+
+    /**
+     * Class-label cross-entropy block by block ({@link RowBlocks}): each block per row (NONE), its gradient then divided
+     * as the reduced value's (MEAN: by the counted rows' total weight; with class weights only without a z-loss, whose
+     * mean divides by the counted rows instead). False (nothing done) for MEAN over no counted row.
+     */
+    private boolean blockedCrossEntropy(CpuTensor logits, int[] y, float[] w, Reduction reduction, int ignoreIndex,
+                                        float labelSmoothing, float zLoss, float[] value, CpuTensor grad) {
+        int rows = logits.rows();
+        int cols = logits.cols();
+        double weightTotal = 0;
+        for (int r = 0; r < rows; r++) {
+            if (y[r] != ignoreIndex) {
+                weightTotal += w == null ? 1.0 : w[y[r]];
+            }
+        }
+        if (reduction == Reduction.MEAN && weightTotal == 0) {
+            return false;
+        }
+        float k = reduction == Reduction.MEAN ? (float) (1.0 / weightTotal) : 1f;
+        float[] rowLoss = new float[rows];
+        RowBlocks.run(this, schedule, new CpuTensor[] {logits}, new CpuTensor[] {grad}, rows, cols, (r, a, o, n) -> {
+            float[] v = new float[n];
+            crossEntropy.labels(a[0], Arrays.copyOfRange(y, r, r + n), w, Reduction.NONE, ignoreIndex, labelSmoothing,
+                    zLoss, v, o[0], n, cols);
+            System.arraycopy(v, 0, rowLoss, r, n);
+            if (k != 1f) {
+                kernels.scale(o[0], 0, n * cols, k);
+            }
+        });
+        writeRowLosses(rowLoss, reduction == Reduction.NONE, reduction == Reduction.MEAN ? weightTotal : 1,
+                value);
+        return true;
+    }
+
+    /** value = the row losses, or their sum (in double, in row order) / divisor. */
+    private static void writeRowLosses(float[] rowLoss, boolean perRow, double divisor, float[] value) {
+        if (perRow) {
+            System.arraycopy(rowLoss, 0, value, 0, rowLoss.length);
+            return;
+        }
+        double total = 0;
+        for (float v : rowLoss) {
+            total += v;
+        }
+        value[0] = (float) (total / divisor);
+    }
+
+    /** dst[0, n · cols) = rows [r, r + n) of t, widened to float32. */
+    void widenRows(CpuTensor t, int r, int n, float[] dst) {
+        int cols = t.cols();
+        for (int i = 0; i < n; i++) {
+            if (t.dtype() == DType.FLOAT32) {
+                System.arraycopy(t.floats(), t.rowStart(r + i), dst, i * cols, cols);
+            } else {
+                halfs.widen(t.dtype(), t.halfBits(), t.rowStart(r + i), dst, i * cols, cols);
+            }
+        }
+    }
+
+    /** Rows [r, r + n) of t = src[0, n · cols), rounded to nearest even for a half t. */
+    void narrowRows(float[] src, CpuTensor t, int r, int n) {
+        int cols = t.cols();
+        for (int i = 0; i < n; i++) {
+            if (t.dtype() == DType.FLOAT32) {
+                System.arraycopy(src, i * cols, t.floats(), t.rowStart(r + i), cols);
+            } else {
+                halfs.narrow(t.dtype(), src, i * cols, t.halfBits(), t.rowStart(r + i), cols);
+            }
+        }
     }
 
     /** to = from elementwise, converting and gathering/scattering rows; rows in parallel. */

@@ -1,0 +1,287 @@
+package dev.kullback;
+
+import static dev.kullback.HalfCase.assertNearTorch;
+import static dev.kullback.HalfCase.assertRoundedOnce;
+import static dev.kullback.HalfCase.rounded;
+import static dev.kullback.HalfCase.rowScale;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.kullback.HalfCase.Layout;
+import dev.kullback.LossCase.Ignore;
+import dev.kullback.LossCase.Op;
+import dev.kullback.internal.HalfFloats;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * bfloat16 and float16 inputs, on every device that holds them ({@link TestDevices#halfCapable()}), for every op and
+ * loss and their gradients: each result has the type PyTorch gives it, is the float32 computation rounded once to that
+ * type (checked against the float64 reference of the same rounded inputs: {@link HalfCase#assertRoundedOnce}), and
+ * is close to PyTorch's own bf16/fp16 CPU kernels ({@link HalfCase#assertNearTorch}, whose tolerance allows for the
+ * intermediate roundings of PyTorch's composed ops).
+ */
+class HalfPrecisionParityTest {
+    /** float32 arithmetic error of an op, relative to its row's magnitude (the float32 suites allow 2e-5 to 6e-5). */
+    private static final double F32 = 6e-5;
+    /** Unit roundoffs of the row's magnitude between us and one of PyTorch's half kernels (see assertNearTorch). */
+    private static final double TORCH_UNITS = 8;
+    /**
+     * A loss PyTorch composes from several half ops: its log-probabilities (|log p| up to about 10 for these logits) are
+     * rounded to the type, then exponentiated, multiplied and summed (JSD's log of a mixture cancels), each op rounding
+     * again; measured, its gradients are off the float64 reference by up to about 100 u of the row's magnitude. No
+     * fixed multiple of u is a fair bound for it, so a loss is held to PyTorch's own accuracy on the same inputs
+     * ({@link #assertAsAccurateAsTorch}), and our results to the strict bound (the float64 reference, rounded once).
+     */
+    private static final double TORCH_LOSS_SLACK_UNITS = 2;
+    /** Shapes: rows in parallel; few long rows split into chunks (9000 > 2 chunks of 4096); odd sizes. */
+    private static final List<Shape> SHAPES = List.of(new Shape(6, 300), new Shape(2, 9000), new Shape(33, 65));
+
+    static Stream<Arguments> devicesAndTypes() {
+        List<Arguments> out = new ArrayList<>();
+        for (Device d : TestDevices.halfCapable()) {
+            for (DType t : new DType[] {DType.BFLOAT16, DType.FLOAT16}) {
+                out.add(Arguments.of(d, t));
+            }
+        }
+        return out.stream();
+    }
+
+    @ParameterizedTest(name = "{0} {1}", autoCloseArguments = false)
+    @MethodSource("devicesAndTypes")
+    void softmaxFamilyAndReductions(Device d, DType type) {
+        for (Shape s : SHAPES) {
+            int rows = s.rows();
+            int cols = s.cols();
+            Random rnd = new Random(rows * 31L + cols);
+            float[] x = rounded(type, Data.logits(rnd, s));
+            float[] g = rounded(type, Data.normal(rnd, s));
+            String at = d.name() + " " + type + " " + s;
+            try (Scope sc = new Scope()) {
+                Tensor tx = sc.add(d.upload(x, rows, cols, type));
+                Tensor tg = sc.add(d.upload(g, rows, cols, type));
+
+                Tensor ls = sc.add(d.logSoftmax(tx));
+                assertEquals(type, ls.dtype(), at + ": logSoftmax's type");
+                double[] ref = Reference.logSoftmax(x, rows, cols);
+                float[] ours = ls.toArray();
+                assertRoundedOnce(at + " logSoftmax", type, ref, ours, rowScale(rows, cols, ref, null), F32);
+                float[] torch = TorchOracle.inType(type, () -> TorchOracle.logSoftmax(x, rows, cols));
+                assertNearTorch(at + " logSoftmax", type, torch, ours, rowScale(rows, cols, ref, torch), TORCH_UNITS);
+
+                Tensor sm = sc.add(d.softmax(tx));
+                assertEquals(type, sm.dtype(), at + ": softmax's type");
+                ref = Reference.softmax(x, rows, cols);
+                ours = sm.toArray();
+                assertRoundedOnce(at + " softmax", type, ref, ours, rowScale(rows, cols, ref, null), F32);
+                float[] torchSm = TorchOracle.inType(type, () -> TorchOracle.softmax(x, rows, cols));
+                assertNearTorch(at + " softmax", type, torchSm, ours, rowScale(rows, cols, ref, torchSm), TORCH_UNITS);
+
+                // the backward of y = logSoftmax(x), y as this device gives it (so every side sees the same y)
+                float[] y = ls.toArray();
+                Tensor gx = sc.add(d.logSoftmaxBackward(tg, ls));
+                assertEquals(type, gx.dtype(), at + ": logSoftmaxBackward's type");
+                ref = Reference.logSoftmaxBackward(g, y, rows, cols);
+                ours = gx.toArray();
+                double[] bscale = rowScale(rows, cols, Reference.logSoftmaxBackwardScale(g, y, rows, cols), null);
+                assertRoundedOnce(at + " logSoftmaxBackward", type, ref, ours, bscale, F32);
+                float[] torchB = TorchOracle.inType(type, () -> TorchOracle.logSoftmaxBackward(g, x, rows, cols));
+                assertNearTorch(at + " logSoftmaxBackward", type, torchB, ours, rowScale(rows, cols, ref, torchB),
+                        TORCH_UNITS);
+
+                // kl_div: input log-probabilities y, target probabilities (or log-probabilities)
+                float[] target = rounded(type, Data.probs(rnd, s, 0.2));
+                float[] logTarget = rounded(type, Data.logits(rnd, s));
+                for (boolean lt : new boolean[] {false, true}) {
+                    float[] t = lt ? logTarget : target;
+                    Tensor tt = sc.add(d.upload(t, rows, cols, type));
+                    Tensor kl = sc.add(d.klDiv(ls, tt, Reduction.NONE, lt));
+                    assertEquals(type, kl.dtype(), at + ": klDiv NONE's type");
+                    ref = Reference.klDiv(y, t, lt);
+                    ours = kl.toArray();
+                    double[] kscale = rowScale(rows, cols, Reference.klDivScale(y, t, lt), null);
+                    assertRoundedOnce(at + " klDiv NONE lt=" + lt, type, ref, ours, kscale, F32);
+                    float[] torchKl = TorchOracle.inType(type, () -> TorchOracle.klDiv(y, t, rows, cols,
+                            Reduction.NONE, lt));
+                    assertNearTorch(at + " klDiv NONE lt=" + lt, type, torchKl, ours, kscale, TORCH_UNITS);
+                    for (Reduction r : new Reduction[] {Reduction.SUM, Reduction.MEAN, Reduction.BATCHMEAN}) {
+                        Tensor v = sc.add(d.klDiv(ls, tt, r, lt));
+                        assertEquals(DType.FLOAT32, v.dtype(), at + ": a reduced klDiv is FLOAT32");
+                        double want = Reference.klDiv(y, t, rows, cols, r, lt);
+                        double mag = Reference.sumAbs(Reference.klDivScale(y, t, lt))
+                                / Reference.divisor(r, rows, cols);
+                        Approx.assertClose(at + " klDiv " + r + " lt=" + lt, want, v.item(), F32 * mag + 1e-7);
+                        float torchV = TorchOracle.inType(type, () -> TorchOracle.klDivReduced(y, t, rows, cols, r,
+                                lt));
+                        if (Float.isInfinite(torchV) && mag * Reference.divisor(r, rows, cols) > HalfCase.maxFinite(type)) {
+                            // PyTorch's reduced value, or its running sum, has the input's type and overflows it; ours
+                            // is FLOAT32
+                            assertEquals(DType.FLOAT16, type, at + ": only float16 overflows here");
+                        } else {
+                            // PyTorch reduces the rounded pointwise terms: within u of the terms' magnitude
+                            Approx.assertClose(at + " klDiv " + r + " vs PyTorch", torchV, v.item(),
+                                    TORCH_UNITS * HalfCase.unitRoundoff(type) * mag + 1e-6);
+                        }
+                        // its backward with a FLOAT32 [1, 1] gradOutput (the loss's own type)
+                        Tensor go = sc.add(d.upload(new float[] {0.75f}, 1, 1));
+                        Tensor kb = sc.add(d.klDivBackward(go, ls, tt, r, lt));
+                        assertEquals(type, kb.dtype(), at + ": klDivBackward's type");
+                        double[] refB = Reference.klDivBackward(new float[] {0.75f}, t, rows, cols, r, lt);
+                        assertRoundedOnce(at + " klDivBackward " + r, type, refB, kb.toArray(),
+                                rowScale(rows, cols, refB, null), F32);
+                        float[] torchKb = TorchOracle.inType(type, () -> TorchOracle.klDivBackward(new float[] {0.75f},
+                                y, t, rows, cols, r, lt));
+                        assertNearTorch(at + " klDivBackward " + r, type, torchKb, kb.toArray(),
+                                rowScale(rows, cols, refB, torchKb), TORCH_UNITS);
+                    }
+                }
+
+                // reductions: FLOAT32 results of the exact half values
+                Tensor total = sc.add(d.sum(tx));
+                assertEquals(DType.FLOAT32, total.dtype());
+                Approx.assertClose(at + " sum", Reference.sum(x), total.item(), 1e-6 * Reference.sumAbs(x));
+                Approx.assertClose(at + " mean", Reference.mean(x), sc.add(d.mean(tx)).item(),
+                        1e-6 * Reference.sumAbs(x) / x.length);
+                Tensor rs = sc.add(d.rowSum(tx));
+                assertEquals(DType.FLOAT32, rs.dtype());
+                double[] refRows = Reference.rowSum(x, rows, cols);
+                double[] absRows = Reference.rowSumAbs(x, rows, cols);
+                float[] oursRows = rs.toArray();
+                for (int r = 0; r < rows; r++) {
+                    Approx.assertClose(at + " rowSum[" + r + "]", refRows[r], oursRows[r], 1e-6 * absRows[r]);
+                }
+                float torchSum = TorchOracle.inType(type, () -> TorchOracle.sum(x, rows, cols));
+                // PyTorch rounds its sum to the type: within half an ulp of it, plus float32 accumulation
+                Approx.assertClose(at + " sum vs PyTorch", torchSum, total.item(),
+                        HalfCase.ulp(type, torchSum) + 1e-6 * Reference.sumAbs(x));
+            }
+        }
+    }
+
+    static List<LossCase> lossCases() {
+        List<LossCase> out = new ArrayList<>();
+        for (Shape s : SHAPES) {
+            out.add(new LossCase(Op.DISTILLATION, s, Reduction.BATCHMEAN).temperature(2));
+            out.add(new LossCase(Op.DISTILLATION, s, Reduction.NONE).reverse(true).ignore(Ignore.SOME));
+            out.add(new LossCase(Op.CROSS_ENTROPY, s, Reduction.MEAN).ignore(Ignore.SOME));
+            out.add(new LossCase(Op.CROSS_ENTROPY, s, Reduction.SUM).weights(true).smoothing(0.1f).zLoss(1e-3f)
+                    .ignore(Ignore.NONE_IGNORED));
+            out.add(new LossCase(Op.CROSS_ENTROPY, s, Reduction.NONE).ignore(Ignore.NONE_IGNORED));
+            out.add(new LossCase(Op.SOFT_CROSS_ENTROPY, s, Reduction.MEAN).smoothing(0.1f));
+            out.add(new LossCase(Op.JSD, s, Reduction.BATCHMEAN).beta(0.5f));
+            out.add(new LossCase(Op.SYMMETRIC_KL, s, Reduction.SUM));
+            out.add(new LossCase(Op.ENTROPY, s, Reduction.MEAN));
+            out.add(new LossCase(Op.KERAS_KL, s, Reduction.BATCHMEAN));
+            out.add(new LossCase(Op.GAUSSIAN_KL, s, Reduction.MEAN));
+            out.add(new LossCase(Op.GAUSSIAN_KL, s, Reduction.SUM).standard(true));
+            out.add(new LossCase(Op.TVD, s, Reduction.BATCHMEAN));
+        }
+        return out;
+    }
+
+    @ParameterizedTest(name = "{0} {1}", autoCloseArguments = false)
+    @MethodSource("devicesAndTypes")
+    void everyLossAndItsGradients(Device d, DType type) {
+        for (LossCase c : lossCases()) {
+            HalfCase.roundedTo(type, c);
+            String at = d.name() + " " + type + " " + c;
+            HalfCase.Result ours = HalfCase.run(d, c, type, Layout.CONTIGUOUS, false);
+            assertEquals(DType.FLOAT32, ours.valueType(), at + ": the loss value is FLOAT32");
+            for (DType g : ours.gradTypes()) {
+                assertEquals(type, g, at + ": a gradient has its input's type");
+            }
+            Reference.Result ref = c.reference();
+            LossCase.Out torch = TorchOracle.inType(type, c::oracle);
+            int rows = c.shape.rows();
+            int cols = c.shape.cols();
+            for (int i = 0; i < ref.value().length; i++) {
+                double mag = ref.valueMagnitude() == null ? Math.abs(ref.value()[i]) : ref.valueMagnitude()[i];
+                // the value is FLOAT32: the float32 computation on the exact half inputs
+                Approx.assertClose(at + " value[" + i + "]", ref.value()[i], ours.out().value()[i], F32 * mag + 1e-6);
+            }
+            assertAsAccurateAsTorch(at + " value", type, ref.value(), torch.value(), ours.out().value(),
+                    ref.valueMagnitude() == null ? absolute(ref.value()) : ref.valueMagnitude());
+            for (int k = 0; k < ours.out().grads().length; k++) {
+                double[] scale = rowScale(rows, cols, ref.grads()[k], null);
+                assertRoundedOnce(at + " grad " + k, type, ref.grads()[k], ours.out().grads()[k], scale, F32);
+                assertAsAccurateAsTorch(at + " grad " + k, type, ref.grads()[k], torch.grads()[k],
+                        ours.out().grads()[k], rowScale(rows, cols, ref.grads()[k], torch.grads()[k]));
+            }
+        }
+    }
+
+    /**
+     * Ours is at least as close to the float64 reference as PyTorch's half result (largest error relative to the
+     * element's scale, with {@link #TORCH_LOSS_SLACK_UNITS} u of slack), and each element lies within twice PyTorch's
+     * own largest error (plus an ulp) of PyTorch's.
+     */
+    private static void assertAsAccurateAsTorch(String what, DType type, double[] ref, float[] torch, float[] ours,
+                                                double[] scale) {
+        double u = HalfCase.unitRoundoff(type);
+        double torchErr = 0;
+        double ourErr = 0;
+        for (int i = 0; i < ref.length; i++) {
+            // PyTorch's composition may overflow an intermediate (1 / yPred for a clipped Keras prediction in float16)
+            // and give NaN or infinity where the result is in range: that element says nothing of its accuracy
+            if (outOfRange(type, ref[i]) || !Float.isFinite(torch[i]) || scale[i] == 0) {
+                continue;
+            }
+            torchErr = Math.max(torchErr, Math.abs(torch[i] - ref[i]) / scale[i]);
+            ourErr = Math.max(ourErr, Math.abs(ours[i] - ref[i]) / scale[i]);
+        }
+        if (!(ourErr <= torchErr + TORCH_LOSS_SLACK_UNITS * u)) {
+            org.junit.jupiter.api.Assertions.fail(what + ": our largest scaled error " + ourErr / u + " u exceeds "
+                    + "PyTorch " + type + "'s " + torchErr / u + " u");
+        }
+        for (int i = 0; i < ref.length; i++) {
+            if (outOfRange(type, ref[i]) || !Float.isFinite(torch[i])) {
+                continue;
+            }
+            double tol = 2 * torchErr * scale[i] + HalfCase.ulp(type, torch[i]) + u * scale[i];
+            if (!(Math.abs(ours[i] - torch[i]) <= tol)) {
+                org.junit.jupiter.api.Assertions.fail(what + "[" + i + "]: ours " + ours[i] + " vs PyTorch " + type
+                        + " " + torch[i] + " (tolerance " + tol + ")");
+            }
+        }
+    }
+
+    /** NaN, infinite, or beyond the type's range (checked to overflow by assertRoundedOnce). */
+    private static boolean outOfRange(DType type, double v) {
+        return !(Math.abs(v) <= HalfCase.maxFinite(type));
+    }
+
+    private static double[] absolute(double[] x) {
+        double[] out = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = Math.abs(x[i]);
+        }
+        return out;
+    }
+
+    /** float32Gradients(true): FLOAT32 gradients, which rounded to the type are bitwise the half gradients. */
+    @ParameterizedTest(name = "{0} {1}", autoCloseArguments = false)
+    @MethodSource("devicesAndTypes")
+    void float32GradientsRoundToTheHalfGradients(Device d, DType type) {
+        for (LossCase c : lossCases()) {
+            if (c.op != Op.CROSS_ENTROPY && c.op != Op.SOFT_CROSS_ENTROPY && c.op != Op.DISTILLATION) {
+                continue;
+            }
+            HalfCase.roundedTo(type, c);
+            HalfCase.Result half = HalfCase.run(d, c, type, Layout.CONTIGUOUS, false);
+            HalfCase.Result wide = HalfCase.run(d, c, type, Layout.CONTIGUOUS, true);
+            assertEquals(List.of(DType.FLOAT32), wide.gradTypes(), c + ": float32Gradients");
+            assertArrayEquals(half.out().value(), wide.out().value(), c + ": the value does not depend on it");
+            float[] g = wide.out().grads()[0];
+            float[] back = new float[g.length];
+            for (int i = 0; i < g.length; i++) {
+                back[i] = HalfFloats.toFloat(type, HalfFloats.fromFloat(type, g[i]));
+            }
+            assertArrayEquals(half.out().grads()[0], back, c + ": the half gradient is the float32 one rounded once");
+        }
+    }
+}

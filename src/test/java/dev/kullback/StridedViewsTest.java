@@ -1,0 +1,266 @@
+package dev.kullback;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kullback.HalfCase.Layout;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.function.BiFunction;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Views (inputs and outputs) give exactly the bits of the same data copied contiguous, for every op and loss, in
+ * FLOAT32 and the half types, on every device that takes them ({@link TestDevices#stridesCapable()}): views inside
+ * padded allocations (odd row strides, the padding NaN so that a read outside the view would show), views of views
+ * whose last row ends at the allocation's end, outputs written into views with the padding left untouched.
+ */
+class StridedViewsTest {
+    private static final List<Shape> SHAPES = List.of(new Shape(5, 301), new Shape(2, 9001), new Shape(17, 64));
+
+    static Stream<Arguments> devicesAndTypes() {
+        List<Arguments> out = new ArrayList<>();
+        for (Device d : TestDevices.stridesCapable()) {
+            for (DType t : DType.values()) {
+                if (t == DType.FLOAT32 || TestDevices.halfCapable().contains(d)) {
+                    out.add(Arguments.of(d, t));
+                }
+            }
+        }
+        return out.stream();
+    }
+
+    @ParameterizedTest(name = "{0} {1}", autoCloseArguments = false)
+    @MethodSource("devicesAndTypes")
+    void everyLossOnViewsGivesTheBitsOfContiguousCopies(Device d, DType type) {
+        for (LossCase c : HalfPrecisionParityTest.lossCases()) {
+            HalfCase.roundedTo(type, c);
+            HalfCase.Result plain = HalfCase.run(d, c, type, Layout.CONTIGUOUS, false);
+            for (Layout layout : new Layout[] {Layout.VIEW, Layout.VIEW_AT_END}) {
+                HalfCase.Result viewed = HalfCase.run(d, c, type, layout, false);
+                String at = d.name() + " " + type + " " + c + " " + layout;
+                assertBits(at + " value", plain.out().value(), viewed.out().value());
+                for (int k = 0; k < plain.out().grads().length; k++) {
+                    assertBits(at + " grad " + k, plain.out().grads()[k], viewed.out().grads()[k]);
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0} {1}", autoCloseArguments = false)
+    @MethodSource("devicesAndTypes")
+    void everyOpOnViewsAndIntoViews(Device d, DType type) {
+        for (Shape s : SHAPES) {
+            int rows = s.rows();
+            int cols = s.cols();
+            Random rnd = new Random(rows * 7L + cols);
+            float[] x = HalfCase.rounded(type, Data.logits(rnd, s));
+            float[] g = HalfCase.rounded(type, Data.normal(rnd, s));
+            float[] t = HalfCase.rounded(type, Data.probs(rnd, s, 0.2));
+            float[] scalar = {0.5f};
+            check(d, type, s, "logSoftmax", (dev, in) -> dev.logSoftmax(in.get(0)), null, x);
+            check(d, type, s, "logSoftmax out", null, (dev, in) -> dev.logSoftmax(in.get(0), in.get(1)), x);
+            check(d, type, s, "softmax out", null, (dev, in) -> dev.softmax(in.get(0), in.get(1)), x);
+            check(d, type, s, "logSoftmaxBackward out", null,
+                    (dev, in) -> dev.logSoftmaxBackward(in.get(0), in.get(1), in.get(2)), g, x);
+            for (boolean lt : new boolean[] {false, true}) {
+                check(d, type, s, "klDiv NONE out", null,
+                        (dev, in) -> dev.klDiv(in.get(0), in.get(1), Reduction.NONE, lt, in.get(2)), x, lt ? g : t);
+                check(d, type, s, "klDivBackward NONE out", null, (dev, in) -> dev.klDivBackward(in.get(0),
+                        in.get(1), in.get(2), Reduction.NONE, lt, in.get(3)), g, x, lt ? g : t);
+                for (Reduction r : new Reduction[] {Reduction.SUM, Reduction.MEAN, Reduction.BATCHMEAN}) {
+                    check(d, type, s, "klDiv " + r, (dev, in) -> dev.klDiv(in.get(0), in.get(1), r, lt), null, x, t);
+                }
+            }
+            check(d, type, s, "sum", (dev, in) -> dev.sum(in.get(0)), null, x);
+            check(d, type, s, "mean", (dev, in) -> dev.mean(in.get(0)), null, x);
+            check(d, type, s, "rowSum", (dev, in) -> dev.rowSum(in.get(0)), null, x);
+            // a reduced klDiv's backward: the [1, 1] gradOutput FLOAT32 (the loss's type)
+            try (Scope sc = new Scope()) {
+                Tensor go = sc.add(d.upload(scalar, 1, 1));
+                Tensor xp = HalfCase.upload(d, sc, x, rows, cols, type, Layout.CONTIGUOUS);
+                Tensor tp = HalfCase.upload(d, sc, t, rows, cols, type, Layout.CONTIGUOUS);
+                float[] want = sc.add(d.klDivBackward(go, xp, tp, Reduction.BATCHMEAN, false)).toArray();
+                Tensor xv = HalfCase.upload(d, sc, x, rows, cols, type, Layout.VIEW_AT_END);
+                Tensor tv = HalfCase.upload(d, sc, t, rows, cols, type, Layout.VIEW);
+                assertBits("klDivBackward BATCHMEAN on views", want,
+                        sc.add(d.klDivBackward(go, xv, tv, Reduction.BATCHMEAN, false)).toArray());
+            }
+        }
+    }
+
+    /**
+     * Runs {@code op} on contiguous inputs, then on views of them ({@link Layout#VIEW} and {@link Layout#VIEW_AT_END}),
+     * comparing bits. With {@code intoOut}, the last argument is an output of the op's type: first a fresh contiguous
+     * tensor, then a view inside a NaN-padded allocation, whose padding must come back untouched.
+     */
+    private static void check(Device d, DType type, Shape s, String what, BiFunction<Device, List<Tensor>, Tensor> op,
+                              BiFunction<Device, List<Tensor>, Tensor> intoOut, float[]... inputs) {
+        int rows = s.rows();
+        int cols = s.cols();
+        String at = d.name() + " " + type + " " + s + " " + what;
+        float[] want;
+        try (Scope sc = new Scope()) {
+            List<Tensor> in = new ArrayList<>();
+            for (float[] x : inputs) {
+                in.add(HalfCase.upload(d, sc, x, rows, cols, type, Layout.CONTIGUOUS));
+            }
+            if (intoOut != null) {
+                in.add(sc.add(d.zeros(rows, cols, type)));
+                want = intoOut.apply(d, in).toArray();
+            } else {
+                want = sc.add(op.apply(d, in)).toArray();
+            }
+        }
+        for (Layout layout : new Layout[] {Layout.VIEW, Layout.VIEW_AT_END}) {
+            try (Scope sc = new Scope()) {
+                List<Tensor> in = new ArrayList<>();
+                for (float[] x : inputs) {
+                    in.add(HalfCase.upload(d, sc, x, rows, cols, type, layout));
+                }
+                if (intoOut == null) {
+                    assertBits(at + " " + layout, want, sc.add(op.apply(d, in)).toArray());
+                    continue;
+                }
+                // the output: a view of a padded allocation (padding NaN), at the allocation's end for VIEW_AT_END
+                float[] pad = new float[(rows + 3) * (cols + 4)];
+                Arrays.fill(pad, Float.NaN);
+                Tensor base = sc.add(d.upload(pad, rows + 3, cols + 4, type));
+                boolean atEnd = layout == Layout.VIEW_AT_END;
+                Tensor out = d.view(base, atEnd ? 3 : 1, rows, atEnd ? 4 : 3, cols);
+                assertEquals(cols + 4, out.rowStride(), "a view keeps its base's row stride");
+                assertFalse(out.isContiguous());
+                in.add(out);
+                Tensor returned = intoOut.apply(d, in);
+                assertTrue(returned == out, at + ": returns out itself");
+                assertBits(at + " into a view " + layout, want, out.toArray());
+                float[] after = base.toArray();
+                for (int r = 0; r < rows + 3; r++) {
+                    for (int c = 0; c < cols + 4; c++) {
+                        boolean inside = r >= (atEnd ? 3 : 1) && r < (atEnd ? 3 : 1) + rows && c >= (atEnd ? 4 : 3)
+                                && c < (atEnd ? 4 : 3) + cols;
+                        if (!inside) {
+                            assertTrue(Float.isNaN(after[r * (cols + 4) + c]), at + ": padding [" + r + ", " + c
+                                    + "] was written");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0} {1}", autoCloseArguments = false)
+    @MethodSource("devicesAndTypes")
+    void inPlaceCrossEntropyOverAView(Device d, DType type) {
+        Shape s = new Shape(7, 513);
+        float[] x = HalfCase.rounded(type, Data.logits(new Random(3), s));
+        int[] labels = {0, 5, 512, 17, -100, 3, 100};
+        CrossEntropy o = CrossEntropy.options();
+        try (Scope sc = new Scope(); Labels l = d.uploadLabels(labels)) {
+            float[] wantGrad;
+            float want;
+            try (Loss loss = d.crossEntropy(HalfCase.upload(d, sc, x, 7, 513, type, Layout.CONTIGUOUS), l, o)) {
+                want = loss.value().item();
+                wantGrad = loss.gradient(0).toArray();
+            }
+            Tensor v = HalfCase.upload(d, sc, x, 7, 513, type, Layout.VIEW);
+            try (Loss loss = d.crossEntropy(v, l, o.inPlace(true))) {
+                assertTrue(loss.gradient(0) == v, "the in-place gradient is the view itself");
+                assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(loss.value().item()));
+                assertBits(d.name() + " " + type + " in-place over a view", wantGrad, v.toArray());
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0} {1}", autoCloseArguments = false)
+    @MethodSource("devicesAndTypes")
+    void vocabParallelAndFusedLinearOnViews(Device d, DType type) {
+        Shape s = new Shape(6, 257);
+        float[] a = HalfCase.rounded(type, Data.logits(new Random(5), s));
+        float[] b = HalfCase.rounded(type, Data.logits(new Random(6), s));
+        int[] labels = {0, 256, 3, -100, 7, 100};
+        AllReduce one = new AllReduce() {
+            @Override
+            public void max(Tensor buffer) {
+            }
+
+            @Override
+            public void sum(Tensor buffer) {
+            }
+        };
+        VocabShard shard = VocabShard.of(0, 257);
+        List<float[]> want = new ArrayList<>();
+        for (Layout layout : Layout.values()) {
+            List<float[]> got = new ArrayList<>();
+            try (Scope sc = new Scope(); Labels l = d.uploadLabels(labels)) {
+                Tensor ta = HalfCase.upload(d, sc, a, 6, 257, type, layout);
+                Tensor tb = HalfCase.upload(d, sc, b, 6, 257, type, layout);
+                try (Loss ce = d.crossEntropy(ta, l, shard, one, CrossEntropy.options());
+                     Loss kd = d.distillationKl(ta, tb, shard, one, Distillation.options().temperature(2));
+                     Loss h = d.entropy(ta, shard, one, Reduction.SUM)) {
+                    for (Loss loss : List.of(ce, kd, h)) {
+                        got.add(loss.value().toArray());
+                        got.add(loss.gradient(0).toArray());
+                        assertEquals(type, loss.gradient(0).dtype());
+                    }
+                }
+                if (type == DType.FLOAT32) { // the fused linear losses take FLOAT32 only
+                    Tensor w = HalfCase.upload(d, sc, b, 257, 6, type, layout); // [vocab 257, hidden 6]
+                    Tensor hidden = HalfCase.upload(d, sc, Arrays.copyOf(a, 36), 6, 6, type, layout);
+                    try (Loss lin = d.linearCrossEntropy(hidden, w, null, l, CrossEntropy.options())) {
+                        got.add(lin.value().toArray());
+                        got.add(lin.gradient(0).toArray());
+                        got.add(lin.gradient(1).toArray());
+                    }
+                }
+            }
+            if (layout == Layout.CONTIGUOUS) {
+                want = got;
+            } else {
+                assertEquals(want.size(), got.size());
+                for (int i = 0; i < want.size(); i++) {
+                    assertBits(d.name() + " " + type + " " + layout + " result " + i, want.get(i), got.get(i));
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0} {1}", autoCloseArguments = false)
+    @MethodSource("devicesAndTypes")
+    void viewsAreClosedWithTheirBaseAndFreeNothing(Device d, DType type) {
+        Tensor base = d.upload(new float[] {1, 2, 3, 4, 5, 6}, 2, 3, type);
+        Tensor v = d.view(base, 0, 2, 1, 2);
+        Tensor vv = d.view(v, 1, 1, 0, 2);
+        assertArrayEquals(new float[] {5, 6}, vv.toArray());
+        assertEquals(type, vv.dtype());
+        assertEquals(3, vv.rowStride());
+        v.close();
+        assertTrue(v.isClosed());
+        assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6}, base.toArray(), "closing a view frees nothing");
+        assertArrayEquals(new float[] {5, 6}, vv.toArray(), "nor closes views of it");
+        base.close();
+        assertTrue(vv.isClosed(), "a view of a closed tensor is closed");
+        assertThrows(IllegalStateException.class, vv::toArray);
+        assertThrows(IllegalStateException.class, () -> d.logSoftmax(vv));
+    }
+
+    private static void assertBits(String what, float[] want, float[] got) {
+        assertEquals(want.length, got.length, what + ": length");
+        for (int i = 0; i < want.length; i++) {
+            if (Float.floatToRawIntBits(want[i]) != Float.floatToRawIntBits(got[i])) {
+                assertEquals(want[i], got[i], what + "[" + i + "]: bits 0x"
+                        + Integer.toHexString(Float.floatToRawIntBits(want[i])) + " vs 0x"
+                        + Integer.toHexString(Float.floatToRawIntBits(got[i])));
+                assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), what + "[" + i + "]");
+            }
+        }
+    }
+}
