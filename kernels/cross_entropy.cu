@@ -19,8 +19,8 @@
 // log p = -inf makes the loss NaN (0 · -inf). Passes over the logits and targets: 2.
 #include "rows.cuh"
 
-template <bool kBlock, class T>
-__device__ __forceinline__ void ce_row(const T* __restrict__ x, const float* __restrict__ w, T* __restrict__ g,
+template <bool kBlock, class T, class G>
+__device__ __forceinline__ void ce_row(const T* __restrict__ x, const float* __restrict__ w, G* __restrict__ g,
                                        float* __restrict__ rowLoss, long long row, unsigned cols, int y, int ignoreIndex,
                                        float smoothing, float zLoss, const float* __restrict__ divisors,
                                        unsigned tid, unsigned nthreads) {
@@ -66,9 +66,9 @@ __device__ __forceinline__ void ce_row(const T* __restrict__ x, const float* __r
     if (tid == 0) rowLoss[row] = divisors ? ce / W + z / N : ce + z;
 }
 
-template <bool kBlock, class T>
+template <bool kBlock, class T, class G>
 __device__ __forceinline__ void soft_ce_row(const T* __restrict__ x, const T* __restrict__ t, const float* __restrict__ w,
-                                            T* __restrict__ g, float* __restrict__ rowLoss, long long row, unsigned cols,
+                                            G* __restrict__ g, float* __restrict__ rowLoss, long long row, unsigned cols,
                                             float smoothing, float zLoss, float gradDivisor, unsigned tid, unsigned nthreads) {
     const float eps = smoothing / (float)cols;
     SoftmaxState st = softmax_empty();
@@ -379,4 +379,79 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
                             threadIdx.x, blockDim.x, zy))
         rowLoss[c.row] = ce_loss(zy, wy, st.m, logSum, zLoss, divisors);  // the chunk holding z_y, in registers
     else if (first && threadIdx.x == 0 && !(y >= 0 && (unsigned)y < cols)) rowLoss[c.row] = NAN;
+}
+
+// float32 gradients of half inputs (float32Gradients): the same rows, only the gradient's type differs.
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    ce_rows_warp_bf16_f32grad(const bf16* __restrict__ logits, long long logitsStride, const int* __restrict__ labels,
+        const float* __restrict__ weights, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float smoothing, float zLoss,
+        const float* __restrict__ divisors) {
+    KB_WARP_ROW;
+    ce_row<false>(row_of(logits, row, logitsStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, labels[row], ignoreIndex, smoothing, zLoss,
+                  divisors, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    ce_rows_warp_f16_f32grad(const f16* __restrict__ logits, long long logitsStride, const int* __restrict__ labels,
+        const float* __restrict__ weights, float* __restrict__ grad, long long gradStride, float* __restrict__ rowLoss,
+        int rows, int cols, int ignoreIndex, float smoothing, float zLoss, const float* __restrict__ divisors) {
+    KB_WARP_ROW;
+    ce_row<false>(row_of(logits, row, logitsStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, labels[row], ignoreIndex, smoothing, zLoss,
+                  divisors, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    ce_rows_block_bf16_f32grad(const bf16* __restrict__ logits, long long logitsStride, const int* __restrict__ labels,
+        const float* __restrict__ weights, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float smoothing, float zLoss,
+        const float* __restrict__ divisors) {
+    KB_BLOCK_ROW;
+    ce_row<true>(row_of(logits, row, logitsStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, labels[row], ignoreIndex, smoothing, zLoss,
+                 divisors, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    ce_rows_block_f16_f32grad(const f16* __restrict__ logits, long long logitsStride, const int* __restrict__ labels,
+        const float* __restrict__ weights, float* __restrict__ grad, long long gradStride, float* __restrict__ rowLoss,
+        int rows, int cols, int ignoreIndex, float smoothing, float zLoss, const float* __restrict__ divisors) {
+    KB_BLOCK_ROW;
+    ce_row<true>(row_of(logits, row, logitsStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, labels[row], ignoreIndex, smoothing, zLoss,
+                 divisors, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    soft_ce_rows_warp_bf16_f32grad(const bf16* __restrict__ logits, long long logitsStride, const bf16* __restrict__ target,
+        long long targetStride, const float* __restrict__ weights, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, float smoothing, float zLoss, float gradDivisor) {
+    KB_WARP_ROW;
+    soft_ce_row<false>(row_of(logits, row, logitsStride), row_of(target, row, targetStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, smoothing, zLoss,
+                       gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    soft_ce_rows_warp_f16_f32grad(const f16* __restrict__ logits, long long logitsStride, const f16* __restrict__ target,
+        long long targetStride, const float* __restrict__ weights, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, float smoothing, float zLoss, float gradDivisor) {
+    KB_WARP_ROW;
+    soft_ce_row<false>(row_of(logits, row, logitsStride), row_of(target, row, targetStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, smoothing, zLoss,
+                       gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    soft_ce_rows_block_bf16_f32grad(const bf16* __restrict__ logits, long long logitsStride, const bf16* __restrict__ target,
+        long long targetStride, const float* __restrict__ weights, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, float smoothing, float zLoss, float gradDivisor) {
+    KB_BLOCK_ROW;
+    soft_ce_row<true>(row_of(logits, row, logitsStride), row_of(target, row, targetStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, smoothing, zLoss,
+                      gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    soft_ce_rows_block_f16_f32grad(const f16* __restrict__ logits, long long logitsStride, const f16* __restrict__ target,
+        long long targetStride, const float* __restrict__ weights, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, float smoothing, float zLoss, float gradDivisor) {
+    KB_BLOCK_ROW;
+    soft_ce_row<true>(row_of(logits, row, logitsStride), row_of(target, row, targetStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, smoothing, zLoss,
+                      gradDivisor, tid, nthreads);
 }

@@ -12,8 +12,8 @@
 // the row's KL; gradient, which needs the KL).
 #include "rows.cuh"
 
-template <bool kBlock, class T>
-__device__ __forceinline__ void distill_row(const T* __restrict__ s, const T* __restrict__ t, T* __restrict__ g,
+template <bool kBlock, class T, class G>
+__device__ __forceinline__ void distill_row(const T* __restrict__ s, const T* __restrict__ t, G* __restrict__ g,
                                             float* __restrict__ rowLoss, long long row, unsigned cols, const int* __restrict__ labels,
                                             int ignoreIndex, float temperature, int reverse, float gradDivisor,
                                             unsigned tid, unsigned nthreads) {
@@ -277,4 +277,45 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
     float s = 0.0f;
     for (int i = 0; i < chunks; i++) s += chunkLoss[row * chunks + i];
     rowLoss[row] = s;
+}
+
+// float32 gradients of half inputs (float32Gradients): the same rows, only the gradient's type differs.
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_rows_warp_bf16_f32grad(const bf16* __restrict__ student, long long studentStride,
+        const bf16* __restrict__ teacher, long long teacherStride, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
+    KB_WARP_ROW;
+    distill_row<false>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
+                       temperature, reverse, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_rows_warp_f16_f32grad(const f16* __restrict__ student, long long studentStride,
+        const f16* __restrict__ teacher, long long teacherStride, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
+    KB_WARP_ROW;
+    distill_row<false>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
+                       temperature, reverse, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_rows_block_bf16_f32grad(const bf16* __restrict__ student, long long studentStride,
+        const bf16* __restrict__ teacher, long long teacherStride, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
+    KB_BLOCK_ROW;
+    distill_row<true>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
+                      temperature, reverse, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_rows_block_f16_f32grad(const f16* __restrict__ student, long long studentStride,
+        const f16* __restrict__ teacher, long long teacherStride, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
+    KB_BLOCK_ROW;
+    distill_row<true>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
+                      temperature, reverse, gradDivisor, tid, nthreads);
 }

@@ -31,8 +31,8 @@ final class CrossEntropyKernels {
         chunkStats = gpu.function(MODULE, "ce_chunk_stats");
         chunkWrite = gpu.function(MODULE, "ce_chunk_write");
         divisors = gpu.function(MODULE, "ce_divisors");
-        rowsTyped = new TypedRows(gpu, MODULE, "ce_rows");
-        softRows = new TypedRows(gpu, MODULE, "soft_ce_rows");
+        rowsTyped = new TypedRows(gpu, MODULE, "ce_rows", true);
+        softRows = new TypedRows(gpu, MODULE, "soft_ce_rows", true);
     }
 
     /** out[0] = W (sum of the counted rows' class weights), out[1] = N (counted rows); weights: 0 for none. */
@@ -50,13 +50,13 @@ final class CrossEntropyKernels {
             tiles(logits, labels, weights, grad, rowLoss, ignoreIndex, zLoss, divisors, rows, cols);
             return;
         }
-        rowsTyped.launch(logits.dtype(), rows, cols, logits.address(), logits.rowStride(), labels.address(), weights,
+        rowsTyped.launch(logits.dtype(), grad.dtype(), rows, cols, logits.address(), logits.rowStride(), labels.address(), weights,
                 grad.address(), grad.rowStride(), rowLoss, rows, cols, ignoreIndex, smoothing, zLoss, divisors);
     }
 
     void softRows(CudaTensor logits, CudaTensor target, long weights, CudaTensor grad, long rowLoss, float smoothing,
                   float zLoss, float gradDivisor) {
-        softRows.launch(logits.dtype(), logits.rows(), logits.cols(), logits.address(), logits.rowStride(),
+        softRows.launch(logits.dtype(), grad.dtype(), logits.rows(), logits.cols(), logits.address(), logits.rowStride(),
                 target.address(), target.rowStride(), weights, grad.address(), grad.rowStride(), rowLoss, logits.rows(),
                 logits.cols(), smoothing, zLoss, gradDivisor);
     }

@@ -412,10 +412,22 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         return oneType(first, others) ? new Staging(this, true) : new Staging(this);
     }
 
+    /**
+     * As {@link #lossStaging}, for the families that also have kernels for a float32 gradient of half inputs
+     * (cross-entropy, distillation): those run unstaged, the same rows and order as with a half gradient, so the
+     * value is the same bits and the half gradient is the float32 one rounded once.
+     */
+    private Staging gradStaging(CudaTensor grad, CudaTensor first, CudaTensor... others) {
+        boolean float32Gradient = grad.dtype() == DType.FLOAT32 && first.dtype().isHalf() && oneType(first, others);
+        CudaTensor[] rest = Arrays.copyOf(others, others.length + 1);
+        rest[others.length] = grad;
+        return float32Gradient ? new Staging(this, true) : lossStaging(first, rest);
+    }
+
     @Override
     protected void distillationInto(CudaTensor student, CudaTensor teacher, CudaLabels labels, int ignoreIndex, float temperature,
                                     boolean reverse, RowReduction reduction, CudaTensor value, CudaTensor grad) {
-        try (Staging s = lossStaging(student, teacher, grad)) {
+        try (Staging s = gradStaging(grad, student, teacher)) {
             CudaTensor x = s.in(student);
             CudaTensor t = s.in(teacher);
             CudaTensor g = s.out(grad);
@@ -433,7 +445,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     @Override
     protected void crossEntropyInto(CudaTensor logits, CudaLabels labels, CudaTensor weights, Reduction reduction, int ignoreIndex,
                                     float labelSmoothing, float zLoss, CudaTensor value, CudaTensor grad) {
-        try (Staging s = lossStaging(logits, grad); Staging w = new Staging(this)) {
+        try (Staging s = gradStaging(grad, logits); Staging w = new Staging(this)) {
             CudaTensor x = s.in(logits);
             CudaTensor g = s.out(grad);
             crossEntropyStaged(x, labels, w.in(weights), reduction, ignoreIndex, labelSmoothing, zLoss, value, g);
@@ -463,7 +475,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     protected void softCrossEntropyInto(CudaTensor logits, CudaTensor target, CudaTensor weights, Reduction reduction, float labelSmoothing,
                                         float zLoss, CudaTensor value, CudaTensor grad) {
         float divisor = reduction == Reduction.MEAN ? logits.rows() : 1f;
-        try (Staging s = lossStaging(logits, target, grad); Staging ws = new Staging(this)) {
+        try (Staging s = gradStaging(grad, logits, target); Staging ws = new Staging(this)) {
             CudaTensor x = s.in(logits);
             CudaTensor t = s.in(target);
             CudaTensor g = s.out(grad);

@@ -27,7 +27,7 @@ final class DistillationKernels {
         chunkStats = gpu.function(MODULE, "distillation_chunk_stats");
         chunkWrite = gpu.function(MODULE, "distillation_chunk_write");
         chunkLosses = gpu.function(MODULE, "distillation_chunk_losses");
-        rowsTyped = new TypedRows(gpu, MODULE, "distillation_rows");
+        rowsTyped = new TypedRows(gpu, MODULE, "distillation_rows", true);
     }
 
     /** rowLoss[r] = row r's loss; grad = the student gradient of the row sum / gradDivisor. labels: 0 for none. */
@@ -41,7 +41,7 @@ final class DistillationKernels {
                     gradDivisor, rows, cols);
             return;
         }
-        rowsTyped.launch(student.dtype(), rows, cols, student.address(), student.rowStride(), teacher.address(),
+        rowsTyped.launch(student.dtype(), grad.dtype(), rows, cols, student.address(), student.rowStride(), teacher.address(),
                 teacher.rowStride(), grad.address(), grad.rowStride(), rowLoss, rows, cols, labels, ignoreIndex,
                 temperature, reverse ? 1 : 0, gradDivisor);
     }

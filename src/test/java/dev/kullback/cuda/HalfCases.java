@@ -85,6 +85,10 @@ final class HalfCases {
                 CrossEntropy.options().float32Gradients(true)))));
         c.add(new Case("crossEntropy soft targets NONE", List.of(Data.LOGITS, Data.PROBS), (d, in, y) ->
                 loss(d.crossEntropy(in.get(0), in.get(1), CrossEntropy.options().reduction(Reduction.NONE)))));
+        c.add(new Case("crossEntropy soft targets float32Gradients", List.of(Data.LOGITS, Data.PROBS), (d, in, y) ->
+                loss(d.crossEntropy(in.get(0), in.get(1), CrossEntropy.options().float32Gradients(true)))));
+        c.add(new Case("distillationKl float32Gradients", two, (d, in, y) -> loss(d.distillationKl(in.get(0),
+                in.get(1), Distillation.options().temperature(2f).float32Gradients(true)))));
         c.add(new Case("distillationKl T=2", two, (d, in, y) -> loss(d.distillationKl(in.get(0), in.get(1), 2f))));
         c.add(new Case("distillationKl reverse", two, (d, in, y) -> loss(d.distillationKl(in.get(0), in.get(1),
                 Distillation.options().reverse(true)))));
