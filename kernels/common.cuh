@@ -197,15 +197,18 @@ __device__ __forceinline__ Split<I> make_split(I n, size_t p0, size_t mismatch) 
 }
 
 // Visits every index of sp exactly once across threads tid = 0 .. nthreads-1:
-// vec(j) for the float4 j of the body (elements head + 4j .. head + 4j + 3), scalar(i) for the rest.
-// nthreads must be at least 3 (true for any launch: nthreads is a multiple of 32).
-template <class I, class S, class V>
+// vec(j) for the vector j of the body (elements head + W j .. head + W j + W - 1; W = 4 floats, or 8 halves in
+// rows.cuh's typed rows), scalar(i) for the rest. nthreads must be at least W - 1 (true for any launch: nthreads is
+// a multiple of 32).
+// The body is unrolled to 8 elements a thread (two float4s, or one vector of halves: more would spill in the
+// two-input, two-output losses).
+template <class I, int W = 4, class S, class V>
 __device__ __forceinline__ void for_each_split(const Split<I>& sp, I tid, I nthreads, S scalar, V vec) {
-#pragma unroll 2
+#pragma unroll(8 / W)
     for (I j = tid; j < sp.nvec; j += nthreads) vec(j);
     if (tid < sp.head) scalar(tid);
 #pragma unroll 1
-    for (I i = sp.head + 4 * sp.nvec + tid; i < sp.n; i += nthreads) scalar(i);
+    for (I i = sp.head + W * sp.nvec + tid; i < sp.n; i += nthreads) scalar(i);
 }
 
 // ---------------------------------------------------------------------------------------------

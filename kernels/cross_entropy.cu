@@ -23,8 +23,8 @@
 // (ce_row) read z_y and, for smoothing, w_c z_c before the statistics' group reduction, which every thread passes
 // only after its reads; the gradient pass (map1) reads each element and then writes that element, by the same thread
 // with the same split, and nothing reads the row afterwards. An ignored row only writes. Hazard-free.
-template <bool kBlock>
-__device__ __forceinline__ void ce_row(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ g,
+template <bool kBlock, class T, class G>
+__device__ __forceinline__ void ce_row(const T* __restrict__ x, const float* __restrict__ w, G* __restrict__ g,
                                        float* __restrict__ rowLoss, long long row, unsigned cols, int y, int ignoreIndex,
                                        float smoothing, float zLoss, const float* __restrict__ divisors,
                                        unsigned tid, unsigned nthreads) {
@@ -37,7 +37,7 @@ __device__ __forceinline__ void ce_row(const float* __restrict__ x, const float*
     }
     const bool valid = y >= 0 && (unsigned)y < cols;
     const float wy = valid ? (w ? w[y] : 1.0f) : NAN;
-    const float zy = valid ? x[y] : NAN;
+    const float zy = valid ? to_float(x[y]) : NAN;
     const bool smooth = smoothing != 0.0f;
     SoftmaxState st = softmax_empty();
     float sumWZ = 0.0f, sumW = 0.0f;
@@ -74,9 +74,9 @@ __device__ __forceinline__ void ce_row(const float* __restrict__ x, const float*
 // the statistics and Σ w t' z read the logits before the group reductions; the gradient pass (map2) reads the logit
 // and the target of an element, then writes that element's gradient (same thread); the targets and weights are never
 // written. Hazard-free.
-template <bool kBlock>
-__device__ __forceinline__ void soft_ce_row(const float* __restrict__ x, const float* __restrict__ t, const float* __restrict__ w,
-                                            float* __restrict__ g, float* __restrict__ rowLoss, long long row, unsigned cols,
+template <bool kBlock, class T, class G>
+__device__ __forceinline__ void soft_ce_row(const T* __restrict__ x, const T* __restrict__ t, const float* __restrict__ w,
+                                            G* __restrict__ g, float* __restrict__ rowLoss, long long row, unsigned cols,
                                             float smoothing, float zLoss, float gradDivisor, unsigned tid, unsigned nthreads) {
     const float eps = smoothing / (float)cols;
     SoftmaxState st = softmax_empty();
@@ -122,42 +122,114 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    ce_rows_warp(const float* __restrict__ logits, const int* __restrict__ labels, const float* __restrict__ weights,
-        float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float smoothing,
-        float zLoss, const float* __restrict__ divisors) {
+    ce_rows_warp(const float* __restrict__ logits, long long logitsStride, const int* __restrict__ labels,
+        const float* __restrict__ weights, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float smoothing, float zLoss,
+        const float* __restrict__ divisors) {
     KB_WARP_ROW;
-    const size_t offset = (size_t)row * (size_t)cols;
-    ce_row<false>(logits + offset, weights, grad + offset, rowLoss, row, cols, labels[row], ignoreIndex, smoothing, zLoss,
+    ce_row<false>(row_of(logits, row, logitsStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, labels[row], ignoreIndex, smoothing, zLoss,
                   divisors, tid, nthreads);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    ce_rows_block(const float* __restrict__ logits, const int* __restrict__ labels, const float* __restrict__ weights,
-        float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float smoothing,
-        float zLoss, const float* __restrict__ divisors) {
+    ce_rows_warp_bf16(const bf16* __restrict__ logits, long long logitsStride, const int* __restrict__ labels,
+        const float* __restrict__ weights, bf16* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float smoothing, float zLoss,
+        const float* __restrict__ divisors) {
+    KB_WARP_ROW;
+    ce_row<false>(row_of(logits, row, logitsStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, labels[row], ignoreIndex, smoothing, zLoss,
+                  divisors, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    ce_rows_warp_f16(const f16* __restrict__ logits, long long logitsStride, const int* __restrict__ labels,
+        const float* __restrict__ weights, f16* __restrict__ grad, long long gradStride, float* __restrict__ rowLoss,
+        int rows, int cols, int ignoreIndex, float smoothing, float zLoss, const float* __restrict__ divisors) {
+    KB_WARP_ROW;
+    ce_row<false>(row_of(logits, row, logitsStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, labels[row], ignoreIndex, smoothing, zLoss,
+                  divisors, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    ce_rows_block(const float* __restrict__ logits, long long logitsStride, const int* __restrict__ labels,
+        const float* __restrict__ weights, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float smoothing, float zLoss,
+        const float* __restrict__ divisors) {
     KB_BLOCK_ROW;
-    const size_t offset = (size_t)row * (size_t)cols;
-    ce_row<true>(logits + offset, weights, grad + offset, rowLoss, row, cols, labels[row], ignoreIndex, smoothing, zLoss,
+    ce_row<true>(row_of(logits, row, logitsStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, labels[row], ignoreIndex, smoothing, zLoss,
                  divisors, tid, nthreads);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    soft_ce_rows_warp(const float* __restrict__ logits, const float* __restrict__ target, const float* __restrict__ weights,
-        float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols, float smoothing, float zLoss,
-        float gradDivisor) {
+    ce_rows_block_bf16(const bf16* __restrict__ logits, long long logitsStride, const int* __restrict__ labels,
+        const float* __restrict__ weights, bf16* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float smoothing, float zLoss,
+        const float* __restrict__ divisors) {
+    KB_BLOCK_ROW;
+    ce_row<true>(row_of(logits, row, logitsStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, labels[row], ignoreIndex, smoothing, zLoss,
+                 divisors, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    ce_rows_block_f16(const f16* __restrict__ logits, long long logitsStride, const int* __restrict__ labels,
+        const float* __restrict__ weights, f16* __restrict__ grad, long long gradStride, float* __restrict__ rowLoss,
+        int rows, int cols, int ignoreIndex, float smoothing, float zLoss, const float* __restrict__ divisors) {
+    KB_BLOCK_ROW;
+    ce_row<true>(row_of(logits, row, logitsStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, labels[row], ignoreIndex, smoothing, zLoss,
+                 divisors, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    soft_ce_rows_warp(const float* __restrict__ logits, long long logitsStride, const float* __restrict__ target,
+        long long targetStride, const float* __restrict__ weights, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, float smoothing, float zLoss, float gradDivisor) {
     KB_WARP_ROW;
-    const size_t offset = (size_t)row * (size_t)cols;
-    soft_ce_row<false>(logits + offset, target + offset, weights, grad + offset, rowLoss, row, cols, smoothing, zLoss,
+    soft_ce_row<false>(row_of(logits, row, logitsStride), row_of(target, row, targetStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, smoothing, zLoss,
                        gradDivisor, tid, nthreads);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    soft_ce_rows_block(const float* __restrict__ logits, const float* __restrict__ target, const float* __restrict__ weights,
-        float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols, float smoothing, float zLoss,
-        float gradDivisor) {
+    soft_ce_rows_warp_bf16(const bf16* __restrict__ logits, long long logitsStride, const bf16* __restrict__ target,
+        long long targetStride, const float* __restrict__ weights, bf16* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, float smoothing, float zLoss, float gradDivisor) {
+    KB_WARP_ROW;
+    soft_ce_row<false>(row_of(logits, row, logitsStride), row_of(target, row, targetStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, smoothing, zLoss,
+                       gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    soft_ce_rows_warp_f16(const f16* __restrict__ logits, long long logitsStride, const f16* __restrict__ target,
+        long long targetStride, const float* __restrict__ weights, f16* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, float smoothing, float zLoss, float gradDivisor) {
+    KB_WARP_ROW;
+    soft_ce_row<false>(row_of(logits, row, logitsStride), row_of(target, row, targetStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, smoothing, zLoss,
+                       gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    soft_ce_rows_block(const float* __restrict__ logits, long long logitsStride, const float* __restrict__ target,
+        long long targetStride, const float* __restrict__ weights, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, float smoothing, float zLoss, float gradDivisor) {
     KB_BLOCK_ROW;
-    const size_t offset = (size_t)row * (size_t)cols;
-    soft_ce_row<true>(logits + offset, target + offset, weights, grad + offset, rowLoss, row, cols, smoothing, zLoss,
+    soft_ce_row<true>(row_of(logits, row, logitsStride), row_of(target, row, targetStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, smoothing, zLoss,
+                      gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    soft_ce_rows_block_bf16(const bf16* __restrict__ logits, long long logitsStride, const bf16* __restrict__ target,
+        long long targetStride, const float* __restrict__ weights, bf16* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, float smoothing, float zLoss, float gradDivisor) {
+    KB_BLOCK_ROW;
+    soft_ce_row<true>(row_of(logits, row, logitsStride), row_of(target, row, targetStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, smoothing, zLoss,
+                      gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    soft_ce_rows_block_f16(const f16* __restrict__ logits, long long logitsStride, const f16* __restrict__ target,
+        long long targetStride, const float* __restrict__ weights, f16* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, float smoothing, float zLoss, float gradDivisor) {
+    KB_BLOCK_ROW;
+    soft_ce_row<true>(row_of(logits, row, logitsStride), row_of(target, row, targetStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, smoothing, zLoss,
                       gradDivisor, tid, nthreads);
 }
 
@@ -320,4 +392,79 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
                             threadIdx.x, blockDim.x, zy))
         rowLoss[c.row] = ce_loss(zy, wy, st.m, logSum, zLoss, divisors);  // the chunk holding z_y, in registers
     else if (first && threadIdx.x == 0 && !(y >= 0 && (unsigned)y < cols)) rowLoss[c.row] = NAN;
+}
+
+// float32 gradients of half inputs (float32Gradients): the same rows, only the gradient's type differs.
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    ce_rows_warp_bf16_f32grad(const bf16* __restrict__ logits, long long logitsStride, const int* __restrict__ labels,
+        const float* __restrict__ weights, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float smoothing, float zLoss,
+        const float* __restrict__ divisors) {
+    KB_WARP_ROW;
+    ce_row<false>(row_of(logits, row, logitsStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, labels[row], ignoreIndex, smoothing, zLoss,
+                  divisors, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    ce_rows_warp_f16_f32grad(const f16* __restrict__ logits, long long logitsStride, const int* __restrict__ labels,
+        const float* __restrict__ weights, float* __restrict__ grad, long long gradStride, float* __restrict__ rowLoss,
+        int rows, int cols, int ignoreIndex, float smoothing, float zLoss, const float* __restrict__ divisors) {
+    KB_WARP_ROW;
+    ce_row<false>(row_of(logits, row, logitsStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, labels[row], ignoreIndex, smoothing, zLoss,
+                  divisors, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    ce_rows_block_bf16_f32grad(const bf16* __restrict__ logits, long long logitsStride, const int* __restrict__ labels,
+        const float* __restrict__ weights, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float smoothing, float zLoss,
+        const float* __restrict__ divisors) {
+    KB_BLOCK_ROW;
+    ce_row<true>(row_of(logits, row, logitsStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, labels[row], ignoreIndex, smoothing, zLoss,
+                 divisors, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    ce_rows_block_f16_f32grad(const f16* __restrict__ logits, long long logitsStride, const int* __restrict__ labels,
+        const float* __restrict__ weights, float* __restrict__ grad, long long gradStride, float* __restrict__ rowLoss,
+        int rows, int cols, int ignoreIndex, float smoothing, float zLoss, const float* __restrict__ divisors) {
+    KB_BLOCK_ROW;
+    ce_row<true>(row_of(logits, row, logitsStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, labels[row], ignoreIndex, smoothing, zLoss,
+                 divisors, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    soft_ce_rows_warp_bf16_f32grad(const bf16* __restrict__ logits, long long logitsStride, const bf16* __restrict__ target,
+        long long targetStride, const float* __restrict__ weights, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, float smoothing, float zLoss, float gradDivisor) {
+    KB_WARP_ROW;
+    soft_ce_row<false>(row_of(logits, row, logitsStride), row_of(target, row, targetStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, smoothing, zLoss,
+                       gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    soft_ce_rows_warp_f16_f32grad(const f16* __restrict__ logits, long long logitsStride, const f16* __restrict__ target,
+        long long targetStride, const float* __restrict__ weights, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, float smoothing, float zLoss, float gradDivisor) {
+    KB_WARP_ROW;
+    soft_ce_row<false>(row_of(logits, row, logitsStride), row_of(target, row, targetStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, smoothing, zLoss,
+                       gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    soft_ce_rows_block_bf16_f32grad(const bf16* __restrict__ logits, long long logitsStride, const bf16* __restrict__ target,
+        long long targetStride, const float* __restrict__ weights, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, float smoothing, float zLoss, float gradDivisor) {
+    KB_BLOCK_ROW;
+    soft_ce_row<true>(row_of(logits, row, logitsStride), row_of(target, row, targetStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, smoothing, zLoss,
+                      gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    soft_ce_rows_block_f16_f32grad(const f16* __restrict__ logits, long long logitsStride, const f16* __restrict__ target,
+        long long targetStride, const float* __restrict__ weights, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, float smoothing, float zLoss, float gradDivisor) {
+    KB_BLOCK_ROW;
+    soft_ce_row<true>(row_of(logits, row, logitsStride), row_of(target, row, targetStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, smoothing, zLoss,
+                      gradDivisor, tid, nthreads);
 }

@@ -17,8 +17,8 @@
 // thread passes only after its reads; the write pass (map2) reads student and teacher at an element, then writes the
 // student's gradient there (same thread, same split); the teacher is never written, an ignored row only writes.
 // Hazard-free.
-template <bool kBlock>
-__device__ __forceinline__ void distill_row(const float* __restrict__ s, const float* __restrict__ t, float* __restrict__ g,
+template <bool kBlock, class T, class G>
+__device__ __forceinline__ void distill_row(const T* __restrict__ s, const T* __restrict__ t, G* __restrict__ g,
                                             float* __restrict__ rowLoss, long long row, unsigned cols, const int* __restrict__ labels,
                                             int ignoreIndex, float temperature, int reverse, float gradDivisor,
                                             unsigned tid, unsigned nthreads) {
@@ -62,22 +62,62 @@ __device__ __forceinline__ void distill_row(const float* __restrict__ s, const f
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    distillation_rows_warp(const float* __restrict__ student, const float* __restrict__ teacher, float* __restrict__ grad,
-        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex, float temperature,
-        int reverse, float gradDivisor) {
+    distillation_rows_warp(const float* __restrict__ student, long long studentStride,
+        const float* __restrict__ teacher, long long teacherStride, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
     KB_WARP_ROW;
-    const size_t offset = (size_t)row * (size_t)cols;
-    distill_row<false>(student + offset, teacher + offset, grad + offset, rowLoss, row, cols, labels, ignoreIndex,
+    distill_row<false>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
                        temperature, reverse, gradDivisor, tid, nthreads);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    distillation_rows_block(const float* __restrict__ student, const float* __restrict__ teacher, float* __restrict__ grad,
-        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex, float temperature,
-        int reverse, float gradDivisor) {
+    distillation_rows_warp_bf16(const bf16* __restrict__ student, long long studentStride,
+        const bf16* __restrict__ teacher, long long teacherStride, bf16* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
+    KB_WARP_ROW;
+    distill_row<false>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
+                       temperature, reverse, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_rows_warp_f16(const f16* __restrict__ student, long long studentStride,
+        const f16* __restrict__ teacher, long long teacherStride, f16* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
+    KB_WARP_ROW;
+    distill_row<false>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
+                       temperature, reverse, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_rows_block(const float* __restrict__ student, long long studentStride,
+        const float* __restrict__ teacher, long long teacherStride, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
     KB_BLOCK_ROW;
-    const size_t offset = (size_t)row * (size_t)cols;
-    distill_row<true>(student + offset, teacher + offset, grad + offset, rowLoss, row, cols, labels, ignoreIndex,
+    distill_row<true>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
+                      temperature, reverse, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_rows_block_bf16(const bf16* __restrict__ student, long long studentStride,
+        const bf16* __restrict__ teacher, long long teacherStride, bf16* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
+    KB_BLOCK_ROW;
+    distill_row<true>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
+                      temperature, reverse, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_rows_block_f16(const f16* __restrict__ student, long long studentStride,
+        const f16* __restrict__ teacher, long long teacherStride, f16* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
+    KB_BLOCK_ROW;
+    distill_row<true>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
                       temperature, reverse, gradDivisor, tid, nthreads);
 }
 
@@ -247,4 +287,45 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
     float s = 0.0f;
     for (int i = 0; i < chunks; i++) s += chunkLoss[row * chunks + i];
     rowLoss[row] = s;
+}
+
+// float32 gradients of half inputs (float32Gradients): the same rows, only the gradient's type differs.
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_rows_warp_bf16_f32grad(const bf16* __restrict__ student, long long studentStride,
+        const bf16* __restrict__ teacher, long long teacherStride, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
+    KB_WARP_ROW;
+    distill_row<false>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
+                       temperature, reverse, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_rows_warp_f16_f32grad(const f16* __restrict__ student, long long studentStride,
+        const f16* __restrict__ teacher, long long teacherStride, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
+    KB_WARP_ROW;
+    distill_row<false>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
+                       temperature, reverse, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_rows_block_bf16_f32grad(const bf16* __restrict__ student, long long studentStride,
+        const bf16* __restrict__ teacher, long long teacherStride, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
+    KB_BLOCK_ROW;
+    distill_row<true>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
+                      temperature, reverse, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    distillation_rows_block_f16_f32grad(const f16* __restrict__ student, long long studentStride,
+        const f16* __restrict__ teacher, long long teacherStride, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, int reverse, float gradDivisor) {
+    KB_BLOCK_ROW;
+    distill_row<true>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(grad, row, gradStride), rowLoss, row, cols, labels, ignoreIndex,
+                      temperature, reverse, gradDivisor, tid, nthreads);
 }

@@ -6,8 +6,8 @@
 // In place (grad == the input it is the gradient of; kernels/README.md, "In-place gradients"): entropy_rows_warp / _block:
 // the statistics pass and the H pass end in group reductions that every thread passes only after its reads; the
 // gradient pass (map1) reads each element, then writes it (same thread). Hazard-free.
-template <bool kBlock>
-__device__ __forceinline__ void entropy_row(const float* __restrict__ x, float* __restrict__ g, float* __restrict__ rowLoss,
+template <bool kBlock, class T>
+__device__ __forceinline__ void entropy_row(const T* __restrict__ x, T* __restrict__ g, float* __restrict__ rowLoss,
                                             long long row, unsigned cols, float gradDivisor, unsigned tid, unsigned nthreads) {
     SoftmaxState st = softmax_empty();
     visit1(x, cols, tid, nthreads, [&](unsigned, float v) { softmax_add(st, v); });
@@ -27,17 +27,43 @@ __device__ __forceinline__ void entropy_row(const float* __restrict__ x, float* 
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    entropy_rows_warp(const float* __restrict__ logits, float* __restrict__ grad, float* __restrict__ rowLoss, int rows,
-        int cols, float gradDivisor) {
+    entropy_rows_warp(const float* __restrict__ logits, long long logitsStride, float* __restrict__ grad,
+        long long gradStride, float* __restrict__ rowLoss, int rows, int cols, float gradDivisor) {
     KB_WARP_ROW;
-    const size_t o = (size_t)row * (size_t)cols;
-    entropy_row<false>(logits + o, grad + o, rowLoss, row, cols, gradDivisor, tid, nthreads);
+    entropy_row<false>(row_of(logits, row, logitsStride), row_of(grad, row, gradStride), rowLoss, row, cols, gradDivisor, tid, nthreads);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    entropy_rows_block(const float* __restrict__ logits, float* __restrict__ grad, float* __restrict__ rowLoss, int rows,
-        int cols, float gradDivisor) {
+    entropy_rows_warp_bf16(const bf16* __restrict__ logits, long long logitsStride, bf16* __restrict__ grad,
+        long long gradStride, float* __restrict__ rowLoss, int rows, int cols, float gradDivisor) {
+    KB_WARP_ROW;
+    entropy_row<false>(row_of(logits, row, logitsStride), row_of(grad, row, gradStride), rowLoss, row, cols, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    entropy_rows_warp_f16(const f16* __restrict__ logits, long long logitsStride, f16* __restrict__ grad,
+        long long gradStride, float* __restrict__ rowLoss, int rows, int cols, float gradDivisor) {
+    KB_WARP_ROW;
+    entropy_row<false>(row_of(logits, row, logitsStride), row_of(grad, row, gradStride), rowLoss, row, cols, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    entropy_rows_block(const float* __restrict__ logits, long long logitsStride, float* __restrict__ grad,
+        long long gradStride, float* __restrict__ rowLoss, int rows, int cols, float gradDivisor) {
     KB_BLOCK_ROW;
-    const size_t o = (size_t)row * (size_t)cols;
-    entropy_row<true>(logits + o, grad + o, rowLoss, row, cols, gradDivisor, tid, nthreads);
+    entropy_row<true>(row_of(logits, row, logitsStride), row_of(grad, row, gradStride), rowLoss, row, cols, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    entropy_rows_block_bf16(const bf16* __restrict__ logits, long long logitsStride, bf16* __restrict__ grad,
+        long long gradStride, float* __restrict__ rowLoss, int rows, int cols, float gradDivisor) {
+    KB_BLOCK_ROW;
+    entropy_row<true>(row_of(logits, row, logitsStride), row_of(grad, row, gradStride), rowLoss, row, cols, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    entropy_rows_block_f16(const f16* __restrict__ logits, long long logitsStride, f16* __restrict__ grad,
+        long long gradStride, float* __restrict__ rowLoss, int rows, int cols, float gradDivisor) {
+    KB_BLOCK_ROW;
+    entropy_row<true>(row_of(logits, row, logitsStride), row_of(grad, row, gradStride), rowLoss, row, cols, gradDivisor, tid, nthreads);
 }

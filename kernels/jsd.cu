@@ -22,9 +22,9 @@ enum Divergence { KL_PQ = 0, KL_QP = 1, JSD = 2, SYMMETRIC_KL = 3 };
 // group reductions that every thread passes only after its reads; the write pass (map2) reads both logits of an
 // element, then writes both gradients of that element (same thread, same split), and nothing is read afterwards.
 // Hazard-free.
-template <bool kBlock>
-__device__ __forceinline__ void jsd_row(const float* __restrict__ s, const float* __restrict__ t, float* __restrict__ gs,
-                                        float* __restrict__ gt, float* __restrict__ rowLoss, long long row, unsigned cols,
+template <bool kBlock, class T>
+__device__ __forceinline__ void jsd_row(const T* __restrict__ s, const T* __restrict__ t, T* __restrict__ gs,
+                                        T* __restrict__ gt, float* __restrict__ rowLoss, long long row, unsigned cols,
                                         Divergence mode, float beta, float gradDivisor, unsigned tid, unsigned nthreads) {
     SoftmaxState ss = softmax_empty(), st = softmax_empty();
     visit2(s, t, cols, tid, nthreads, [&](unsigned, float a, float b) {
@@ -73,36 +73,110 @@ __device__ __forceinline__ void jsd_row(const float* __restrict__ s, const float
 __device__ __forceinline__ Divergence jsd_mode(float beta) { return beta == 0.0f ? KL_PQ : beta == 1.0f ? KL_QP : JSD; }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    jsd_rows_warp(const float* __restrict__ student, const float* __restrict__ teacher, float* __restrict__ gradStudent,
-        float* __restrict__ gradTeacher, float* __restrict__ rowLoss, int rows, int cols, float beta, float gradDivisor) {
+    jsd_rows_warp(const float* __restrict__ student, long long studentStride, const float* __restrict__ teacher,
+        long long teacherStride, float* __restrict__ gradStudent, long long gradStudentStride,
+        float* __restrict__ gradTeacher, long long gradTeacherStride, float* __restrict__ rowLoss, int rows,
+        int cols, float beta, float gradDivisor) {
     KB_WARP_ROW;
-    const size_t o = (size_t)row * (size_t)cols;
-    jsd_row<false>(student + o, teacher + o, gradStudent + o, gradTeacher + o, rowLoss, row, cols, jsd_mode(beta), beta,
+    jsd_row<false>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(gradStudent, row, gradStudentStride), row_of(gradTeacher, row, gradTeacherStride), rowLoss, row, cols, jsd_mode(beta), beta,
                    gradDivisor, tid, nthreads);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    jsd_rows_block(const float* __restrict__ student, const float* __restrict__ teacher, float* __restrict__ gradStudent,
-        float* __restrict__ gradTeacher, float* __restrict__ rowLoss, int rows, int cols, float beta, float gradDivisor) {
+    jsd_rows_warp_bf16(const bf16* __restrict__ student, long long studentStride, const bf16* __restrict__ teacher,
+        long long teacherStride, bf16* __restrict__ gradStudent, long long gradStudentStride,
+        bf16* __restrict__ gradTeacher, long long gradTeacherStride, float* __restrict__ rowLoss, int rows, int cols,
+        float beta, float gradDivisor) {
+    KB_WARP_ROW;
+    jsd_row<false>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(gradStudent, row, gradStudentStride), row_of(gradTeacher, row, gradTeacherStride), rowLoss, row, cols, jsd_mode(beta), beta,
+                   gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    jsd_rows_warp_f16(const f16* __restrict__ student, long long studentStride, const f16* __restrict__ teacher,
+        long long teacherStride, f16* __restrict__ gradStudent, long long gradStudentStride,
+        f16* __restrict__ gradTeacher, long long gradTeacherStride, float* __restrict__ rowLoss, int rows, int cols,
+        float beta, float gradDivisor) {
+    KB_WARP_ROW;
+    jsd_row<false>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(gradStudent, row, gradStudentStride), row_of(gradTeacher, row, gradTeacherStride), rowLoss, row, cols, jsd_mode(beta), beta,
+                   gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    jsd_rows_block(const float* __restrict__ student, long long studentStride, const float* __restrict__ teacher,
+        long long teacherStride, float* __restrict__ gradStudent, long long gradStudentStride,
+        float* __restrict__ gradTeacher, long long gradTeacherStride, float* __restrict__ rowLoss, int rows,
+        int cols, float beta, float gradDivisor) {
     KB_BLOCK_ROW;
-    const size_t o = (size_t)row * (size_t)cols;
-    jsd_row<true>(student + o, teacher + o, gradStudent + o, gradTeacher + o, rowLoss, row, cols, jsd_mode(beta), beta,
+    jsd_row<true>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(gradStudent, row, gradStudentStride), row_of(gradTeacher, row, gradTeacherStride), rowLoss, row, cols, jsd_mode(beta), beta,
+                  gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    jsd_rows_block_bf16(const bf16* __restrict__ student, long long studentStride, const bf16* __restrict__ teacher,
+        long long teacherStride, bf16* __restrict__ gradStudent, long long gradStudentStride,
+        bf16* __restrict__ gradTeacher, long long gradTeacherStride, float* __restrict__ rowLoss, int rows, int cols,
+        float beta, float gradDivisor) {
+    KB_BLOCK_ROW;
+    jsd_row<true>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(gradStudent, row, gradStudentStride), row_of(gradTeacher, row, gradTeacherStride), rowLoss, row, cols, jsd_mode(beta), beta,
+                  gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    jsd_rows_block_f16(const f16* __restrict__ student, long long studentStride, const f16* __restrict__ teacher,
+        long long teacherStride, f16* __restrict__ gradStudent, long long gradStudentStride,
+        f16* __restrict__ gradTeacher, long long gradTeacherStride, float* __restrict__ rowLoss, int rows, int cols,
+        float beta, float gradDivisor) {
+    KB_BLOCK_ROW;
+    jsd_row<true>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(gradStudent, row, gradStudentStride), row_of(gradTeacher, row, gradTeacherStride), rowLoss, row, cols, jsd_mode(beta), beta,
                   gradDivisor, tid, nthreads);
 }
 
 // KL(P||Q) + KL(Q||P) of P = softmax(p), Q = softmax(q).
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    symmetric_kl_rows_warp(const float* __restrict__ p, const float* __restrict__ q, float* __restrict__ gradP,
-        float* __restrict__ gradQ, float* __restrict__ rowLoss, int rows, int cols, float gradDivisor) {
+    symmetric_kl_rows_warp(const float* __restrict__ p, long long pStride, const float* __restrict__ q,
+        long long qStride, float* __restrict__ gradP, long long gradPStride, float* __restrict__ gradQ,
+        long long gradQStride, float* __restrict__ rowLoss, int rows, int cols, float gradDivisor) {
     KB_WARP_ROW;
-    const size_t o = (size_t)row * (size_t)cols;
-    jsd_row<false>(q + o, p + o, gradQ + o, gradP + o, rowLoss, row, cols, SYMMETRIC_KL, 0.0f, gradDivisor, tid, nthreads);
+    jsd_row<false>(row_of(q, row, qStride), row_of(p, row, pStride), row_of(gradQ, row, gradQStride), row_of(gradP, row, gradPStride), rowLoss, row, cols, SYMMETRIC_KL, 0.0f, gradDivisor, tid, nthreads);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    symmetric_kl_rows_block(const float* __restrict__ p, const float* __restrict__ q, float* __restrict__ gradP,
-        float* __restrict__ gradQ, float* __restrict__ rowLoss, int rows, int cols, float gradDivisor) {
+    symmetric_kl_rows_warp_bf16(const bf16* __restrict__ p, long long pStride, const bf16* __restrict__ q,
+        long long qStride, bf16* __restrict__ gradP, long long gradPStride, bf16* __restrict__ gradQ,
+        long long gradQStride, float* __restrict__ rowLoss, int rows, int cols, float gradDivisor) {
+    KB_WARP_ROW;
+    jsd_row<false>(row_of(q, row, qStride), row_of(p, row, pStride), row_of(gradQ, row, gradQStride), row_of(gradP, row, gradPStride), rowLoss, row, cols, SYMMETRIC_KL, 0.0f, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    symmetric_kl_rows_warp_f16(const f16* __restrict__ p, long long pStride, const f16* __restrict__ q,
+        long long qStride, f16* __restrict__ gradP, long long gradPStride, f16* __restrict__ gradQ,
+        long long gradQStride, float* __restrict__ rowLoss, int rows, int cols, float gradDivisor) {
+    KB_WARP_ROW;
+    jsd_row<false>(row_of(q, row, qStride), row_of(p, row, pStride), row_of(gradQ, row, gradQStride), row_of(gradP, row, gradPStride), rowLoss, row, cols, SYMMETRIC_KL, 0.0f, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    symmetric_kl_rows_block(const float* __restrict__ p, long long pStride, const float* __restrict__ q,
+        long long qStride, float* __restrict__ gradP, long long gradPStride, float* __restrict__ gradQ,
+        long long gradQStride, float* __restrict__ rowLoss, int rows, int cols, float gradDivisor) {
     KB_BLOCK_ROW;
-    const size_t o = (size_t)row * (size_t)cols;
-    jsd_row<true>(q + o, p + o, gradQ + o, gradP + o, rowLoss, row, cols, SYMMETRIC_KL, 0.0f, gradDivisor, tid, nthreads);
+    jsd_row<true>(row_of(q, row, qStride), row_of(p, row, pStride), row_of(gradQ, row, gradQStride), row_of(gradP, row, gradPStride), rowLoss, row, cols, SYMMETRIC_KL, 0.0f, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    symmetric_kl_rows_block_bf16(const bf16* __restrict__ p, long long pStride, const bf16* __restrict__ q,
+        long long qStride, bf16* __restrict__ gradP, long long gradPStride, bf16* __restrict__ gradQ,
+        long long gradQStride, float* __restrict__ rowLoss, int rows, int cols, float gradDivisor) {
+    KB_BLOCK_ROW;
+    jsd_row<true>(row_of(q, row, qStride), row_of(p, row, pStride), row_of(gradQ, row, gradQStride), row_of(gradP, row, gradPStride), rowLoss, row, cols, SYMMETRIC_KL, 0.0f, gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    symmetric_kl_rows_block_f16(const f16* __restrict__ p, long long pStride, const f16* __restrict__ q,
+        long long qStride, f16* __restrict__ gradP, long long gradPStride, f16* __restrict__ gradQ,
+        long long gradQStride, float* __restrict__ rowLoss, int rows, int cols, float gradDivisor) {
+    KB_BLOCK_ROW;
+    jsd_row<true>(row_of(q, row, qStride), row_of(p, row, pStride), row_of(gradQ, row, gradQStride), row_of(gradP, row, gradPStride), rowLoss, row, cols, SYMMETRIC_KL, 0.0f, gradDivisor, tid, nthreads);
 }

@@ -1,9 +1,10 @@
 // Helpers shared by the row-wise loss kernels (distillation.cu, cross_entropy.cu, jsd.cu, entropy.cu,
 // keras_kl.cu, gaussian_kl.cu): the group (warp or block) that owns a row, its reductions, and
-// traversals of one or two equally shaped rows that read (and write) float4s where the pointers allow.
+// traversals of one or two equally shaped rows of any element type (elems.cuh) that read (and write) 16-byte
+// vectors where the pointers allow.
 #pragma once
 
-#include "common.cuh"
+#include "elems.cuh"
 
 template <bool kBlock>
 __device__ __forceinline__ float group_sum(float v) {
@@ -29,100 +30,145 @@ __device__ __forceinline__ RowStats row_stats(SoftmaxState st) {
     return r;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Typed rows (elems.cuh): each pointer has its own element type (float, bf16, f16), values are floats in registers.
+// A row is split like make_split does: a scalar head that brings the first pointer to a 16-byte boundary, a body of
+// V-element vectors (V = 4 for float rows, 8 when a half row is involved: one 16-byte load of halves, two of
+// floats), a scalar tail. The body is used only when every pointer is 16-byte aligned at the head (for a strided
+// tensor: its rows start aligned), else the whole row takes plain coalesced scalar loads.
+// ---------------------------------------------------------------------------------------------
+
+template <class... Ts>
+struct VecWidth;
+template <class T>
+struct VecWidth<T> {
+    static constexpr int kV = Vec<T>::kN;
+};
+template <class T, class... Ts>
+struct VecWidth<T, Ts...> {
+    static constexpr int kV = Vec<T>::kN > VecWidth<Ts...>::kV ? Vec<T>::kN : VecWidth<Ts...>::kV;
+};
+
+// V consecutive elements of p (16-byte aligned) as floats, and back; V is a multiple of Vec<T>::kN.
+template <int V, class T>
+__device__ __forceinline__ void load_vec(const T* __restrict__ p, float (&v)[V]) {
+#pragma unroll
+    for (int k = 0; k < V; k += Vec<T>::kN) Vec<T>::load(p + k, *reinterpret_cast<float(*)[Vec<T>::kN]>(v + k));
+}
+template <int V, class T>
+__device__ __forceinline__ void store_vec(T* __restrict__ p, const float (&v)[V]) {
+#pragma unroll
+    for (int k = 0; k < V; k += Vec<T>::kN)
+        Vec<T>::store(p + k, *reinterpret_cast<const float(*)[Vec<T>::kN]>(v + k));
+}
+
+// Whether p + head elements is 16-byte aligned (a null pointer, an absent output, counts as aligned).
+template <class T>
+__device__ __forceinline__ bool aligned_at(const T* p, unsigned head) {
+    return ((address_of(p) + (size_t)head * sizeof(T)) & 15) == 0;
+}
+
+template <class T0, class... Ts>
+__device__ __forceinline__ Split<unsigned> row_split(unsigned n, const T0* p0, const Ts*... ps) {
+    constexpr unsigned V = VecWidth<T0, Ts...>::kV;
+    const size_t a0 = address_of(p0);
+    const unsigned head = (unsigned)(((16 - (a0 & 15)) & 15) / sizeof(T0));
+    bool ok = a0 % sizeof(T0) == 0;
+    const bool others[] = {true, aligned_at(ps, head)...};
+    for (bool o : others) ok = ok && o;
+    Split<unsigned> sp;
+    sp.n = n;
+    sp.head = ok ? (head < n ? head : n) : 0u;
+    sp.nvec = ok ? (n - sp.head) / V : 0u;
+    return sp;
+}
+
 // f(i, a[i]) for every i of [0, n) owned by this thread.
-template <class F>
-__device__ __forceinline__ void visit1(const float* __restrict__ a, unsigned n, unsigned tid, unsigned nthreads, F f) {
-    const Split<unsigned> sp = make_split<unsigned>(n, address_of(a), 0);
-    const float4* __restrict__ a4 = reinterpret_cast<const float4*>(a + sp.head);
-    for_each_split<unsigned>(
-        sp, tid, nthreads, [&](unsigned i) { f(i, a[i]); },
+template <class TA, class F>
+__device__ __forceinline__ void visit1(const TA* __restrict__ a, unsigned n, unsigned tid, unsigned nthreads, F f) {
+    constexpr int V = VecWidth<TA>::kV;
+    const Split<unsigned> sp = row_split(n, a);
+    for_each_split<unsigned, V>(
+        sp, tid, nthreads, [&](unsigned i) { f(i, to_float(a[i])); },
         [&](unsigned j) {
-            const float4 x = a4[j];
-            const unsigned i = sp.head + 4 * j;
-            f(i, x.x);
-            f(i + 1, x.y);
-            f(i + 2, x.z);
-            f(i + 3, x.w);
+            const unsigned i = sp.head + V * j;
+            float x[V];
+            load_vec<V>(a + i, x);
+#pragma unroll
+            for (int k = 0; k < V; k++) f(i + k, x[k]);
         });
 }
 
 // out[i] = f(i, a[i]).
-template <class F>
-__device__ __forceinline__ void map1(const float* __restrict__ a, float* __restrict__ out, unsigned n, unsigned tid,
+template <class TA, class TO, class F>
+__device__ __forceinline__ void map1(const TA* __restrict__ a, TO* __restrict__ out, unsigned n, unsigned tid,
                                      unsigned nthreads, F f) {
-    const Split<unsigned> sp = make_split<unsigned>(n, address_of(a), address_of(a) ^ address_of(out));
-    const float4* __restrict__ a4 = reinterpret_cast<const float4*>(a + sp.head);
-    float4* __restrict__ o4 = reinterpret_cast<float4*>(out + sp.head);
-    for_each_split<unsigned>(
-        sp, tid, nthreads, [&](unsigned i) { out[i] = f(i, a[i]); },
+    constexpr int V = VecWidth<TA, TO>::kV;
+    const Split<unsigned> sp = row_split(n, a, out);
+    for_each_split<unsigned, V>(
+        sp, tid, nthreads, [&](unsigned i) { out[i] = from_float<TO>(f(i, to_float(a[i]))); },
         [&](unsigned j) {
-            const float4 x = a4[j];
-            const unsigned i = sp.head + 4 * j;
-            float4 r;
-            r.x = f(i, x.x);
-            r.y = f(i + 1, x.y);
-            r.z = f(i + 2, x.z);
-            r.w = f(i + 3, x.w);
-            o4[j] = r;
+            const unsigned i = sp.head + V * j;
+            float x[V], r[V];
+            load_vec<V>(a + i, x);
+#pragma unroll
+            for (int k = 0; k < V; k++) r[k] = f(i + k, x[k]);
+            store_vec<V>(out + i, r);
         });
 }
 
 // f(i, a[i], b[i]).
-template <class F>
-__device__ __forceinline__ void visit2(const float* __restrict__ a, const float* __restrict__ b, unsigned n, unsigned tid,
+template <class TA, class TB, class F>
+__device__ __forceinline__ void visit2(const TA* __restrict__ a, const TB* __restrict__ b, unsigned n, unsigned tid,
                                        unsigned nthreads, F f) {
-    const Split<unsigned> sp = make_split<unsigned>(n, address_of(a), address_of(a) ^ address_of(b));
-    const float4* __restrict__ a4 = reinterpret_cast<const float4*>(a + sp.head);
-    const float4* __restrict__ b4 = reinterpret_cast<const float4*>(b + sp.head);
-    for_each_split<unsigned>(
-        sp, tid, nthreads, [&](unsigned i) { f(i, a[i], b[i]); },
+    constexpr int V = VecWidth<TA, TB>::kV;
+    const Split<unsigned> sp = row_split(n, a, b);
+    for_each_split<unsigned, V>(
+        sp, tid, nthreads, [&](unsigned i) { f(i, to_float(a[i]), to_float(b[i])); },
         [&](unsigned j) {
-            const float4 x = a4[j];
-            const float4 y = b4[j];
-            const unsigned i = sp.head + 4 * j;
-            f(i, x.x, y.x);
-            f(i + 1, x.y, y.y);
-            f(i + 2, x.z, y.z);
-            f(i + 3, x.w, y.w);
+            const unsigned i = sp.head + V * j;
+            float x[V], y[V];
+            load_vec<V>(a + i, x);
+            load_vec<V>(b + i, y);
+#pragma unroll
+            for (int k = 0; k < V; k++) f(i + k, x[k], y[k]);
         });
 }
 
 // f(i, a[i], b[i], oa, ob) sets oa (written to outA[i]) and ob (written to outB[i] unless outB is null).
-template <class F>
-__device__ __forceinline__ void map2(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ outA,
-                                     float* __restrict__ outB, unsigned n, unsigned tid, unsigned nthreads, F f) {
-    const size_t p0 = address_of(a);
-    const size_t mismatch = (address_of(b) ^ p0) | (address_of(outA) ^ p0) | (outB ? address_of(outB) ^ p0 : 0);
-    const Split<unsigned> sp = make_split<unsigned>(n, p0, mismatch);
-    const float4* __restrict__ a4 = reinterpret_cast<const float4*>(a + sp.head);
-    const float4* __restrict__ b4 = reinterpret_cast<const float4*>(b + sp.head);
-    float4* __restrict__ oa4 = reinterpret_cast<float4*>(outA + sp.head);
-    float4* __restrict__ ob4 = reinterpret_cast<float4*>(outB + sp.head);
-    for_each_split<unsigned>(
+template <class T>
+struct Same {
+    using type = T;
+};
+template <class TA, class TB, class TO, class F>
+__device__ __forceinline__ void map2(const TA* __restrict__ a, const TB* __restrict__ b, TO* __restrict__ outA,
+                                     typename Same<TO>::type* __restrict__ outB, unsigned n, unsigned tid, unsigned nthreads, F f) {
+    constexpr int V = VecWidth<TA, TB, TO>::kV;
+    const Split<unsigned> sp = row_split(n, a, b, outA, outB);
+    for_each_split<unsigned, V>(
         sp, tid, nthreads,
         [&](unsigned i) {
             float ra, rb;
-            f(i, a[i], b[i], ra, rb);
-            outA[i] = ra;
-            if (outB) outB[i] = rb;
+            f(i, to_float(a[i]), to_float(b[i]), ra, rb);
+            outA[i] = from_float<TO>(ra);
+            if (outB) outB[i] = from_float<TO>(rb);
         },
         [&](unsigned j) {
-            const float4 x = a4[j];
-            const float4 y = b4[j];
-            const unsigned i = sp.head + 4 * j;
-            float4 ra, rb;
-            f(i, x.x, y.x, ra.x, rb.x);
-            f(i + 1, x.y, y.y, ra.y, rb.y);
-            f(i + 2, x.z, y.z, ra.z, rb.z);
-            f(i + 3, x.w, y.w, ra.w, rb.w);
-            oa4[j] = ra;
-            if (outB) ob4[j] = rb;
+            const unsigned i = sp.head + V * j;
+            float x[V], y[V], ra[V], rb[V];
+            load_vec<V>(a + i, x);
+            load_vec<V>(b + i, y);
+#pragma unroll
+            for (int k = 0; k < V; k++) f(i + k, x[k], y[k], ra[k], rb[k]);
+            store_vec<V>(outA + i, ra);
+            if (outB) store_vec<V>(outB + i, rb);
         });
 }
 
 // Writes 0 to out[0, n) (an ignored row's gradient).
-__device__ __forceinline__ void zero_row(float* __restrict__ out, unsigned n, unsigned tid, unsigned nthreads) {
-    for (unsigned i = tid; i < n; i += nthreads) out[i] = 0.0f;
+template <class TO>
+__device__ __forceinline__ void zero_row(TO* __restrict__ out, unsigned n, unsigned tid, unsigned nthreads) {
+    for (unsigned i = tid; i < n; i += nthreads) out[i] = from_float<TO>(0.0f);
 }
 
 // p * (logp - logq), 0 where p == 0 (xlogy: a class with no probability contributes nothing).

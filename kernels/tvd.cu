@@ -18,9 +18,9 @@ __device__ __forceinline__ float tvd_sign(float d) { return d > 0.0f ? 1.0f : d 
 // (both logits overwritten): the statistics pass and the sums pass end in group reductions that every thread passes
 // only after its reads; the write pass (map2) reads both logits of an element, then writes both gradients there (same
 // thread); an ignored row only writes. Hazard-free.
-template <bool kBlock>
-__device__ __forceinline__ void tvd_row(const float* __restrict__ s, const float* __restrict__ t, float* __restrict__ gs,
-                                        float* __restrict__ gt, float* __restrict__ rowLoss, long long row, unsigned cols,
+template <bool kBlock, class T>
+__device__ __forceinline__ void tvd_row(const T* __restrict__ s, const T* __restrict__ t, T* __restrict__ gs,
+                                        T* __restrict__ gt, float* __restrict__ rowLoss, long long row, unsigned cols,
                                         const int* __restrict__ labels, int ignoreIndex, float gradDivisor, unsigned tid,
                                         unsigned nthreads) {
     if (labels != nullptr && labels[row] == ignoreIndex) {  // uniform over the group
@@ -59,21 +59,61 @@ __device__ __forceinline__ void tvd_row(const float* __restrict__ s, const float
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    tvd_rows_warp(const float* __restrict__ student, const float* __restrict__ teacher, float* __restrict__ gradStudent,
-        float* __restrict__ gradTeacher, float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels,
-        int ignoreIndex, float gradDivisor) {
+    tvd_rows_warp(const float* __restrict__ student, long long studentStride, const float* __restrict__ teacher,
+        long long teacherStride, float* __restrict__ gradStudent, long long gradStudentStride,
+        float* __restrict__ gradTeacher, long long gradTeacherStride, float* __restrict__ rowLoss, int rows,
+        int cols, const int* __restrict__ labels, int ignoreIndex, float gradDivisor) {
     KB_WARP_ROW;
-    const size_t o = (size_t)row * (size_t)cols;
-    tvd_row<false>(student + o, teacher + o, gradStudent + o, gradTeacher + o, rowLoss, row, cols, labels, ignoreIndex,
+    tvd_row<false>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(gradStudent, row, gradStudentStride), row_of(gradTeacher, row, gradTeacherStride), rowLoss, row, cols, labels, ignoreIndex,
                    gradDivisor, tid, nthreads);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    tvd_rows_block(const float* __restrict__ student, const float* __restrict__ teacher, float* __restrict__ gradStudent,
-        float* __restrict__ gradTeacher, float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels,
-        int ignoreIndex, float gradDivisor) {
+    tvd_rows_warp_bf16(const bf16* __restrict__ student, long long studentStride, const bf16* __restrict__ teacher,
+        long long teacherStride, bf16* __restrict__ gradStudent, long long gradStudentStride,
+        bf16* __restrict__ gradTeacher, long long gradTeacherStride, float* __restrict__ rowLoss, int rows, int cols,
+        const int* __restrict__ labels, int ignoreIndex, float gradDivisor) {
+    KB_WARP_ROW;
+    tvd_row<false>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(gradStudent, row, gradStudentStride), row_of(gradTeacher, row, gradTeacherStride), rowLoss, row, cols, labels, ignoreIndex,
+                   gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    tvd_rows_warp_f16(const f16* __restrict__ student, long long studentStride, const f16* __restrict__ teacher,
+        long long teacherStride, f16* __restrict__ gradStudent, long long gradStudentStride,
+        f16* __restrict__ gradTeacher, long long gradTeacherStride, float* __restrict__ rowLoss, int rows, int cols,
+        const int* __restrict__ labels, int ignoreIndex, float gradDivisor) {
+    KB_WARP_ROW;
+    tvd_row<false>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(gradStudent, row, gradStudentStride), row_of(gradTeacher, row, gradTeacherStride), rowLoss, row, cols, labels, ignoreIndex,
+                   gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    tvd_rows_block(const float* __restrict__ student, long long studentStride, const float* __restrict__ teacher,
+        long long teacherStride, float* __restrict__ gradStudent, long long gradStudentStride,
+        float* __restrict__ gradTeacher, long long gradTeacherStride, float* __restrict__ rowLoss, int rows,
+        int cols, const int* __restrict__ labels, int ignoreIndex, float gradDivisor) {
     KB_BLOCK_ROW;
-    const size_t o = (size_t)row * (size_t)cols;
-    tvd_row<true>(student + o, teacher + o, gradStudent + o, gradTeacher + o, rowLoss, row, cols, labels, ignoreIndex,
+    tvd_row<true>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(gradStudent, row, gradStudentStride), row_of(gradTeacher, row, gradTeacherStride), rowLoss, row, cols, labels, ignoreIndex,
+                  gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    tvd_rows_block_bf16(const bf16* __restrict__ student, long long studentStride, const bf16* __restrict__ teacher,
+        long long teacherStride, bf16* __restrict__ gradStudent, long long gradStudentStride,
+        bf16* __restrict__ gradTeacher, long long gradTeacherStride, float* __restrict__ rowLoss, int rows, int cols,
+        const int* __restrict__ labels, int ignoreIndex, float gradDivisor) {
+    KB_BLOCK_ROW;
+    tvd_row<true>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(gradStudent, row, gradStudentStride), row_of(gradTeacher, row, gradTeacherStride), rowLoss, row, cols, labels, ignoreIndex,
+                  gradDivisor, tid, nthreads);
+}
+
+extern "C" __global__ void __launch_bounds__(1024, 1)
+    tvd_rows_block_f16(const f16* __restrict__ student, long long studentStride, const f16* __restrict__ teacher,
+        long long teacherStride, f16* __restrict__ gradStudent, long long gradStudentStride,
+        f16* __restrict__ gradTeacher, long long gradTeacherStride, float* __restrict__ rowLoss, int rows, int cols,
+        const int* __restrict__ labels, int ignoreIndex, float gradDivisor) {
+    KB_BLOCK_ROW;
+    tvd_row<true>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride), row_of(gradStudent, row, gradStudentStride), row_of(gradTeacher, row, gradTeacherStride), rowLoss, row, cols, labels, ignoreIndex,
                   gradDivisor, tid, nthreads);
 }

@@ -2,8 +2,10 @@ package dev.kullback.cuda;
 
 /**
  * Launches the kernels of {@code kernels/cross_entropy.cu}. Class-index rows without label smoothing whose logits and
- * gradient allow float4 access take the kernels that read each row once ({@link RowTiles} picks the shape); the
- * others take the two-pass {@code ce_rows_warp} / {@code ce_rows_block}.
+ * gradient are contiguous float32 that allows float4 access take the kernels that read each row once ({@link RowTiles}
+ * picks the shape); the others (smoothing, half types, strided or unaligned rows) take the two-pass
+ * {@code ce_rows_warp} / {@code ce_rows_block} of their element type ({@link TypedRows}); logits, soft targets and
+ * gradient share one type, class weights are float32.
  */
 final class CrossEntropyKernels {
     private static final String MODULE = "cross_entropy";
@@ -12,10 +14,8 @@ final class CrossEntropyKernels {
     private final Gpu gpu;
     private final MemoryPool pool;
     private final Gpu.Function divisors;
-    private final Gpu.Function rowsWarp;
-    private final Gpu.Function rowsBlock;
-    private final Gpu.Function softRowsWarp;
-    private final Gpu.Function softRowsBlock;
+    private final TypedRows rowsTyped;
+    private final TypedRows softRows;
     private final Gpu.Function rowsWarpCached1;
     private final Gpu.Function rowsWarpCached8;
     private final Gpu.Function rowsBlockCached;
@@ -31,10 +31,8 @@ final class CrossEntropyKernels {
         chunkStats = gpu.function(MODULE, "ce_chunk_stats");
         chunkWrite = gpu.function(MODULE, "ce_chunk_write");
         divisors = gpu.function(MODULE, "ce_divisors");
-        rowsWarp = gpu.function(MODULE, "ce_rows_warp");
-        rowsBlock = gpu.function(MODULE, "ce_rows_block");
-        softRowsWarp = gpu.function(MODULE, "soft_ce_rows_warp");
-        softRowsBlock = gpu.function(MODULE, "soft_ce_rows_block");
+        rowsTyped = new TypedRows(gpu, MODULE, "ce_rows", true);
+        softRows = new TypedRows(gpu, MODULE, "soft_ce_rows", true);
     }
 
     /** out[0] = W (sum of the counted rows' class weights), out[1] = N (counted rows); weights: 0 for none. */
@@ -47,18 +45,20 @@ final class CrossEntropyKernels {
               float smoothing, float zLoss, long divisors) {
         int rows = logits.rows();
         int cols = logits.cols();
-        if (smoothing == 0f && RowTiles.aligned(cols, logits.address(), grad.address())) {
+        if (smoothing == 0f && logits.isPlainFloat32() && grad.isPlainFloat32()
+                && RowTiles.aligned(cols, logits.address(), grad.address())) {
             tiles(logits, labels, weights, grad, rowLoss, ignoreIndex, zLoss, divisors, rows, cols);
             return;
         }
-        Launch.rowwise(gpu, rowsWarp, rowsBlock, logits.rows(), logits.cols(), logits.address(), labels.address(), weights,
-                grad.address(), rowLoss, logits.rows(), logits.cols(), ignoreIndex, smoothing, zLoss, divisors);
+        rowsTyped.launch(logits.dtype(), grad.dtype(), rows, cols, logits.address(), logits.rowStride(), labels.address(), weights,
+                grad.address(), grad.rowStride(), rowLoss, rows, cols, ignoreIndex, smoothing, zLoss, divisors);
     }
 
     void softRows(CudaTensor logits, CudaTensor target, long weights, CudaTensor grad, long rowLoss, float smoothing,
                   float zLoss, float gradDivisor) {
-        Launch.rowwise(gpu, softRowsWarp, softRowsBlock, logits.rows(), logits.cols(), logits.address(), target.address(),
-                weights, grad.address(), rowLoss, logits.rows(), logits.cols(), smoothing, zLoss, gradDivisor);
+        softRows.launch(logits.dtype(), grad.dtype(), logits.rows(), logits.cols(), logits.address(), logits.rowStride(),
+                target.address(), target.rowStride(), weights, grad.address(), grad.rowStride(), rowLoss, logits.rows(),
+                logits.cols(), smoothing, zLoss, gradDivisor);
     }
 
     private void tiles(CudaTensor logits, CudaLabels labels, long weights, CudaTensor grad, long rowLoss, int ignoreIndex,

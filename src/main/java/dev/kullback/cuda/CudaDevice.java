@@ -6,6 +6,7 @@ import dev.kullback.internal.AbstractDevice;
 import dev.kullback.internal.RowReduction;
 import dev.kullback.internal.Shapes;
 import dev.kullback.internal.VocabPass;
+import java.util.Arrays;
 import java.util.function.LongConsumer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
@@ -29,6 +30,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     private final VocabParallelKernels vocabParallel;
     private final TvdKernels tvd;
     private final SoftCapKernels softCap;
+    private final ConvertKernels convert;
     private final long totalMemory;
     private final String name;
 
@@ -49,6 +51,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         this.vocabParallel = new VocabParallelKernels(gpu);
         this.tvd = new TvdKernels(gpu);
         this.softCap = new SoftCapKernels(gpu);
+        this.convert = new ConvertKernels(gpu);
         this.totalMemory = gpu.totalMemory();
         this.name = gpu.name();
     }
@@ -122,7 +125,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
                     + totalMemory + " bytes of " + name());
         }
         gpu.requireAllocated(address, bytes);
-        return CudaTensor.wrapped(this, rows, cols, address);
+        return CudaTensor.wrapped(this, rows, cols, cols, DType.FLOAT32, address);
     }
 
     /**
@@ -144,47 +147,13 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
             throw new IllegalArgumentException("address 0x" + Long.toHexString(address) + " is not " + type.bytes()
                     + "-byte aligned, as " + type + " data must be");
         }
-        if (type == DType.FLOAT32 && rowStride == cols) {
-            return wrap(address, rows, cols);
+        long span = (rows - 1L) * rowStride + cols; // checked above to fit in 64 bits
+        if (span > totalMemory / type.bytes()) {
+            throw new IllegalArgumentException("a [" + rows + ", " + cols + "] " + type + " tensor with rowStride "
+                    + rowStride + " spans " + span + " elements, more than the " + totalMemory + " bytes of " + name());
         }
-        throw unsupported(type + " rows with stride " + rowStride);
-    }
-
-    /** Half and strided tensors: the CUDA side of issue 10 is not in this build yet. */
-    private UnsupportedOperationException unsupported(String what) {
-        return new UnsupportedOperationException(what + " on " + name() + ": the CUDA kernels for half precision "
-                + "and strided views are not in this build yet (issue 10)");
-    }
-
-    @Override
-    protected CudaTensor allocate(int rows, int cols, DType type) {
-        if (type == DType.FLOAT32) {
-            return allocate(rows, cols);
-        }
-        throw unsupported(type + " tensors");
-    }
-
-    @Override
-    protected CudaTensor allocateZeros(int rows, int cols, DType type) {
-        if (type == DType.FLOAT32) {
-            return allocateZeros(rows, cols);
-        }
-        throw unsupported(type + " tensors");
-    }
-
-    @Override
-    protected CudaTensor copyOfBits(short[] bits, int rows, int cols, DType type) {
-        throw unsupported(type + " tensors");
-    }
-
-    @Override
-    protected CudaTensor viewOf(CudaTensor base, long offset, int rows, int cols) {
-        throw unsupported("views");
-    }
-
-    @Override
-    protected void copyInto(CudaTensor from, CudaTensor to) {
-        throw unsupported("copies between types and strides");
+        gpu.requireAllocated(address, span * type.bytes());
+        return CudaTensor.wrapped(this, rows, cols, rowStride, type, address);
     }
 
     /** {@link #wrap(long, int, int)} for a JCuda device pointer (its byte offset included), e.g. from cuMemAlloc. */
@@ -245,19 +214,79 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
 
     @Override
     protected CudaTensor allocate(int rows, int cols) {
+        return allocate(rows, cols, DType.FLOAT32);
+    }
+
+    @Override
+    protected CudaTensor allocate(int rows, int cols, DType type) {
         long values = (long) rows * cols; // < 2^62, but 4 bytes each may overflow a long
-        if (values > totalMemory / 4) {
-            throw new IllegalArgumentException("a [" + rows + ", " + cols + "] tensor needs " + values + " floats, more "
-                    + "than the " + totalMemory + " bytes of " + name());
+        if (values > totalMemory / type.bytes()) {
+            throw new IllegalArgumentException("a [" + rows + ", " + cols + "] " + type + " tensor needs " + values
+                    + " elements of " + type.bytes() + " bytes, more than the " + totalMemory + " bytes of " + name());
         }
-        return CudaTensor.pooled(this, rows, cols, pool.acquire(4 * values));
+        return CudaTensor.pooled(this, rows, cols, type, pool.acquire(CudaTensor.bytes(type, rows, cols)));
     }
 
     @Override
     protected CudaTensor allocateZeros(int rows, int cols) {
-        CudaTensor zeros = allocate(rows, cols);
+        return allocateZeros(rows, cols, DType.FLOAT32);
+    }
+
+    @Override
+    protected CudaTensor allocateZeros(int rows, int cols, DType type) {
+        CudaTensor zeros = allocate(rows, cols, type);
         gpu.memsetZero(zeros.address(), zeros.bytes());
         return zeros;
+    }
+
+    @Override
+    protected CudaTensor copyOfBits(short[] bits, int rows, int cols, DType type) {
+        CudaTensor copy = allocate(rows, cols, type);
+        gpu.copyToDevice(bits, copy.address());
+        return copy;
+    }
+
+    @Override
+    protected CudaTensor viewOf(CudaTensor base, long offset, int rows, int cols) {
+        return CudaTensor.view(base, offset, rows, cols);
+    }
+
+    @Override
+    protected void copyInto(CudaTensor from, CudaTensor to) {
+        copy(from, to);
+    }
+
+    /** to = from elementwise, in stream order: any strides; any two types (a half result rounded to nearest even). */
+    void copy(CudaTensor from, CudaTensor to) {
+        if (ConvertKernels.direct(from.dtype(), to.dtype())) {
+            convert.copy(from, to);
+            return;
+        }
+        try (CudaTensor wide = copyAs(from, DType.FLOAT32)) { // bf16 <-> f16: widening is exact, one rounding
+            convert.copy(wide, to);
+        }
+    }
+
+    /** A contiguous copy of {@code t} in {@code type} (the caller closes it). */
+    CudaTensor copyAs(CudaTensor t, DType type) {
+        CudaTensor copy = allocate(t.rows(), t.cols(), type);
+        try {
+            copy(t, copy);
+            return copy;
+        } catch (RuntimeException | Error e) {
+            copy.close();
+            throw e;
+        }
+    }
+
+    /** A contiguous float32 tensor with unspecified contents, for staging (the caller closes it). */
+    CudaTensor scratch(int rows, int cols) {
+        return allocate(rows, cols, DType.FLOAT32);
+    }
+
+    /** Whether every (non-null) tensor has one element type: the typed kernels' contract. */
+    private static boolean oneType(CudaTensor first, CudaTensor... others) {
+        return Arrays.stream(others).allMatch(t -> t == null || t.dtype() == first.dtype());
     }
 
     @Override
@@ -277,26 +306,44 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         logSoftmax.logSoftmaxBackward(gradOutput, output, gradInput);
     }
 
+    // kl_div.cu, reduce.cu, gaussian_kl.cu, vocab_parallel.cu and soft_cap.cu take contiguous float32: half and strided
+    // tensors are staged (Staging), with the same results a native half kernel would give.
+
     @Override
     protected void klDivPointwiseInto(CudaTensor input, CudaTensor target, CudaTensor out, boolean logTarget) {
-        klDiv.pointwise(input, target, out, logTarget);
+        try (Staging s = new Staging(this)) {
+            klDiv.pointwise(s.in(input), s.in(target), s.out(out), logTarget);
+            s.finish();
+        }
     }
 
     @Override
     protected void klDivSumInto(CudaTensor input, CudaTensor target, CudaTensor out, boolean logTarget,
                                 float divisor) {
-        reduceInto(input.size(), out, divisor, partials -> klDiv.partialSums(input, target, partials, logTarget));
+        try (Staging s = new Staging(this)) {
+            CudaTensor x = s.in(input);
+            CudaTensor t = s.in(target);
+            reduceInto(x.size(), s.out(out), divisor, partials -> klDiv.partialSums(x, t, partials, logTarget));
+            s.finish();
+        }
     }
 
     @Override
     protected void klDivBackwardInto(CudaTensor gradOutput, CudaTensor target, CudaTensor gradInput,
                                      boolean logTarget, boolean scalarGrad, float divisor) {
-        klDiv.backward(gradOutput, target, gradInput, logTarget, scalarGrad, divisor);
+        try (Staging s = new Staging(this)) {
+            klDiv.backward(s.in(gradOutput), s.in(target), s.out(gradInput), logTarget, scalarGrad, divisor);
+            s.finish();
+        }
     }
 
     @Override
     protected void sumInto(CudaTensor x, CudaTensor out, float divisor) {
-        reduceInto(x.size(), out, divisor, partials -> reduce.partialSums(x, partials));
+        try (Staging s = new Staging(this)) {
+            CudaTensor in = s.in(x);
+            reduceInto(in.size(), s.out(out), divisor, partials -> reduce.partialSums(in, partials));
+            s.finish();
+        }
     }
 
     /** A deterministic reduction: per-block partials into a pooled buffer, then one fixed-order pass. */
@@ -313,7 +360,10 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
 
     @Override
     protected void rowSumInto(CudaTensor x, CudaTensor out) {
-        reduce.rowSum(x, out);
+        try (Staging s = new Staging(this)) {
+            reduce.rowSum(s.in(x), s.out(out));
+            s.finish();
+        }
     }
 
     @Override
@@ -354,12 +404,38 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
         }
     }
 
+    // The row-wise losses below have kernels for every element type and row stride; their tensors of one launch share
+    // one type, so a float32 gradient of half inputs (float32Gradients) stages the inputs (Staging).
+
+    /** The staging of a loss whose kernels take any one element type: none when every tensor has the first's type. */
+    private Staging lossStaging(CudaTensor first, CudaTensor... others) {
+        return oneType(first, others) ? new Staging(this, true) : new Staging(this);
+    }
+
+    /**
+     * As {@link #lossStaging}, for the families that also have kernels for a float32 gradient of half inputs
+     * (cross-entropy, distillation): those run unstaged, the same rows and order as with a half gradient, so the
+     * value is the same bits and the half gradient is the float32 one rounded once.
+     */
+    private Staging gradStaging(CudaTensor grad, CudaTensor first, CudaTensor... others) {
+        boolean float32Gradient = grad.dtype() == DType.FLOAT32 && first.dtype().isHalf() && oneType(first, others);
+        CudaTensor[] rest = Arrays.copyOf(others, others.length + 1);
+        rest[others.length] = grad;
+        return float32Gradient ? new Staging(this, true) : lossStaging(first, rest);
+    }
+
     @Override
     protected void distillationInto(CudaTensor student, CudaTensor teacher, CudaLabels labels, int ignoreIndex, float temperature,
                                     boolean reverse, RowReduction reduction, CudaTensor value, CudaTensor grad) {
-        rowLossInto(student.rows(), reduction, value, rowLoss ->
-                distillation.rows(student, teacher, grad, rowLoss, labels == null ? 0L : labels.address(), ignoreIndex,
-                        temperature, reverse, reduction.gradDivisor()));
+        try (Staging s = gradStaging(grad, student, teacher)) {
+            CudaTensor x = s.in(student);
+            CudaTensor t = s.in(teacher);
+            CudaTensor g = s.out(grad);
+            rowLossInto(student.rows(), reduction, value, rowLoss ->
+                    distillation.rows(x, t, g, rowLoss, labels == null ? 0L : labels.address(), ignoreIndex,
+                            temperature, reverse, reduction.gradDivisor()));
+            s.finish();
+        }
     }
 
     /**
@@ -369,6 +445,16 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     @Override
     protected void crossEntropyInto(CudaTensor logits, CudaLabels labels, CudaTensor weights, Reduction reduction, int ignoreIndex,
                                     float labelSmoothing, float zLoss, CudaTensor value, CudaTensor grad) {
+        try (Staging s = gradStaging(grad, logits); Staging w = new Staging(this)) {
+            CudaTensor x = s.in(logits);
+            CudaTensor g = s.out(grad);
+            crossEntropyStaged(x, labels, w.in(weights), reduction, ignoreIndex, labelSmoothing, zLoss, value, g);
+            s.finish();
+        }
+    }
+
+    private void crossEntropyStaged(CudaTensor logits, CudaLabels labels, CudaTensor weights, Reduction reduction,
+                                    int ignoreIndex, float labelSmoothing, float zLoss, CudaTensor value, CudaTensor grad) {
         long w = weights == null ? 0L : weights.address();
         if (reduction != Reduction.MEAN) {
             rowLossInto(logits.rows(), new RowReduction(reduction == Reduction.NONE, 1f), value, rowLoss -> crossEntropy.rows(logits, labels,
@@ -389,66 +475,124 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
     protected void softCrossEntropyInto(CudaTensor logits, CudaTensor target, CudaTensor weights, Reduction reduction, float labelSmoothing,
                                         float zLoss, CudaTensor value, CudaTensor grad) {
         float divisor = reduction == Reduction.MEAN ? logits.rows() : 1f;
-        rowLossInto(logits.rows(), new RowReduction(reduction == Reduction.NONE, divisor), value, rowLoss -> crossEntropy.softRows(logits,
-                target, weights == null ? 0L : weights.address(), grad, rowLoss, labelSmoothing, zLoss, divisor));
+        try (Staging s = gradStaging(grad, logits, target); Staging ws = new Staging(this)) {
+            CudaTensor x = s.in(logits);
+            CudaTensor t = s.in(target);
+            CudaTensor g = s.out(grad);
+            CudaTensor w = ws.in(weights);
+            rowLossInto(logits.rows(), new RowReduction(reduction == Reduction.NONE, divisor), value, rowLoss ->
+                    crossEntropy.softRows(x, t, w == null ? 0L : w.address(), g, rowLoss, labelSmoothing, zLoss, divisor));
+            s.finish();
+        }
     }
 
     @Override
     protected void jsdInto(CudaTensor student, CudaTensor teacher, float beta, RowReduction reduction, CudaTensor value, CudaTensor gradStudent,
                            CudaTensor gradTeacher) {
-        rowLossInto(student.rows(), reduction, value, rowLoss -> jsd.jsd(student, teacher, gradStudent, gradTeacher,
-                rowLoss, beta, reduction.gradDivisor()));
+        try (Staging s = lossStaging(student, teacher, gradStudent, gradTeacher)) {
+            CudaTensor x = s.in(student);
+            CudaTensor t = s.in(teacher);
+            CudaTensor gx = s.out(gradStudent);
+            CudaTensor gt = s.out(gradTeacher);
+            rowLossInto(student.rows(), reduction, value, rowLoss -> jsd.jsd(x, t, gx, gt, rowLoss, beta,
+                    reduction.gradDivisor()));
+            s.finish();
+        }
     }
 
     @Override
     protected void symmetricKlInto(CudaTensor p, CudaTensor q, RowReduction reduction, CudaTensor value, CudaTensor gradP, CudaTensor gradQ) {
-        rowLossInto(p.rows(), reduction, value, rowLoss -> jsd.symmetricKl(p, q, gradP, gradQ, rowLoss,
-                reduction.gradDivisor()));
+        try (Staging s = lossStaging(p, q, gradP, gradQ)) {
+            CudaTensor sp = s.in(p);
+            CudaTensor sq = s.in(q);
+            CudaTensor gp = s.out(gradP);
+            CudaTensor gq = s.out(gradQ);
+            rowLossInto(p.rows(), reduction, value, rowLoss -> jsd.symmetricKl(sp, sq, gp, gq, rowLoss,
+                    reduction.gradDivisor()));
+            s.finish();
+        }
     }
 
     @Override
     protected void entropyInto(CudaTensor logits, RowReduction reduction, CudaTensor value, CudaTensor grad) {
-        rowLossInto(logits.rows(), reduction, value, rowLoss -> entropy.rows(logits, grad, rowLoss,
-                reduction.gradDivisor()));
+        try (Staging s = lossStaging(logits, grad)) {
+            CudaTensor x = s.in(logits);
+            CudaTensor g = s.out(grad);
+            rowLossInto(logits.rows(), reduction, value, rowLoss -> entropy.rows(x, g, rowLoss, reduction.gradDivisor()));
+            s.finish();
+        }
     }
 
     @Override
     protected void kerasKlInto(CudaTensor yTrue, CudaTensor yPred, boolean bits, RowReduction reduction, CudaTensor value, CudaTensor gradPred) {
-        rowLossInto(yTrue.rows(), reduction, value, rowLoss -> kerasKl.rows(yTrue, yPred, gradPred, rowLoss, bits,
-                reduction.gradDivisor()));
+        try (Staging s = lossStaging(yTrue, yPred, gradPred)) {
+            CudaTensor t = s.in(yTrue);
+            CudaTensor p = s.in(yPred);
+            CudaTensor g = s.out(gradPred);
+            rowLossInto(yTrue.rows(), reduction, value, rowLoss -> kerasKl.rows(t, p, g, rowLoss, bits,
+                    reduction.gradDivisor()));
+            s.finish();
+        }
     }
 
     @Override
     protected void gaussianKlInto(CudaTensor mu1, CudaTensor logvar1, CudaTensor mu2, CudaTensor logvar2, RowReduction reduction, CudaTensor value,
                                   CudaTensor gradMu1, CudaTensor gradLogvar1, CudaTensor gradMu2, CudaTensor gradLogvar2) {
-        rowLossInto(mu1.rows(), reduction, value, rowLoss -> gaussianKl.rows(mu1, logvar1, mu2, logvar2, gradMu1,
-                gradLogvar1, gradMu2, gradLogvar2, rowLoss, reduction.gradDivisor()));
+        try (Staging s = new Staging(this)) {
+            CudaTensor m1 = s.in(mu1);
+            CudaTensor v1 = s.in(logvar1);
+            CudaTensor m2 = s.in(mu2);
+            CudaTensor v2 = s.in(logvar2);
+            CudaTensor gm1 = s.out(gradMu1);
+            CudaTensor gv1 = s.out(gradLogvar1);
+            CudaTensor gm2 = s.out(gradMu2);
+            CudaTensor gv2 = s.out(gradLogvar2);
+            rowLossInto(mu1.rows(), reduction, value, rowLoss -> gaussianKl.rows(m1, v1, m2, v2, gm1, gv1, gm2, gv2,
+                    rowLoss, reduction.gradDivisor()));
+            s.finish();
+        }
     }
 
     @Override
     protected void tvdInto(CudaTensor student, CudaTensor teacher, CudaLabels labels, int ignoreIndex,
                            RowReduction reduction, CudaTensor value, CudaTensor gradStudent, CudaTensor gradTeacher) {
-        rowLossInto(student.rows(), reduction, value, rowLoss -> tvd.rows(student, teacher, gradStudent, gradTeacher,
-                rowLoss, labels == null ? 0L : labels.address(), ignoreIndex, reduction.gradDivisor()));
+        try (Staging s = lossStaging(student, teacher, gradStudent, gradTeacher)) {
+            CudaTensor x = s.in(student);
+            CudaTensor t = s.in(teacher);
+            CudaTensor gx = s.out(gradStudent);
+            CudaTensor gt = s.out(gradTeacher);
+            rowLossInto(student.rows(), reduction, value, rowLoss -> tvd.rows(x, t, gx, gt, rowLoss,
+                    labels == null ? 0L : labels.address(), ignoreIndex, reduction.gradDivisor()));
+            s.finish();
+        }
     }
 
     // ---- vocabulary-parallel losses (issue 12): VocabParallelKernels -----------------------------------------
 
     @Override
     protected void vocabMaxInto(VocabPass pass, CudaTensor a, CudaTensor b, CudaTensor maxes) {
-        vocabParallel.max(pass, a, b, maxes);
+        try (Staging s = new Staging(this)) {
+            vocabParallel.max(pass, s.in(a), s.in(b), s.out(maxes));
+            s.finish();
+        }
     }
 
     @Override
     protected void vocabSumsInto(VocabPass pass, CudaTensor a, CudaTensor b, CudaLabels labels, CudaTensor maxes,
                                  CudaTensor sums, CudaTensor grad) {
-        vocabParallel.sums(pass, a, b, labels, maxes, sums);
+        try (Staging s = new Staging(this)) {
+            vocabParallel.sums(pass, s.in(a), s.in(b), labels, s.in(maxes), s.out(sums));
+            s.finish();
+        }
     }
 
     @Override
     protected void vocabWriteInto(VocabPass pass, CudaTensor a, CudaTensor b, CudaLabels labels, CudaTensor maxes,
                                   CudaTensor sums, CudaTensor grad, CudaTensor rowLoss) {
-        vocabParallel.write(pass, a, b, labels, maxes, sums, grad, rowLoss);
+        try (Staging s = new Staging(this)) {
+            vocabParallel.write(pass, s.in(a), s.in(b), labels, s.in(maxes), s.in(sums), s.out(grad), s.out(rowLoss));
+            s.finish();
+        }
     }
 
     // ---- fused linear losses (issue 11): the algorithm is internal/FusedLinear, the products cuBLAS -----------
@@ -478,7 +622,7 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
 
     @Override
     protected CudaTensor leadingRows(CudaTensor t, int rows) {
-        return rows == t.rows() ? t : CudaTensor.wrapped(this, rows, t.cols(), t.address());
+        return rows == t.rows() ? t : CudaTensor.wrapped(this, rows, t.cols(), t.rowStride(), t.dtype(), t.address());
     }
 
     @Override
@@ -488,12 +632,22 @@ public final class CudaDevice extends AbstractDevice<CudaTensor, CudaLabels> {
 
     @Override
     protected void softCapInto(CudaTensor x, CudaTensor out, float cap) {
-        softCap.forward(x, out, cap);
+        try (Staging s = new Staging(this)) {
+            softCap.forward(s.in(x), s.out(out), cap);
+            s.finish();
+        }
     }
 
     @Override
     protected void softCapBackwardInto(CudaTensor capped, CudaTensor grad, float cap) {
-        softCap.backward(capped, grad, cap);
+        try (Staging s = new Staging(this)) {
+            CudaTensor g = s.out(grad);
+            if (g != grad) {
+                copy(grad, g); // the gradient is scaled in place: its staged copy starts from its values
+            }
+            softCap.backward(s.in(capped), g, cap);
+            s.finish();
+        }
     }
 
     /** Overlapping address ranges: wrapped caller memory may alias (in-place checks, issue 14). */

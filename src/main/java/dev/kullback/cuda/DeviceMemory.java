@@ -23,10 +23,10 @@ final class DeviceMemory {
         this.cleanable = CLEANER.register(owner, reclaim);
     }
 
-    /** Registers a tensor as holding a pooled buffer of 4 * rows * cols bytes. */
-    static DeviceMemory tensor(CudaTensor owner, MemoryPool pool, long address, int rows, int cols, String device) {
-        return new DeviceMemory(owner, pool, address, 4L * rows * cols, "a CUDA tensor", "[" + rows + ", " + cols + "]",
-                device);
+    /** Registers a tensor of the given shape as holding a pooled buffer of {@code bytes}. */
+    static DeviceMemory tensor(CudaTensor owner, MemoryPool pool, long address, long bytes, String shape,
+                               String device) {
+        return new DeviceMemory(owner, pool, address, bytes, "a CUDA tensor", shape, device);
     }
 
     /** Registers labels as holding a pooled buffer of 4 * size bytes. */

@@ -1,9 +1,10 @@
 package dev.kullback.cuda;
 
 /**
- * Launches the kernels of {@code kernels/distillation.cu}. The forward KL on float4-aligned tensors takes the kernels
- * that read both rows once ({@link RowTiles} with 4 float4s a thread of each); the reverse KL and unaligned tensors
- * take the two-pass {@code distillation_rows_warp} / {@code _block}.
+ * Launches the kernels of {@code kernels/distillation.cu}. The forward KL on contiguous float32, float4-aligned
+ * tensors takes the kernels that read both rows once ({@link RowTiles} with 4 float4s a thread of each); the reverse
+ * KL, half types, strided and unaligned rows take the two-pass {@code distillation_rows_warp} / {@code _block} of
+ * their element type ({@link TypedRows}: student, teacher and gradient share one).
  */
 final class DistillationKernels {
     private static final String MODULE = "distillation";
@@ -11,8 +12,7 @@ final class DistillationKernels {
 
     private final Gpu gpu;
     private final MemoryPool pool;
-    private final Gpu.Function rowsWarp;
-    private final Gpu.Function rowsBlock;
+    private final TypedRows rowsTyped;
     private final Gpu.Function rowsWarpCached1;
     private final Gpu.Function rowsBlockCached;
     private final Gpu.Function chunkStats;
@@ -27,8 +27,7 @@ final class DistillationKernels {
         chunkStats = gpu.function(MODULE, "distillation_chunk_stats");
         chunkWrite = gpu.function(MODULE, "distillation_chunk_write");
         chunkLosses = gpu.function(MODULE, "distillation_chunk_losses");
-        rowsWarp = gpu.function(MODULE, "distillation_rows_warp");
-        rowsBlock = gpu.function(MODULE, "distillation_rows_block");
+        rowsTyped = new TypedRows(gpu, MODULE, "distillation_rows", true);
     }
 
     /** rowLoss[r] = row r's loss; grad = the student gradient of the row sum / gradDivisor. labels: 0 for none. */
@@ -36,14 +35,15 @@ final class DistillationKernels {
               float temperature, boolean reverse, float gradDivisor) {
         int rows = student.rows();
         int cols = student.cols();
-        if (!reverse && RowTiles.aligned(cols, student.address(), teacher.address(), grad.address())) {
+        if (!reverse && student.isPlainFloat32() && teacher.isPlainFloat32() && grad.isPlainFloat32()
+                && RowTiles.aligned(cols, student.address(), teacher.address(), grad.address())) {
             tiles(student.address(), teacher.address(), grad.address(), rowLoss, labels, ignoreIndex, temperature,
                     gradDivisor, rows, cols);
             return;
         }
-        Launch.rowwise(gpu, rowsWarp, rowsBlock, student.rows(), student.cols(), student.address(), teacher.address(),
-                grad.address(), rowLoss, student.rows(), student.cols(), labels, ignoreIndex, temperature,
-                reverse ? 1 : 0, gradDivisor);
+        rowsTyped.launch(student.dtype(), grad.dtype(), rows, cols, student.address(), student.rowStride(), teacher.address(),
+                teacher.rowStride(), grad.address(), grad.rowStride(), rowLoss, rows, cols, labels, ignoreIndex,
+                temperature, reverse ? 1 : 0, gradDivisor);
     }
 
     private void tiles(long s, long t, long g, long rowLoss, long labels, int ignoreIndex, float temperature,

@@ -1,21 +1,17 @@
 package dev.kullback.cuda;
 
-/** Launches the kernels of {@code kernels/entropy.cu}. */
+/** Launches the kernels of {@code kernels/entropy.cu}; logits and gradient share one element type. */
 final class EntropyKernels {
     private static final String MODULE = "entropy";
 
-    private final Gpu gpu;
-    private final Gpu.Function rowsWarp;
-    private final Gpu.Function rowsBlock;
+    private final TypedRows rows;
 
     EntropyKernels(Gpu gpu) {
-        this.gpu = gpu;
-        rowsWarp = gpu.function(MODULE, "entropy_rows_warp");
-        rowsBlock = gpu.function(MODULE, "entropy_rows_block");
+        rows = new TypedRows(gpu, MODULE, "entropy_rows");
     }
 
     void rows(CudaTensor logits, CudaTensor grad, long rowLoss, float gradDivisor) {
-        Launch.rowwise(gpu, rowsWarp, rowsBlock, logits.rows(), logits.cols(), logits.address(), grad.address(), rowLoss,
-                logits.rows(), logits.cols(), gradDivisor);
+        rows.launch(logits.dtype(), logits.rows(), logits.cols(), logits.address(), logits.rowStride(), grad.address(),
+                grad.rowStride(), rowLoss, logits.rows(), logits.cols(), gradDivisor);
     }
 }

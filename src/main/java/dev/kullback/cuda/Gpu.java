@@ -39,6 +39,19 @@ public interface Gpu extends AutoCloseable {
     /** Copies count floats from the device at src into dst[dstOffset..], after all queued work. */
     void copyToHost(long src, float[] dst, int dstOffset, int count);
 
+    /**
+     * Copies all of {@code src} (16-bit patterns of a half tensor) to the device at dst, after all queued work. The
+     * default (a GPU stand-in without half tensors) throws {@link UnsupportedOperationException}.
+     */
+    default void copyToDevice(short[] src, long dst) {
+        throw new UnsupportedOperationException(name() + " cannot copy 16-bit data");
+    }
+
+    /** Copies dst.length 16-bit patterns from the device at src into dst, after all queued work (default: as above). */
+    default void copyToHost(long src, short[] dst) {
+        throw new UnsupportedOperationException(name() + " cannot copy 16-bit data");
+    }
+
     /** Sets bytes of device memory to zero, in stream order. */
     void memsetZero(long dst, long bytes);
 

@@ -225,6 +225,22 @@ public final class JCudaGpu implements Gpu {
     }
 
     @Override
+    public synchronized void copyToDevice(short[] src, long dst) {
+        makeCurrent();
+        check(cuStreamSynchronize(stream), "cuStreamSynchronize");
+        check(cuMemcpyHtoD(Address.of(dst), Pointer.to(src), 2L * src.length), "cuMemcpyHtoD(" + src.length
+                + " halves)");
+    }
+
+    @Override
+    public synchronized void copyToHost(long src, short[] dst) {
+        makeCurrent();
+        check(cuStreamSynchronize(stream), "cuStreamSynchronize");
+        check(cuMemcpyDtoH(Pointer.to(dst), Address.of(src), 2L * dst.length), "cuMemcpyDtoH(" + dst.length
+                + " halves)");
+    }
+
+    @Override
     public synchronized void memsetZero(long dst, long bytes) {
         makeCurrent();
         check(cuMemsetD8Async(Address.of(dst), (byte) 0, bytes, stream), "cuMemsetD8Async(" + bytes + " bytes)");

@@ -1,31 +1,27 @@
 package dev.kullback.cuda;
 
-/** Launches the kernels of {@code kernels/jsd.cu}. */
+/** Launches the kernels of {@code kernels/jsd.cu}; inputs and gradients share one element type. */
 final class JsdKernels {
     private static final String MODULE = "jsd";
 
-    private final Gpu gpu;
-    private final Gpu.Function jsdWarp;
-    private final Gpu.Function jsdBlock;
-    private final Gpu.Function symmetricWarp;
-    private final Gpu.Function symmetricBlock;
+    private final TypedRows jsd;
+    private final TypedRows symmetric;
 
     JsdKernels(Gpu gpu) {
-        this.gpu = gpu;
-        jsdWarp = gpu.function(MODULE, "jsd_rows_warp");
-        jsdBlock = gpu.function(MODULE, "jsd_rows_block");
-        symmetricWarp = gpu.function(MODULE, "symmetric_kl_rows_warp");
-        symmetricBlock = gpu.function(MODULE, "symmetric_kl_rows_block");
+        jsd = new TypedRows(gpu, MODULE, "jsd_rows");
+        symmetric = new TypedRows(gpu, MODULE, "symmetric_kl_rows");
     }
 
     void jsd(CudaTensor student, CudaTensor teacher, CudaTensor gradStudent, CudaTensor gradTeacher, long rowLoss,
              float beta, float gradDivisor) {
-        Launch.rowwise(gpu, jsdWarp, jsdBlock, student.rows(), student.cols(), student.address(), teacher.address(),
-                gradStudent.address(), gradTeacher.address(), rowLoss, student.rows(), student.cols(), beta, gradDivisor);
+        jsd.launch(student.dtype(), student.rows(), student.cols(), student.address(), student.rowStride(),
+                teacher.address(), teacher.rowStride(), gradStudent.address(), gradStudent.rowStride(),
+                gradTeacher.address(), gradTeacher.rowStride(), rowLoss, student.rows(), student.cols(), beta, gradDivisor);
     }
 
     void symmetricKl(CudaTensor p, CudaTensor q, CudaTensor gradP, CudaTensor gradQ, long rowLoss, float gradDivisor) {
-        Launch.rowwise(gpu, symmetricWarp, symmetricBlock, p.rows(), p.cols(), p.address(), q.address(), gradP.address(),
-                gradQ.address(), rowLoss, p.rows(), p.cols(), gradDivisor);
+        symmetric.launch(p.dtype(), p.rows(), p.cols(), p.address(), p.rowStride(), q.address(), q.rowStride(),
+                gradP.address(), gradP.rowStride(), gradQ.address(), gradQ.rowStride(), rowLoss, p.rows(), p.cols(),
+                gradDivisor);
     }
 }

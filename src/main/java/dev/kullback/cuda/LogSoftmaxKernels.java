@@ -1,19 +1,18 @@
 package dev.kullback.cuda;
 
 /**
- * Launches the kernels of {@code kernels/log_softmax.cu}. Rows whose pointers allow float4 access (cols % 4 == 0,
- * 16-byte aligned tensors) take the kernels that read each row from memory once ({@link RowTiles} picks the
- * shape); the others take the two-pass {@code *_warp} / {@code *_block} kernels.
+ * Launches the kernels of {@code kernels/log_softmax.cu}. Contiguous float32 rows whose pointers allow float4 access
+ * (cols % 4 == 0, 16-byte aligned tensors) take the kernels that read each row from memory once ({@link RowTiles}
+ * picks the shape); the others (half types, strided rows, unaligned rows) take the two-pass {@code *_warp} /
+ * {@code *_block} kernels of their element type ({@link TypedRows}), which take row strides.
  */
 final class LogSoftmaxKernels {
     private static final String MODULE = "log_softmax";
 
     private final Gpu gpu;
     private final MemoryPool pool;
-    private final Gpu.Function rowsWarp;
-    private final Gpu.Function rowsBlock;
-    private final Gpu.Function backwardWarp;
-    private final Gpu.Function backwardBlock;
+    private final TypedRows rows;
+    private final TypedRows backward;
     private final Gpu.Function rowsWarpCached1;
     private final Gpu.Function rowsWarpCached8;
     private final Gpu.Function rowsBlockCached;
@@ -28,10 +27,8 @@ final class LogSoftmaxKernels {
     LogSoftmaxKernels(Gpu gpu, MemoryPool pool) {
         this.gpu = gpu;
         this.pool = pool;
-        rowsWarp = gpu.function(MODULE, "softmax_rows_warp");
-        rowsBlock = gpu.function(MODULE, "softmax_rows_block");
-        backwardWarp = gpu.function(MODULE, "log_softmax_backward_warp");
-        backwardBlock = gpu.function(MODULE, "log_softmax_backward_block");
+        rows = new TypedRows(gpu, MODULE, "softmax_rows");
+        backward = new TypedRows(gpu, MODULE, "log_softmax_backward");
         rowsWarpCached1 = gpu.function(MODULE, "softmax_rows_warp_cached1");
         rowsWarpCached8 = gpu.function(MODULE, "softmax_rows_warp_cached8");
         rowsBlockCached = gpu.function(MODULE, "softmax_rows_block_cached");
@@ -48,8 +45,9 @@ final class LogSoftmaxKernels {
         int rows = x.rows();
         int cols = x.cols();
         int mode = log ? 1 : 0;
-        if (!RowTiles.aligned(cols, x.address(), y.address())) {
-            Launch.rowwise(gpu, rowsWarp, rowsBlock, rows, cols, x.address(), y.address(), rows, cols, mode);
+        if (!x.isPlainFloat32() || !y.isPlainFloat32() || !RowTiles.aligned(cols, x.address(), y.address())) {
+            this.rows.launch(x.dtype(), rows, cols, x.address(), x.rowStride(), y.address(), y.rowStride(), rows, cols,
+                    mode);
             return;
         }
         RowTiles t = RowTiles.of(rows, cols);
@@ -77,8 +75,10 @@ final class LogSoftmaxKernels {
         long g = gradOutput.address();
         long o = output.address();
         long d = gradInput.address();
-        if (!RowTiles.aligned(cols, g, o, d)) {
-            Launch.rowwise(gpu, backwardWarp, backwardBlock, rows, cols, g, o, d, rows, cols);
+        if (!gradOutput.isPlainFloat32() || !output.isPlainFloat32() || !gradInput.isPlainFloat32()
+                || !RowTiles.aligned(cols, g, o, d)) {
+            backward.launch(output.dtype(), rows, cols, g, gradOutput.rowStride(), o, output.rowStride(), d,
+                    gradInput.rowStride(), rows, cols);
             return;
         }
         RowTiles t = RowTiles.of(rows, cols);

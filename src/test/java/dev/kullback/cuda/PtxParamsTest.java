@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 /** The PTX parameter lists JCudaGpu checks each launch against (the launches themselves: the driver-shim tests). */
 class PtxParamsTest {
     private static final List<String> MODULES = List.of("log_softmax", "kl_div", "reduce", "distillation",
-            "cross_entropy", "jsd", "entropy", "keras_kl", "gaussian_kl");
+            "cross_entropy", "jsd", "entropy", "keras_kl", "gaussian_kl", "tvd", "convert");
 
     @Test
     void everyShippedEntryHasOnlyTypesALaunchCanPass() {
@@ -28,8 +28,12 @@ class PtxParamsTest {
                 assertTrue(Set.of(".u64", ".u32", ".f32").containsAll(types), module + "." + entry + " " + types);
             });
         }
-        assertEquals(List.of(".u64", ".u64", ".u32", ".u32", ".u32"), PtxParams.of(new String(
-                JCudaGpu.readPtx("log_softmax"), StandardCharsets.US_ASCII)).get("softmax_rows_block"));
+        // x, its row stride (64-bit), y, its row stride, rows, cols, logMode: the same for every element type
+        Map<String, List<String>> logSoftmax = PtxParams.of(new String(JCudaGpu.readPtx("log_softmax"),
+                StandardCharsets.US_ASCII));
+        for (String entry : List.of("softmax_rows_block", "softmax_rows_block_bf16", "softmax_rows_warp_f16")) {
+            assertEquals(List.of(".u64", ".u64", ".u64", ".u64", ".u32", ".u32", ".u32"), logSoftmax.get(entry), entry);
+        }
     }
 
     @Test

@@ -210,6 +210,26 @@ public final class SimGpu implements Gpu {
     }
 
     @Override
+    public void copyToDevice(short[] src, long dst) {
+        synchronized (STREAM) {
+            checkRange(dst, 2L * src.length);
+            if (src.length > 0) {
+                new Pointer(dst).write(0, src, 0, src.length);
+            }
+        }
+    }
+
+    @Override
+    public void copyToHost(long src, short[] dst) {
+        synchronized (STREAM) {
+            checkRange(src, 2L * dst.length);
+            if (dst.length > 0) {
+                new Pointer(src).read(0, dst, 0, dst.length);
+            }
+        }
+    }
+
+    @Override
     public void memsetZero(long dst, long bytes) {
         synchronized (STREAM) {
             requireUsable();

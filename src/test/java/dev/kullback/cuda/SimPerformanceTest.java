@@ -36,8 +36,8 @@ class SimPerformanceTest {
                 long x = gpu.malloc(4 * n), y = gpu.malloc(4 * n);
                 gpu.memsetZero(x, 4 * n);
                 double t = block == 0
-                        ? seconds(gpu, gpu.function("log_softmax", "softmax_rows_warp"), (rows + 3) / 4, 128, x, y, rows, cols, 1)
-                        : seconds(gpu, gpu.function("log_softmax", "softmax_rows_block"), rows, block, x, y, rows, cols, 1);
+                        ? seconds(gpu, gpu.function("log_softmax", "softmax_rows_warp"), (rows + 3) / 4, 128, x, (long) cols, y, (long) cols, rows, cols, 1)
+                        : seconds(gpu, gpu.function("log_softmax", "softmax_rows_block"), rows, block, x, (long) cols, y, (long) cols, rows, cols, 1);
                 System.out.printf(Locale.ROOT, "simulated log_softmax [%d, %d] %s: %.1f ms (%.1f ns/element, %d workers)%n",
                         rows, cols, block == 0 ? "warp per row" : "block of " + block, t * 1e3, t * 1e9 / n, gpu.workers());
                 worst = Math.max(worst, t * 1e9 / n);

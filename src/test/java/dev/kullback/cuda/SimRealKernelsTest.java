@@ -82,9 +82,9 @@ class SimRealKernelsTest {
                 for (int log = 0; log < 2; log++) {
                     Gpu.Function f = gpu.function("log_softmax", kernel);
                     if (kernel.endsWith("warp")) {
-                        gpu.launch(f, (rows + 3) / 4, 128, 0, dx, dy, rows, cols, log);
+                        gpu.launch(f, (rows + 3) / 4, 128, 0, dx, (long) cols, dy, (long) cols, rows, cols, log);
                     } else {
-                        gpu.launch(f, rows, 256, 0, dx, dy, rows, cols, log);
+                        gpu.launch(f, rows, 256, 0, dx, (long) cols, dy, (long) cols, rows, cols, log);
                     }
                     float[] y = download(dy, n);
                     for (int r = 0; r < rows; r++) {
@@ -126,7 +126,7 @@ class SimRealKernelsTest {
                 }
                 Gpu.Function f = gpu.function("log_softmax", kernel);
                 gpu.launch(f, kernel.endsWith("warp") ? (rows + 3) / 4 : rows, kernel.endsWith("warp") ? 128 : 512, 0,
-                        dg, dout, dgi, rows, cols);
+                        dg, (long) cols, dout, (long) cols, dgi, (long) cols, rows, cols); // row strides: contiguous
                 float[] gi = download(dgi, n);
                 for (int r = 0; r < rows; r++) {
                     double sum = 0;

@@ -107,6 +107,13 @@ class SimulatorParityTest extends CudaParityContract {
         }
     }
 
+    /** The bf16 / f16 kernels and the conversion kernels (issue 10; CudaHalfPrecisionTest covers them in depth). */
+    @Test
+    @Order(Integer.MAX_VALUE - 3)
+    void everyHalfKernelLaunches() {
+        HalfCases.launchAll(simulated, dev.kullback.Devices.cpu());
+    }
+
     /** The vocabulary-parallel kernels, as one rank (VocabParallelLossTest runs N ranks). */
     @Test
     @Order(Integer.MAX_VALUE - 2)

@@ -113,8 +113,9 @@ class ShimDriverTest {
             ok(cuMemcpyHtoD(x, Pointer.to(ROW), 16), "cuMemcpyHtoD");
             ok(cuMemcpyHtoD(y, Pointer.to(new float[4]), 16), "cuMemcpyHtoD");
             ok(cuLaunchKernel(function(module, "softmax_rows_block"), 1, 1, 1, 32, 1, 1, 0, stream, Pointer.to(
-                    Pointer.to(x), Pointer.to(y), Pointer.to(new int[] {1}), Pointer.to(new int[] {4}),
-                    Pointer.to(new int[] {1})), null), "cuLaunchKernel");
+                    Pointer.to(x), Pointer.to(new long[] {4}), Pointer.to(y), Pointer.to(new long[] {4}),
+                    Pointer.to(new int[] {1}), Pointer.to(new int[] {4}), Pointer.to(new int[] {1})), null),
+                    "cuLaunchKernel");
             float[] unsynchronized = new float[4];
             ok(cuMemcpyDtoH(Pointer.to(unsynchronized), y, 16), "cuMemcpyDtoH");
             assertArrayEquals(new float[4], unsynchronized, "the copy on the legacy stream does not wait for a "
@@ -203,8 +204,8 @@ class ShimDriverTest {
         CUdeviceptr y = alloc(16);
         try {
             int result = cuLaunchKernel(function(module, "softmax_rows_block"), 1, 1, 1, 32, 1, 1, 0, null, Pointer.to(
-                    Pointer.to(new int[] {4096}), Pointer.to(y), Pointer.to(new int[] {1}), Pointer.to(new int[] {4}),
-                    Pointer.to(new int[] {1})), null);
+                    Pointer.to(new int[] {4096}), Pointer.to(new long[] {4}), Pointer.to(y), Pointer.to(new long[] {4}),
+                    Pointer.to(new int[] {1}), Pointer.to(new int[] {4}), Pointer.to(new int[] {1})), null);
             assertEquals("CUDA_ERROR_INVALID_VALUE", CUresult.stringFor(result), lastError());
             assertTrue(lastError().contains("kernelParams[0]") && lastError().contains("const float*")
                     && lastError().contains("marshalling slip"), lastError());
@@ -225,15 +226,15 @@ class ShimDriverTest {
             long y = gpu.malloc(16);
             try {
                 String pointer = assertThrows(IllegalArgumentException.class,
-                        () -> gpu.launch(softmax, 1, 32, 0, 4096, y, 1, 4, 1)).getMessage();
+                        () -> gpu.launch(softmax, 1, 32, 0, 4096, 4L, y, 4L, 1, 4, 1)).getMessage();
                 assertTrue(pointer.contains("argument 0 of log_softmax.softmax_rows_block is Integer 4096; the PTX "
                         + "parameter is .u64, which takes Long"), pointer);
                 String longForInt = assertThrows(IllegalArgumentException.class,
-                        () -> gpu.launch(softmax, 1, 32, 0, y, y, 1L, 4, 1)).getMessage();
-                assertTrue(longForInt.contains("argument 2") && longForInt.contains(".u32, which takes Integer"), longForInt);
+                        () -> gpu.launch(softmax, 1, 32, 0, y, 4L, y, 4L, 1L, 4, 1)).getMessage();
+                assertTrue(longForInt.contains("argument 4") && longForInt.contains(".u32, which takes Integer"), longForInt);
                 String missing = assertThrows(IllegalArgumentException.class,
-                        () -> gpu.launch(softmax, 1, 32, 0, y, y, 1, 4)).getMessage();
-                assertTrue(missing.contains("takes 5 arguments") && missing.contains("passes 4"), missing);
+                        () -> gpu.launch(softmax, 1, 32, 0, y, 4L, y, 4L, 1, 4)).getMessage();
+                assertTrue(missing.contains("takes 7 arguments") && missing.contains("passes 6"), missing);
                 assertEquals(0, DriverShim.api().kullback_shim_pending(), "nothing was queued");
             } finally {
                 gpu.free(y);

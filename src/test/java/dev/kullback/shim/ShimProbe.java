@@ -54,7 +54,7 @@ public final class ShimProbe {
         try (JCudaGpu gpu = JCudaGpu.open(0)) {
             Gpu.Function softmax = gpu.function("log_softmax", "softmax_rows_block");
             long x = gpu.malloc(16);
-            gpu.launch(softmax, 1, 256, 0, x, x, 1, 4096, 1); // a 4096-float row in a 16-byte allocation
+            gpu.launch(softmax, 1, 256, 0, x, 4096L, x, 4096L, 1, 4096, 1); // a 4096-float row in a 16-byte allocation
             System.out.println("queued=ok");
             try {
                 gpu.synchronize();
