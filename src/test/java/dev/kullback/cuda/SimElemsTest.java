@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.kullback.DType;
 import dev.kullback.internal.HalfFloats;
-import java.util.Arrays;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -19,7 +18,6 @@ import org.junit.jupiter.params.provider.EnumSource;
  * (checked on the address arithmetic itself: no test allocates the 4+ GB such a tensor needs).
  */
 class SimElemsTest {
-    private static final int PATTERNS = 1 << 16;
     private SimGpu gpu;
 
     @BeforeEach
@@ -37,15 +35,8 @@ class SimElemsTest {
     @ParameterizedTest
     @EnumSource(value = DType.class, names = {"BFLOAT16", "FLOAT16"})
     void widensEveryPatternExactly(DType type) {
-        int[] bits = new int[PATTERNS];
-        Arrays.setAll(bits, i -> i);
-        long in = gpu.malloc(4L * PATTERNS);
-        long out = gpu.malloc(4L * PATTERNS);
-        gpu.copyToDevice(bits, in);
-        gpu.launch(gpu.function("sim_elems", "elems_widen"), PATTERNS / 256, 256, 0, in, out, PATTERNS, flag(type));
-        float[] wide = new float[PATTERNS];
-        gpu.copyToHost(out, wide, 0, PATTERNS);
-        for (int i = 0; i < PATTERNS; i++) {
+        float[] wide = HalfPatterns.widenAll(gpu, "sim_elems", "elems_widen", type);
+        for (int i = 0; i < HalfPatterns.PATTERNS; i++) {
             assertEquals(Float.floatToRawIntBits(HalfFloats.toFloat(type, (short) i)), Float.floatToRawIntBits(wide[i]),
                     type + " 0x" + Integer.toHexString(i));
         }
@@ -58,27 +49,9 @@ class SimElemsTest {
             0x1p-25f, Math.nextUp(0x1p-25f), 0x1.8p-24f, -0f, Float.NaN, Float.intBitsToFloat(0xFF800001),
             Float.intBitsToFloat(0x7FC12345), Float.intBitsToFloat(0xFFFFFFFF), Float.POSITIVE_INFINITY,
             Float.NEGATIVE_INFINITY};
-        float[] values = Arrays.copyOf(specials, PATTERNS * 4 + specials.length);
-        int n = specials.length;
-        for (int i = 0; i < PATTERNS; i++) {
-            float v = HalfFloats.toFloat(type, (short) i);
-            float next = HalfFloats.toFloat(type, (short) (i + 1));
-            values[n++] = v;
-            if (Float.isFinite(v) && Float.isFinite(next) && ((i + 1) & 0x7FFF) != 0) {
-                float mid = (float) (((double) v + next) / 2);
-                values[n++] = mid;
-                values[n++] = Math.nextDown(mid);
-                values[n++] = Math.nextUp(mid);
-            }
-        }
-        int count = n;
-        long in = gpu.malloc(4L * count);
-        long out = gpu.malloc(4L * count);
-        gpu.copyToDevice(values, 0, in, count);
-        gpu.launch(gpu.function("sim_elems", "elems_narrow"), (count + 255) / 256, 256, 0, in, out, count, flag(type));
-        int[] narrow = new int[count];
-        gpu.copyToHost(out, narrow);
-        for (int i = 0; i < count; i++) {
+        float[] values = HalfPatterns.roundingCases(type, specials);
+        int[] narrow = HalfPatterns.narrow(gpu, "sim_elems", "elems_narrow", type, values);
+        for (int i = 0; i < values.length; i++) {
             assertEquals(HalfFloats.fromFloat(type, values[i]) & 0xFFFF, narrow[i], type + " of " + values[i] + " (0x"
                     + Integer.toHexString(Float.floatToRawIntBits(values[i])) + ")");
         }
@@ -103,9 +76,5 @@ class SimElemsTest {
             expected[2 * k + 1] = 4 * rows[k] * strides[k];
         }
         assertArrayEquals(expected, offsets, "byte offsets of (row, stride) pairs past 2^31 elements");
-    }
-
-    private static int flag(DType type) {
-        return type == DType.BFLOAT16 ? 1 : 0;
     }
 }

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kullback.DType;
 import dev.kullback.internal.HalfFloats;
-import java.util.Arrays;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -18,7 +17,6 @@ import org.junit.jupiter.params.provider.EnumSource;
  * own quiet NaN — both NaN.
  */
 class SimHalfConversionsTest {
-    private static final int PATTERNS = 1 << 16;
     private SimGpu gpu;
 
     @BeforeEach
@@ -36,15 +34,8 @@ class SimHalfConversionsTest {
     @ParameterizedTest
     @EnumSource(value = DType.class, names = {"BFLOAT16", "FLOAT16"})
     void widensEveryPatternExactly(DType type) {
-        int[] bits = new int[PATTERNS];
-        Arrays.setAll(bits, i -> i);
-        long in = gpu.malloc(4L * PATTERNS);
-        long out = gpu.malloc(4L * PATTERNS);
-        gpu.copyToDevice(bits, in);
-        gpu.launch(gpu.function("sim_half", "half_widen"), PATTERNS / 256, 256, 0, in, out, PATTERNS, flag(type));
-        float[] wide = new float[PATTERNS];
-        gpu.copyToHost(out, wide, 0, PATTERNS);
-        for (int i = 0; i < PATTERNS; i++) {
+        float[] wide = HalfPatterns.widenAll(gpu, "sim_half", "half_widen", type);
+        for (int i = 0; i < HalfPatterns.PATTERNS; i++) {
             float expected = HalfFloats.toFloat(type, (short) i);
             if (Float.isNaN(expected)) {
                 assertTrue(Float.isNaN(wide[i]), type + " 0x" + Integer.toHexString(i));
@@ -60,27 +51,9 @@ class SimHalfConversionsTest {
     void narrowsEveryRoundingCaseToNearestEven(DType type) {
         float[] specials = {65519.996f, 65520f, -65520f, 1e10f, Float.MAX_VALUE, 0x1.ff8p127f, Float.MIN_VALUE,
             0x1p-25f, Math.nextUp(0x1p-25f), 0x1.8p-24f, -0f, Float.NaN, Float.intBitsToFloat(0xFF800001)};
-        float[] values = Arrays.copyOf(specials, PATTERNS * 4 + specials.length);
-        int n = specials.length;
-        for (int i = 0; i < PATTERNS; i++) {
-            float v = HalfFloats.toFloat(type, (short) i);
-            float next = HalfFloats.toFloat(type, (short) (i + 1));
-            values[n++] = v;
-            if (Float.isFinite(v) && Float.isFinite(next) && ((i + 1) & 0x7FFF) != 0) {
-                float mid = (float) (((double) v + next) / 2);
-                values[n++] = mid;
-                values[n++] = Math.nextDown(mid);
-                values[n++] = Math.nextUp(mid);
-            }
-        }
-        int count = n;
-        long in = gpu.malloc(4L * count);
-        long out = gpu.malloc(4L * count);
-        gpu.copyToDevice(values, 0, in, count);
-        gpu.launch(gpu.function("sim_half", "half_narrow"), (count + 255) / 256, 256, 0, in, out, count, flag(type));
-        int[] narrow = new int[count];
-        gpu.copyToHost(out, narrow);
-        for (int i = 0; i < count; i++) {
+        float[] values = HalfPatterns.roundingCases(type, specials);
+        int[] narrow = HalfPatterns.narrow(gpu, "sim_half", "half_narrow", type, values);
+        for (int i = 0; i < values.length; i++) {
             short expected = HalfFloats.fromFloat(type, values[i]);
             String what = type + " of " + values[i] + " (0x" + Integer.toHexString(Float.floatToRawIntBits(values[i]))
                     + ")";
@@ -90,9 +63,5 @@ class SimHalfConversionsTest {
                 assertEquals(expected & 0xFFFF, narrow[i], what);
             }
         }
-    }
-
-    private static int flag(DType type) {
-        return type == DType.BFLOAT16 ? 1 : 0;
     }
 }
