@@ -16,8 +16,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.kullback.Devices;
 import dev.kullback.Distillation;
@@ -43,14 +41,7 @@ class GpuInteropTest {
     private static final float[] TEACHER = {1f, 0f, -1f, 0.5f, 0.5f, 2f, -3f, 0f};
 
     private static void assumeGpu() {
-        try {
-            Devices.cuda();
-        } catch (IllegalStateException e) {
-            if (Boolean.getBoolean("kullback.requireGpu")) {
-                fail("-Dkullback.requireGpu=true but " + e.getMessage(), e);
-            }
-            assumeTrue(false, "no GPU here, so GPU interop is skipped: " + e.getMessage());
-        }
+        RealGpu.require("GPU interop");
     }
 
     @Test

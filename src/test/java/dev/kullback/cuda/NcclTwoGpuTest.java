@@ -2,13 +2,10 @@ package dev.kullback.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.kullback.AllReduce;
 import dev.kullback.CrossEntropy;
 import dev.kullback.Device;
-import dev.kullback.Devices;
 import dev.kullback.Distillation;
 import dev.kullback.Labels;
 import dev.kullback.Loss;
@@ -38,28 +35,17 @@ class NcclTwoGpuTest {
     private static final int ROWS = 64;
     private static final int VOCAB = 50257;
 
-    private static void skipOrFail(String reason) {
-        if (Boolean.getBoolean("kullback.requireGpu")) {
-            fail("-Dkullback.requireGpu=true but " + reason);
-        }
-        assumeTrue(false, reason);
-    }
-
     private static void assumeTwoGpusAndNccl() {
-        try {
-            Devices.cuda();
-        } catch (IllegalStateException e) {
-            skipOrFail("no GPU here, so the two-GPU NCCL test is skipped: " + e.getMessage());
-        }
+        RealGpu.require("the two-GPU NCCL test");
         int[] count = new int[1];
         JCudaDriver.cuDeviceGetCount(count);
         if (count[0] < 2) {
-            skipOrFail("the two-GPU NCCL test needs two GPUs; the driver reports " + count[0]);
+            RealGpu.skipOrFail("the two-GPU NCCL test needs two GPUs; the driver reports " + count[0]);
         }
         try {
             NcclAllReduce.uniqueId();
         } catch (IllegalStateException e) {
-            skipOrFail(e.getMessage());
+            RealGpu.skipOrFail(e.getMessage());
         }
     }
 
