@@ -45,7 +45,8 @@ if ! command -v "$NVCC" >/dev/null; then
     if in_ci; then fail "nvcc not found, so the PTX freshness check cannot run (CI=true requires it)"
     else note "nvcc not found: skipping the PTX freshness check (it is required when CI=true)"; fi
 else
-    if ! NVCC="$NVCC" PTXAS="$PTXAS" "$ROOT/scripts/build-ptx.sh" "$work/fresh" >"$work/build.log" 2>&1; then
+    # build-ptx's own ptxas pass is left out: (b) below compiles the same files for every sm
+    if ! BUILD_PTX_NO_PTXAS=1 NVCC="$NVCC" PTXAS="$PTXAS" "$ROOT/scripts/build-ptx.sh" "$work/fresh" >"$work/build.log" 2>&1; then
         cat "$work/build.log" >&2
         fail "scripts/build-ptx.sh failed"
     else
@@ -83,16 +84,19 @@ if ! command -v "$PTXAS" >/dev/null; then
 fi
 
 rows="$work/rows.tsv"   # module kernel sm regs smem spillStores spillLoads
-: >"$rows"
-for ptx in "${shipped[@]}"; do
+# One module's ptxas runs (one job per core); its rows go to rows.<module>, joined below in module order.
+check_module() {
+    local ptx=$1 module sm log
     module=$(basename "$ptx" .ptx)
+    log="$work/ptxas.$module.log"
     for sm in "${SMS[@]}"; do
-        if ! "$PTXAS" -arch=sm_$sm -v "$ptx" -o "$work/out.cubin" >"$work/ptxas.log" 2>&1; then
-            cat "$work/ptxas.log" >&2
-            fail "ptxas failed on $module.ptx for sm_$sm"
+        if ! "$PTXAS" -arch=sm_$sm -v "$ptx" -o "$work/$module.cubin" >"$log" 2>&1; then
+            cat "$log" >&2
+            echo "check-ptx: FAIL: ptxas failed on $module.ptx for sm_$sm" >&2
+            touch "$work/$module.failed"
             continue
         fi
-        grep -i 'warning' "$work/ptxas.log" | sed "s#^#check-ptx: $module.ptx sm_$sm: #" >&2
+        grep -i 'warning' "$log" | sed "s#^#check-ptx: $module.ptx sm_$sm: #" >&2
         awk -v m="$module" -v sm="$sm" '
             /Compiling entry function/ { k = $0; sub(/.*function \047/, "", k); sub(/\047.*/, "", k) }
             /bytes spill stores/ { st = $0; sub(/ bytes spill stores.*/, "", st); sub(/.*, /, "", st)
@@ -100,10 +104,22 @@ for ptx in "${shipped[@]}"; do
             /Used [0-9]+ registers/ { r = $0; sub(/.*Used /, "", r); sub(/ registers.*/, "", r)
                                       s = 0; if (match($0, /[0-9]+ bytes smem/)) { s = substr($0, RSTART); sub(/ .*/, "", s) }
                                       print m "\t" k "\t" sm "\t" r "\t" s "\t" st "\t" ld }
-        ' "$work/ptxas.log" >>"$rows"
+        ' "$log" >>"$work/rows.$module"
     done
+    rm -f "$work/$module.cubin"
+}
+jobs=$(nproc 2>/dev/null || echo 2)
+for ptx in "${shipped[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+    check_module "$ptx" &
 done
-rm -f "$work/out.cubin"
+wait
+: >"$rows"
+for ptx in "${shipped[@]}"; do
+    module=$(basename "$ptx" .ptx)
+    [ -e "$work/$module.failed" ] && failed=1
+    [ -e "$work/rows.$module" ] && cat "$work/rows.$module" >>"$rows"
+done
 
 while IFS=$'\t' read -r module kernel sm regs smem st ld; do
     if [ "$st" != "0" ] || [ "$ld" != "0" ]; then

@@ -36,19 +36,33 @@ shopt -s nullglob
 sources=(kernels/*.cu)
 [ ${#sources[@]} -gt 0 ] || die "no kernels/*.cu"
 
-for cu in "${sources[@]}"; do
+# One module: nvcc, the ISA rewrite, then ptxas for every sm (skipped with BUILD_PTX_NO_PTXAS=1 by ci/check-ptx.sh,
+# whose own ptxas pass over the same files follows). Modules build in parallel, one job per core.
+build_one() {
+    local cu=$1 name ptx
     name=$(basename "$cu" .cu)
     ptx="$work/$name.ptx"
     "$NVCC" "${NVCC_FLAGS[@]}" "$cu" -o "$ptx" || die "nvcc failed on $cu"
     [ "$(grep -c '^\.version ' "$ptx")" -eq 1 ] || die "$name.ptx: expected exactly one .version line"
     sed -i "s/^\.version [0-9][0-9]*\.[0-9][0-9]*\$/.version $PTX_ISA/" "$ptx"
+    [ "${BUILD_PTX_NO_PTXAS:-}" = 1 ] && return 0
     for sm in "${SMS[@]}"; do
         "$PTXAS" -arch=sm_$sm "$ptx" -o "$work/$name.sm_$sm.cubin" \
             || die "$name.ptx does not compile for sm_$sm as PTX ISA $PTX_ISA (does a kernel need a newer ISA?)"
         rm -f "$work/$name.sm_$sm.cubin"
     done
+}
+jobs=$(nproc 2>/dev/null || echo 2)
+for cu in "${sources[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+    { build_one "$cu" || touch "$work/$(basename "$cu" .cu).failed"; } &
 done
+wait
+failed=("$work"/*.failed)
+[ ${#failed[@]} -eq 0 ] || die "failed: ${failed[*]##*/} (see above)"
 
+checked="ptxas ok for: ${SMS[*]/#/sm_}"
+[ "${BUILD_PTX_NO_PTXAS:-}" = 1 ] && checked="ptxas left to the caller"
 mkdir -p "$OUT"
 if [ "$OUT" = "$DEFAULT_OUT" ]; then
     # drop PTX whose source is gone, so the resources are exactly kernels/*.cu
@@ -59,5 +73,5 @@ fi
 for cu in "${sources[@]}"; do
     name=$(basename "$cu" .cu)
     cp "$work/$name.ptx" "$OUT/$name.ptx"
-    echo "build-ptx: $OUT/$name.ptx ($(wc -c <"$OUT/$name.ptx") bytes, PTX ISA $PTX_ISA, ptxas ok for: ${SMS[*]/#/sm_})"
+    echo "build-ptx: $OUT/$name.ptx ($(wc -c <"$OUT/$name.ptx") bytes, PTX ISA $PTX_ISA, ${checked})"
 done
