@@ -387,8 +387,15 @@ public final class LossCase {
         return w == null ? o : o.weights(w);
     }
 
-    /** PyTorch's answer. */
+    /**
+     * PyTorch's answer: its formulas run in float64 and rounded to float32 once ({@link TorchOracle#inFloat64}, which
+     * says why), or in a half type inside {@link TorchOracle#inType}.
+     */
     public Out oracle() {
+        return TorchOracle.inFloat64(this::torchAnswer);
+    }
+
+    private Out torchAnswer() {
         float[][] in = inputs();
         int rows = shape.rows();
         int cols = shape.cols();

@@ -17,13 +17,15 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Every loss, every option combination, forward and every gradient, against PyTorch ({@link TorchOracle}) on the
- * same float32 inputs, on every device; and each device against the float64 {@link Reference} too. The oracle
+ * Every loss, every option combination, forward and every gradient, against PyTorch ({@link TorchOracle}: its
+ * formulas on the same float32 inputs, computed in float64 and rounded once, see {@link TorchOracle#inFloat64}) on
+ * every device; and each device against the float64 {@link Reference} too. The oracle
  * itself is checked against the reference ({@link #oracleMatchesReference}), so a disagreement is pinned on the
  * device, PyTorch or the spec.
  *
  * <p>Tolerances ({@link LossCase#assertMatches}): 2e-5 relative, plus 2e-5 of the magnitude of the terms a value
- * adds up (a float32 sum over 262144 terms in any order stays well inside it), plus, for a gradient element, 2e-5
+ * adds up (a float32 sum over 262144 terms in blocked or pairwise order stays well inside it; a sequential one of
+ * equal terms need not, as PyTorch's own float32 autograd shows on AVX2 machines), plus, for a gradient element, 2e-5
  * of the largest gradient of its row. A wrong factor, sign, divisor, temperature or option moves a value or a
  * row's largest gradient by far more; a row that must be left out must give exactly 0.
  */

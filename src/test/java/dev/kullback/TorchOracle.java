@@ -46,21 +46,39 @@ public final class TorchOracle {
     private TorchOracle() {
     }
 
-    /** The type inputs are converted to in {@link #inType}; null for float32. */
-    private static ScalarType halfType;
+    /** The type inputs are converted to in {@link #inType} and {@link #inFloat64}; null for float32. */
+    private static ScalarType computeType;
 
     /**
      * Runs {@code call} with every input tensor of this oracle converted to {@code type} (exactly, for data already
      * rounded to it), so PyTorch runs its own bf16/fp16 CPU kernels; results are read back widened to float32.
      */
     public static <R> R inType(dev.kullback.DType type, java.util.function.Supplier<R> call) {
+        return computing(type == dev.kullback.DType.BFLOAT16 ? ScalarType.BFloat16
+                : type == dev.kullback.DType.FLOAT16 ? ScalarType.Half : null, call);
+    }
+
+    /**
+     * Runs {@code call} on the float32 inputs widened to float64, each result rounded to float32 once: PyTorch's
+     * formulas without its float32 kernels' rounding, which depends on the machine (ATen dispatches AVX2 or AVX-512
+     * kernels) and in long rows exceeds the parity tolerances: on an AVX2 machine, autograd's float32 row sum in
+     * log_softmax's backward (262,144 equal smoothing terms) is off by 6.5e-4 relative, which the float64 reference
+     * and every device are not. Inside {@link #inType} the half type stays.
+     */
+    public static <R> R inFloat64(java.util.function.Supplier<R> call) {
         synchronized (LOCK) {
-            halfType = type == dev.kullback.DType.BFLOAT16 ? ScalarType.BFloat16
-                    : type == dev.kullback.DType.FLOAT16 ? ScalarType.Half : null;
+            return computeType != null ? call.get() : computing(ScalarType.Double, call);
+        }
+    }
+
+    private static <R> R computing(ScalarType type, java.util.function.Supplier<R> call) {
+        synchronized (LOCK) {
+            ScalarType before = computeType;
+            computeType = type;
             try {
                 return call.get();
             } finally {
-                halfType = null;
+                computeType = before;
             }
         }
     }
@@ -526,7 +544,7 @@ public final class TorchOracle {
         }
         Tensor t = torch.empty(new long[] {rows, cols}, options(), new MemoryFormatOptional());
         t.data_ptr_float().put(data, 0, data.length);
-        return halfType == null ? t : t.to(halfType);
+        return computeType == null ? t : t.to(computeType);
     }
 
     private static float[] read(Tensor t) {
