@@ -39,8 +39,6 @@ class HalfPrecisionParityTest {
      * ({@link #assertAsAccurateAsTorch}), and our results to the strict bound (the float64 reference, rounded once).
      */
     private static final double TORCH_LOSS_SLACK_UNITS = 2;
-    /** Shapes: rows in parallel; few long rows split into chunks (9000 > 2 chunks of 4096); odd sizes. */
-    private static final List<Shape> SHAPES = List.of(new Shape(6, 300), new Shape(2, 9000), new Shape(33, 65));
 
     static Stream<Arguments> devicesAndTypes() {
         List<Arguments> out = new ArrayList<>();
@@ -55,7 +53,7 @@ class HalfPrecisionParityTest {
     @ParameterizedTest(name = "{0} {1}", autoCloseArguments = false)
     @MethodSource("devicesAndTypes")
     void softmaxFamilyAndReductions(Device d, DType type) {
-        for (Shape s : SHAPES) {
+        for (Shape s : Shape.HALF) {
             int rows = s.rows();
             int cols = s.cols();
             Random rnd = new Random(rows * 31L + cols);
@@ -165,7 +163,7 @@ class HalfPrecisionParityTest {
 
     static List<LossCase> lossCases() {
         List<LossCase> out = new ArrayList<>();
-        for (Shape s : SHAPES) {
+        for (Shape s : Shape.HALF) {
             out.add(new LossCase(Op.DISTILLATION, s, Reduction.BATCHMEAN).temperature(2));
             out.add(new LossCase(Op.DISTILLATION, s, Reduction.NONE).reverse(true).ignore(Ignore.SOME));
             out.add(new LossCase(Op.CROSS_ENTROPY, s, Reduction.MEAN).ignore(Ignore.SOME));

@@ -149,12 +149,11 @@ class PropertiesTest {
     void klReductionsAgree(Device d, OpCase op) {
         Shape s = op.shape;
         boolean logTarget = op.logTarget;
-        float[] input = op.inputs()[0];
         float[] target = op.inputs()[1];
-        double total = Reference.sum(Reference.klDivScale(input, target, logTarget));
         try (Scope sc = new Scope()) {
-            Tensor x = sc.upload(d, input, s);
+            Tensor x = sc.upload(d, op.inputs()[0], s);
             Tensor t = sc.upload(d, target, s);
+            double total = Reference.sum(Reference.klDivScale(op.inputs()[0], target, logTarget));
             double sumOfNone = 0;
             for (float v : sc.add(d.klDiv(x, t, Reduction.NONE, logTarget)).toArray()) {
                 sumOfNone += v;
