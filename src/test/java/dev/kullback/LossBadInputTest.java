@@ -137,40 +137,35 @@ class LossBadInputTest {
         stillWorks(d);
     }
 
-    interface TwoInputs {
-        Object call(Device d, Tensor a, Tensor b);
-    }
-
+    /** Every tensor argument but the first and the class weights of every loss, against the first. */
     static Stream<Arguments> twoInputLosses() {
-        Object[][] ops = {
-            {"distillationKl", "studentLogits", "teacherLogits", (TwoInputs) (d, a, b) -> d.distillationKl(a, b, 2f)},
-            {"crossEntropy", "logits", "targetProbabilities",
-                (TwoInputs) (d, a, b) -> d.crossEntropy(a, b, CrossEntropy.options())},
-            {"jsd", "studentLogits", "teacherLogits", (TwoInputs) (d, a, b) -> d.jsd(a, b, 0.5f, Reduction.SUM)},
-            {"symmetricKl", "logitsP", "logitsQ", (TwoInputs) (d, a, b) -> d.symmetricKl(a, b, Reduction.SUM)},
-            {"kerasKl", "yTrue", "yPred", (TwoInputs) (d, a, b) -> d.kerasKl(a, b, Reduction.SUM, true)},
-            {"gaussianKl", "mu", "logvar", (TwoInputs) (d, a, b) -> d.gaussianKl(a, b, Reduction.SUM)},
-            {"gaussianKl", "mu1", "logvar1", (TwoInputs) (d, a, b) -> d.gaussianKl(a, b, a, a, Reduction.SUM)},
-            {"gaussianKl", "mu1", "mu2", (TwoInputs) (d, a, b) -> d.gaussianKl(a, a, b, a, Reduction.SUM)},
-            {"gaussianKl", "mu1", "logvar2", (TwoInputs) (d, a, b) -> d.gaussianKl(a, a, a, b, Reduction.SUM)},
-        };
-        return TestDevices.all().stream().flatMap(d -> Stream.of(ops).map(o -> Arguments.of(d, o[0], o[1], o[2], o[3])));
+        return TestDevices.all().stream().flatMap(d -> lossSlots().stream()
+                .filter(s -> s.index() > 0 && !s.isWeights())
+                .map(s -> Arguments.of(d, s.loss().op.api, s.loss().argumentNames().get(0), s.argument(), s)));
     }
 
     @ParameterizedTest(autoCloseArguments = false, name = "{0} {1}: {2} and {3} shapes differ")
     @MethodSource("twoInputLosses")
-    void shapeMismatch(Device d, String op, String first, String second, TwoInputs call) {
+    void shapeMismatch(Device d, String op, String first, String second, LossSlot slot) {
         try (Scope sc = new Scope()) {
             Tensor a = sc.add(d.zeros(2, 3));
             Tensor b = sc.add(d.zeros(3, 2));
             Tensor c = sc.add(d.zeros(2, 4));
-            assertThrowsNaming(IllegalArgumentException.class, () -> call.call(d, a, b), first, second, "[2, 3]",
+            assertThrowsNaming(IllegalArgumentException.class, () -> against(d, slot, a, b), first, second, "[2, 3]",
                     "[3, 2]");
-            assertThrowsNaming(IllegalArgumentException.class, () -> call.call(d, a, c), first, second, "[2, 3]",
+            assertThrowsNaming(IllegalArgumentException.class, () -> against(d, slot, a, c), first, second, "[2, 3]",
                     "[2, 4]");
-            assertThrowsNaming(IllegalArgumentException.class, () -> call.call(d, a, null), "null");
+            assertThrowsNaming(IllegalArgumentException.class, () -> against(d, slot, a, null), "null");
         }
         stillWorks(d);
+    }
+
+    /** The slot's loss with {@code odd} in its place and {@code a} everywhere else (no labels, no class weights). */
+    private static Loss against(Device d, LossSlot slot, Tensor a, Tensor odd) {
+        Tensor[] t = new Tensor[slot.loss().inputs().length];
+        java.util.Arrays.fill(t, a);
+        t[slot.index()] = odd;
+        return slot.loss().call(d, t, null, null, false);
     }
 
     // ---- closed and foreign tensors, a closed device: every tensor argument of every loss ---------------
