@@ -18,7 +18,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Every loss, every option combination, forward and every gradient, against PyTorch ({@link TorchOracle}) on the
- * same float32 inputs, on every device; and each device against the float64 {@link Reference} too. The oracle
+ * same float32 inputs, on every device, over {@link Shape#LOSS_PARITY}; and each device against the float64
+ * {@link Reference} too. The oracle
  * itself is checked against the reference ({@link #oracleMatchesReference}), so a disagreement is pinned on the
  * device, PyTorch or the spec.
  *
