@@ -17,8 +17,8 @@ public record Shape(int rows, int cols) {
             new Shape(257, 31), new Shape(1025, 32), new Shape(257, 1028)));
 
     /**
-     * The losses' parity shapes: every launch branch of {@link #PARITY} with one shape each (a loss has hundreds of option
-     * combinations), the many-row and long-row shapes among them.
+     * The losses' parity shapes: the launch branches of {@link #PARITY} with fewer shapes each (a loss has hundreds of
+     * option combinations), every many-row and long-row shape among them.
      */
     public static final List<Shape> LOSS_PARITY = TestDevices.shapes(List.of(
             new Shape(1, 1), new Shape(3, 33), new Shape(64, 1000), new Shape(2, 4097), new Shape(1, 262144),
