@@ -144,6 +144,17 @@ public final class OpCase {
         return inputs;
     }
 
+    /** This case with every input rounded to nearest even in {@code type}, so every side sees the same values. */
+    public OpCase roundedTo(DType type) {
+        OpCase c = new OpCase(op, shape, reduction, logTarget, targets);
+        float[][] in = inputs();
+        c.inputs = new float[in.length][];
+        for (int i = 0; i < in.length; i++) {
+            c.inputs[i] = HalfCase.rounded(type, in[i]);
+        }
+        return c;
+    }
+
     private float[] target(Random rnd) {
         return logTarget ? Data.logProbs(rnd, shape) : Data.probs(rnd, shape, targets == Targets.WITH_ZEROS ? 0.25 : 0);
     }
