@@ -9,7 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Function;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -27,34 +26,37 @@ class BadInputTest {
         return TestDevices.all().stream().map(Arguments::of);
     }
 
-    /** Every operation that takes tensors, by name, for the null / closed / foreign checks. */
-    interface Call {
-        Tensor apply(Device d, Tensor a, Tensor b, Tensor c);
-    }
+    /** An op case and which of its tensor arguments is the odd one, for the null / closed / foreign checks. */
+    record Slot(OpCase op, int index) {
+        String argument() {
+            return op.op.arguments.get(index);
+        }
 
-    /** An operation, which of its arguments is the odd one, and that argument's name in the API. */
-    record Slot(String op, String argument, int index, Call call) {
+        /** The odd argument's shape: [2, 3], or [1, 1] for a reduced kl_div's gradOutput. */
+        Shape shape() {
+            return op.argumentShape(index);
+        }
+
         @Override
         public String toString() {
-            return op + "(" + argument + ")";
+            return op.op.api + "(" + argument() + ")" + (op.op.kl() ? " " + op.reduction + " logTarget=" + op.logTarget : "");
         }
     }
 
-    /** (a, b, c): valid [2, 3] tensors a, b, c and a [1, 1] tensor passed where a reduction needs it. */
+    /**
+     * Every tensor argument of every case of {@link OpCase#catalog} on [2, 3] (kl_div's targets with zeros left out:
+     * they differ from the dense ones in values only, which no argument check reads).
+     */
     static List<Slot> slots() {
         List<Slot> s = new ArrayList<>();
-        s.add(new Slot("logSoftmax", "logits", 0, (d, a, b, c) -> d.logSoftmax(a)));
-        s.add(new Slot("softmax", "logits", 0, (d, a, b, c) -> d.softmax(a)));
-        s.add(new Slot("logSoftmaxBackward", "gradOutput", 0, (d, a, b, c) -> d.logSoftmaxBackward(a, b)));
-        s.add(new Slot("logSoftmaxBackward", "output", 1, (d, a, b, c) -> d.logSoftmaxBackward(a, b)));
-        s.add(new Slot("klDiv", "input", 0, (d, a, b, c) -> d.klDiv(a, b, Reduction.SUM, false)));
-        s.add(new Slot("klDiv", "target", 1, (d, a, b, c) -> d.klDiv(a, b, Reduction.NONE, true)));
-        s.add(new Slot("klDivBackward", "gradOutput", 0, (d, a, b, c) -> d.klDivBackward(a, b, c, Reduction.NONE, false)));
-        s.add(new Slot("klDivBackward", "input", 1, (d, a, b, c) -> d.klDivBackward(a, b, c, Reduction.NONE, false)));
-        s.add(new Slot("klDivBackward", "target", 2, (d, a, b, c) -> d.klDivBackward(a, b, c, Reduction.NONE, true)));
-        s.add(new Slot("sum", "x", 0, (d, a, b, c) -> d.sum(a)));
-        s.add(new Slot("mean", "x", 0, (d, a, b, c) -> d.mean(a)));
-        s.add(new Slot("rowSum", "x", 0, (d, a, b, c) -> d.rowSum(a)));
+        for (OpCase c : OpCase.catalog(List.of(new Shape(2, 3)))) {
+            if (c.targets == OpCase.Targets.WITH_ZEROS) {
+                continue;
+            }
+            for (int i = 0; i < c.op.arguments.size(); i++) {
+                s.add(new Slot(c, i));
+            }
+        }
         return s;
     }
 
@@ -81,13 +83,18 @@ class BadInputTest {
         return e;
     }
 
-    /** Runs the slot with valid [2, 3] tensors except the odd one at slot.index(). */
+    /** Runs the slot with valid tensors except the odd one at slot.index(). */
     static Tensor call(Device d, Slot slot, Tensor odd, Scope sc) {
-        Tensor[] args = new Tensor[3];
-        for (int i = 0; i < 3; i++) {
-            args[i] = i == slot.index() ? odd : sc.add(d.upload(new float[] {-1, -2, -3, -1, -2, -3}, 2, 3));
+        List<Tensor> args = new ArrayList<>();
+        for (int i = 0; i < slot.op().op.arguments.size(); i++) {
+            args.add(i == slot.index() ? odd : sc.add(valid(d, slot.op().argumentShape(i))));
         }
-        return slot.call().apply(d, args[0], args[1], args[2]);
+        return slot.op().call(d, args, null);
+    }
+
+    /** A valid argument: log-probability-like values, or a gradOutput of 1 where it is [1, 1]. */
+    static Tensor valid(Device d, Shape s) {
+        return s.size() == 1 ? d.upload(new float[] {1}, 1, 1) : d.upload(new float[] {-1, -2, -3, -1, -2, -3}, 2, 3);
     }
 
     /** After an error, the device still works. */
@@ -179,11 +186,11 @@ class BadInputTest {
     @MethodSource("deviceSlots")
     void closedTensor(Device d, Slot slot) {
         try (Scope sc = new Scope()) {
-            Tensor closed = d.upload(new float[] {-1, -2, -3, -1, -2, -3}, 2, 3);
+            Tensor closed = valid(d, slot.shape());
             closed.close();
             assertTrue(closed.isClosed());
             assertThrowsNaming(IllegalStateException.class, () -> call(d, slot, closed, sc), slot.argument(),
-                    "[2, 3]", "closed");
+                    slot.shape().toString(), "closed");
         }
         stillWorks(d);
     }
@@ -195,10 +202,10 @@ class BadInputTest {
         for (Device other : new Device[] {TestDevices.fresh(d), TestDevices.otherCpu()}) {
             try (Scope sc = new Scope()) {
                 assertTrue(other != d);
-                Tensor foreign = sc.add(other.upload(new float[] {-1, -2, -3, -1, -2, -3}, 2, 3));
+                Tensor foreign = sc.add(valid(other, slot.shape()));
                 assertThrowsNaming(IllegalStateException.class, () -> call(d, slot, foreign, sc), slot.argument());
                 // and the other way round: d's tensor on the other device
-                Tensor mine = sc.add(d.upload(new float[] {-1, -2, -3, -1, -2, -3}, 2, 3));
+                Tensor mine = sc.add(valid(d, slot.shape()));
                 assertThrowsNaming(IllegalStateException.class, () -> call(other, slot, mine, sc), slot.argument());
             } finally {
                 other.close();
@@ -208,16 +215,16 @@ class BadInputTest {
     }
 
     /** A Tensor implementation that no device made (the interface is public) is refused, not cast. */
-    static Tensor counterfeit(Device owner) {
+    static Tensor counterfeit(Device owner, Shape shape) {
         return new Tensor() {
             @Override
             public int rows() {
-                return 2;
+                return shape.rows();
             }
 
             @Override
             public int cols() {
-                return 3;
+                return shape.cols();
             }
 
             @Override
@@ -227,12 +234,12 @@ class BadInputTest {
 
             @Override
             public float[] toArray() {
-                return new float[6];
+                return new float[shape.size()];
             }
 
             @Override
             public float item() {
-                throw new IllegalArgumentException("not [1, 1]");
+                throw new IllegalArgumentException("a counterfeit");
             }
 
             @Override
@@ -246,7 +253,7 @@ class BadInputTest {
 
             @Override
             public String toString() {
-                return "counterfeit [2, 3]";
+                return "counterfeit " + shape;
             }
         };
     }
@@ -256,7 +263,7 @@ class BadInputTest {
     void counterfeitTensor(Device d, Slot slot) {
         for (Device claimed : new Device[] {null, d}) {
             try (Scope sc = new Scope()) {
-                assertThrowsNaming(IllegalStateException.class, () -> call(d, slot, counterfeit(claimed), sc),
+                assertThrowsNaming(IllegalStateException.class, () -> call(d, slot, counterfeit(claimed, slot.shape()), sc),
                         slot.argument());
             }
         }
@@ -402,23 +409,21 @@ class BadInputTest {
     @MethodSource("devices")
     void closedDevice(Device d) {
         Device fresh = TestDevices.fresh(d);
-        Tensor x = fresh.upload(new float[] {-1, -2, -3, -1, -2, -3}, 2, 3);
-        Tensor one = fresh.upload(new float[] {1}, 1, 1);
+        Tensor x = valid(fresh, new Shape(2, 3));
+        Tensor one = valid(fresh, new Shape(1, 1));
         String name = fresh.name();
         fresh.close();
-        List<Function<Device, Object>> calls = List.of(
-                dv -> dv.upload(new float[] {1}, 1, 1),
-                dv -> dv.zeros(1, 1),
-                dv -> dv.logSoftmax(x),
-                dv -> dv.softmax(x),
-                dv -> dv.logSoftmaxBackward(x, x),
-                dv -> dv.klDiv(x, x, Reduction.SUM, false),
-                dv -> dv.klDivBackward(one, x, x, Reduction.MEAN, false),
-                dv -> dv.sum(x),
-                dv -> dv.mean(x),
-                dv -> dv.rowSum(x));
-        for (Function<Device, Object> call : calls) {
-            assertThrowsNaming(IllegalStateException.class, () -> call.apply(fresh), "closed", name);
+        assertThrowsNaming(IllegalStateException.class, () -> fresh.upload(new float[] {1}, 1, 1), "closed", name);
+        assertThrowsNaming(IllegalStateException.class, () -> fresh.zeros(1, 1), "closed", name);
+        for (Slot slot : slots()) {
+            if (slot.index() != 0) {
+                continue;   // one call per case
+            }
+            List<Tensor> args = new ArrayList<>();
+            for (int i = 0; i < slot.op().op.arguments.size(); i++) {
+                args.add(slot.op().argumentShape(i).size() == 1 ? one : x);
+            }
+            assertThrowsNaming(IllegalStateException.class, () -> slot.op().call(fresh, args, null), "closed", name);
         }
         assertThrowsNaming(IllegalStateException.class, x::toArray, "closed");
         assertThrowsNaming(IllegalStateException.class, one::item, "closed");

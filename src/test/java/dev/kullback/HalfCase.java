@@ -92,7 +92,7 @@ final class HalfCase {
             }
             Labels l = c.labels() == null ? null : d.uploadLabels(c.labels());
             Tensor w = c.weightValues() == null ? null : sc.add(d.upload(c.weightValues(), 1, cols));
-            try (Loss loss = call(d, c, t, l, w, float32Gradients)) {
+            try (Loss loss = c.call(d, t, l, w, float32Gradients)) {
                 assertEquals((c.reduction == Reduction.NONE ? rows : 1) + "x1",
                         loss.value().rows() + "x" + loss.value().cols(), c + ": value shape");
                 float[][] grads = new float[loss.gradientCount()][];
@@ -108,41 +108,6 @@ final class HalfCase {
                 }
             }
         }
-    }
-
-    private static Loss call(Device d, LossCase c, Tensor[] t, Labels l, Tensor w, boolean f32) {
-        switch (c.op) {
-            case DISTILLATION: {
-                Distillation o = Distillation.options().temperature(c.temperature).reduction(c.reduction)
-                        .reverse(c.reverse).float32Gradients(f32);
-                return d.distillationKl(t[0], t[1], l == null ? o : o.ignore(l, c.ignoreIndex()));
-            }
-            case CROSS_ENTROPY:
-                return d.crossEntropy(t[0], l, ce(c, w, f32).ignoreIndex(c.ignoreIndex()));
-            case SOFT_CROSS_ENTROPY:
-                return d.crossEntropy(t[0], t[1], ce(c, w, f32));
-            case JSD:
-                return d.jsd(t[0], t[1], c.beta, c.reduction);
-            case SYMMETRIC_KL:
-                return d.symmetricKl(t[0], t[1], c.reduction);
-            case ENTROPY:
-                return d.entropy(t[0], c.reduction);
-            case KERAS_KL:
-                return d.kerasKl(t[0], t[1], c.reduction, c.bits);
-            case GAUSSIAN_KL:
-                return c.standard ? d.gaussianKl(t[0], t[1], c.reduction)
-                        : d.gaussianKl(t[0], t[1], t[2], t[3], c.reduction);
-            case TVD:
-                return d.tvd(t[0], t[1], c.reduction, l, c.ignoreIndex());
-            default:
-                throw new AssertionError(c.op);
-        }
-    }
-
-    private static CrossEntropy ce(LossCase c, Tensor w, boolean f32) {
-        CrossEntropy o = CrossEntropy.options().reduction(c.reduction).labelSmoothing(c.smoothing).zLoss(c.zLoss)
-                .float32Gradients(f32);
-        return w == null ? o : o.weights(w);
     }
 
     // ---- tolerances ----------------------------------------------------------------------------------------

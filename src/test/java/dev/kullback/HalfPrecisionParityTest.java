@@ -13,7 +13,6 @@ import dev.kullback.LossCase.Op;
 import dev.kullback.internal.HalfFloats;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -39,8 +38,6 @@ class HalfPrecisionParityTest {
      * ({@link #assertAsAccurateAsTorch}), and our results to the strict bound (the float64 reference, rounded once).
      */
     private static final double TORCH_LOSS_SLACK_UNITS = 2;
-    /** Shapes: rows in parallel; few long rows split into chunks (9000 > 2 chunks of 4096); odd sizes. */
-    private static final List<Shape> SHAPES = List.of(new Shape(6, 300), new Shape(2, 9000), new Shape(33, 65));
 
     static Stream<Arguments> devicesAndTypes() {
         List<Arguments> out = new ArrayList<>();
@@ -52,120 +49,104 @@ class HalfPrecisionParityTest {
         return out.stream();
     }
 
+    /**
+     * Every op of {@link OpCase#catalog} over {@link Shape#HALF}, its inputs rounded to the type (a reduced kl_div's
+     * [1, 1] gradOutput uploaded FLOAT32, the loss's type): elementwise results have the type, are rounded once from the
+     * float32 computation and are near PyTorch's half kernels; reduced ones are FLOAT32 results of the exact half values.
+     */
     @ParameterizedTest(name = "{0} {1}", autoCloseArguments = false)
     @MethodSource("devicesAndTypes")
     void softmaxFamilyAndReductions(Device d, DType type) {
-        for (Shape s : SHAPES) {
-            int rows = s.rows();
-            int cols = s.cols();
-            Random rnd = new Random(rows * 31L + cols);
-            float[] x = rounded(type, Data.logits(rnd, s));
-            float[] g = rounded(type, Data.normal(rnd, s));
-            String at = d.name() + " " + type + " " + s;
+        for (OpCase original : OpCase.catalog(Shape.HALF)) {
+            OpCase c = original.roundedTo(type);
+            String at = d.name() + " " + type + " " + c;
+            float[][] in = c.inputs();
+            float[] ours;
             try (Scope sc = new Scope()) {
-                Tensor tx = sc.add(d.upload(x, rows, cols, type));
-                Tensor tg = sc.add(d.upload(g, rows, cols, type));
-
-                Tensor ls = sc.add(d.logSoftmax(tx));
-                assertEquals(type, ls.dtype(), at + ": logSoftmax's type");
-                double[] ref = Reference.logSoftmax(x, rows, cols);
-                float[] ours = ls.toArray();
-                assertRoundedOnce(at + " logSoftmax", type, ref, ours, rowScale(rows, cols, ref, null), F32);
-                float[] torch = TorchOracle.inType(type, () -> TorchOracle.logSoftmax(x, rows, cols));
-                assertNearTorch(at + " logSoftmax", type, torch, ours, rowScale(rows, cols, ref, torch), TORCH_UNITS);
-
-                Tensor sm = sc.add(d.softmax(tx));
-                assertEquals(type, sm.dtype(), at + ": softmax's type");
-                ref = Reference.softmax(x, rows, cols);
-                ours = sm.toArray();
-                assertRoundedOnce(at + " softmax", type, ref, ours, rowScale(rows, cols, ref, null), F32);
-                float[] torchSm = TorchOracle.inType(type, () -> TorchOracle.softmax(x, rows, cols));
-                assertNearTorch(at + " softmax", type, torchSm, ours, rowScale(rows, cols, ref, torchSm), TORCH_UNITS);
-
-                // the backward of y = logSoftmax(x), y as this device gives it (so every side sees the same y)
-                float[] y = ls.toArray();
-                Tensor gx = sc.add(d.logSoftmaxBackward(tg, ls));
-                assertEquals(type, gx.dtype(), at + ": logSoftmaxBackward's type");
-                ref = Reference.logSoftmaxBackward(g, y, rows, cols);
-                ours = gx.toArray();
-                double[] bscale = rowScale(rows, cols, Reference.logSoftmaxBackwardScale(g, y, rows, cols), null);
-                assertRoundedOnce(at + " logSoftmaxBackward", type, ref, ours, bscale, F32);
-                float[] torchB = TorchOracle.inType(type, () -> TorchOracle.logSoftmaxBackward(g, x, rows, cols));
-                assertNearTorch(at + " logSoftmaxBackward", type, torchB, ours, rowScale(rows, cols, ref, torchB),
-                        TORCH_UNITS);
-
-                // kl_div: input log-probabilities y, target probabilities (or log-probabilities)
-                float[] target = rounded(type, Data.probs(rnd, s, 0.2));
-                float[] logTarget = rounded(type, Data.logits(rnd, s));
-                for (boolean lt : new boolean[] {false, true}) {
-                    float[] t = lt ? logTarget : target;
-                    Tensor tt = sc.add(d.upload(t, rows, cols, type));
-                    Tensor kl = sc.add(d.klDiv(ls, tt, Reduction.NONE, lt));
-                    assertEquals(type, kl.dtype(), at + ": klDiv NONE's type");
-                    ref = Reference.klDiv(y, t, lt);
-                    ours = kl.toArray();
-                    double[] kscale = rowScale(rows, cols, Reference.klDivScale(y, t, lt), null);
-                    assertRoundedOnce(at + " klDiv NONE lt=" + lt, type, ref, ours, kscale, F32);
-                    float[] torchKl = TorchOracle.inType(type, () -> TorchOracle.klDiv(y, t, rows, cols,
-                            Reduction.NONE, lt));
-                    assertNearTorch(at + " klDiv NONE lt=" + lt, type, torchKl, ours, kscale, TORCH_UNITS);
-                    for (Reduction r : new Reduction[] {Reduction.SUM, Reduction.MEAN, Reduction.BATCHMEAN}) {
-                        Tensor v = sc.add(d.klDiv(ls, tt, r, lt));
-                        assertEquals(DType.FLOAT32, v.dtype(), at + ": a reduced klDiv is FLOAT32");
-                        double want = Reference.klDiv(y, t, rows, cols, r, lt);
-                        double mag = Reference.sumAbs(Reference.klDivScale(y, t, lt))
-                                / Reference.divisor(r, rows, cols);
-                        Approx.assertClose(at + " klDiv " + r + " lt=" + lt, want, v.item(), F32 * mag + 1e-7);
-                        float torchV = TorchOracle.inType(type, () -> TorchOracle.klDivReduced(y, t, rows, cols, r,
-                                lt));
-                        if (Float.isInfinite(torchV) && mag * Reference.divisor(r, rows, cols) > HalfCase.maxFinite(type)) {
-                            // PyTorch's reduced value, or its running sum, has the input's type and overflows it; ours
-                            // is FLOAT32
-                            assertEquals(DType.FLOAT16, type, at + ": only float16 overflows here");
-                        } else {
-                            // PyTorch reduces the rounded pointwise terms: within u of the terms' magnitude
-                            Approx.assertClose(at + " klDiv " + r + " vs PyTorch", torchV, v.item(),
-                                    TORCH_UNITS * HalfCase.unitRoundoff(type) * mag + 1e-6);
-                        }
-                        // its backward with a FLOAT32 [1, 1] gradOutput (the loss's own type)
-                        Tensor go = sc.add(d.upload(new float[] {0.75f}, 1, 1));
-                        Tensor kb = sc.add(d.klDivBackward(go, ls, tt, r, lt));
-                        assertEquals(type, kb.dtype(), at + ": klDivBackward's type");
-                        double[] refB = Reference.klDivBackward(new float[] {0.75f}, t, rows, cols, r, lt);
-                        assertRoundedOnce(at + " klDivBackward " + r, type, refB, kb.toArray(),
-                                rowScale(rows, cols, refB, null), F32);
-                        float[] torchKb = TorchOracle.inType(type, () -> TorchOracle.klDivBackward(new float[] {0.75f},
-                                y, t, rows, cols, r, lt));
-                        assertNearTorch(at + " klDivBackward " + r, type, torchKb, kb.toArray(),
-                                rowScale(rows, cols, refB, torchKb), TORCH_UNITS);
-                    }
+                List<Tensor> t = new ArrayList<>();
+                for (int i = 0; i < c.op.arguments.size(); i++) {
+                    Shape s = c.argumentShape(i);
+                    t.add(sc.add(s.equals(c.shape) ? d.upload(in[i], s.rows(), s.cols(), type)
+                            : d.upload(in[i], s.rows(), s.cols())));
                 }
-
-                // reductions: FLOAT32 results of the exact half values
-                Tensor total = sc.add(d.sum(tx));
-                assertEquals(DType.FLOAT32, total.dtype());
-                Approx.assertClose(at + " sum", Reference.sum(x), total.item(), 1e-6 * Reference.sumAbs(x));
-                Approx.assertClose(at + " mean", Reference.mean(x), sc.add(d.mean(tx)).item(),
-                        1e-6 * Reference.sumAbs(x) / x.length);
-                Tensor rs = sc.add(d.rowSum(tx));
-                assertEquals(DType.FLOAT32, rs.dtype());
-                double[] refRows = Reference.rowSum(x, rows, cols);
-                double[] absRows = Reference.rowSumAbs(x, rows, cols);
-                float[] oursRows = rs.toArray();
-                for (int r = 0; r < rows; r++) {
-                    Approx.assertClose(at + " rowSum[" + r + "]", refRows[r], oursRows[r], 1e-6 * absRows[r]);
-                }
-                float torchSum = TorchOracle.inType(type, () -> TorchOracle.sum(x, rows, cols));
-                // PyTorch rounds its sum to the type: within half an ulp of it, plus float32 accumulation
-                Approx.assertClose(at + " sum vs PyTorch", torchSum, total.item(),
-                        HalfCase.ulp(type, torchSum) + 1e-6 * Reference.sumAbs(x));
+                Tensor y = sc.add(c.call(d, t, null));
+                boolean elementwise = c.resultShape().equals(c.shape);
+                assertEquals(elementwise ? type : DType.FLOAT32, y.dtype(), at + ": the result's type");
+                ours = y.toArray();
             }
+            float[] torch = TorchOracle.inType(type, c::torch);
+            if (c.resultShape().equals(c.shape)) {
+                assertElementwise(at, type, c, ours, torch);
+            } else {
+                assertReduced(at, type, c, ours, torch);
+            }
+        }
+    }
+
+    /** An elementwise op: rounded once from the float32 computation (F32 of the row's terms), and near PyTorch. */
+    private static void assertElementwise(String at, DType type, OpCase c, float[] ours, float[] torch) {
+        float[][] in = c.inputs();
+        int rows = c.shape.rows();
+        int cols = c.shape.cols();
+        double[] ref = c.reference();
+        double[] scale = rowScale(rows, cols, ref, null);
+        double[] torchScale = rowScale(rows, cols, ref, torch);
+        if (c.op == OpCase.Op.LOG_SOFTMAX_BACKWARD) {
+            scale = rowScale(rows, cols, Reference.logSoftmaxBackwardScale(in[0], in[1], rows, cols), null);
+        } else if (c.op == OpCase.Op.KL_DIV) {
+            scale = rowScale(rows, cols, Reference.klDivScale(in[0], in[1], c.logTarget), null);
+            torchScale = scale;
+        }
+        assertRoundedOnce(at, type, ref, ours, scale, F32);
+        assertNearTorch(at, type, torch, ours, torchScale, TORCH_UNITS);
+    }
+
+    /** A reduced op: the FLOAT32 computation on the exact half inputs, and near PyTorch's (which rounds to the type). */
+    private static void assertReduced(String at, DType type, OpCase c, float[] ours, float[] torch) {
+        float[] x = c.inputs()[0];
+        int rows = c.shape.rows();
+        int cols = c.shape.cols();
+        double[] ref = c.reference();
+        switch (c.op) {
+            case KL_DIV: {
+                double mag = Reference.sumAbs(Reference.klDivScale(x, c.inputs()[1], c.logTarget))
+                        / Reference.divisor(c.reduction, rows, cols);
+                Approx.assertClose(at, ref[0], ours[0], F32 * mag + 1e-7);
+                if (Float.isInfinite(torch[0]) && mag * Reference.divisor(c.reduction, rows, cols)
+                        > HalfCase.maxFinite(type)) {
+                    // PyTorch's reduced value, or its running sum, has the input's type and overflows it; ours is FLOAT32
+                    assertEquals(DType.FLOAT16, type, at + ": only float16 overflows here");
+                } else {
+                    // PyTorch reduces the rounded pointwise terms: within u of the terms' magnitude
+                    Approx.assertClose(at + " vs PyTorch", torch[0], ours[0],
+                            TORCH_UNITS * HalfCase.unitRoundoff(type) * mag + 1e-6);
+                }
+                break;
+            }
+            case SUM:
+                Approx.assertClose(at, ref[0], ours[0], 1e-6 * Reference.sumAbs(x));
+                // PyTorch rounds its sum to the type: within half an ulp of it, plus float32 accumulation
+                Approx.assertClose(at + " vs PyTorch", torch[0], ours[0],
+                        HalfCase.ulp(type, torch[0]) + 1e-6 * Reference.sumAbs(x));
+                break;
+            case MEAN:
+                Approx.assertClose(at, ref[0], ours[0], 1e-6 * Reference.sumAbs(x) / x.length);
+                break;
+            case ROW_SUM: {
+                double[] abs = Reference.rowSumAbs(x, rows, cols);
+                for (int r = 0; r < rows; r++) {
+                    Approx.assertClose(at + "[" + r + "]", ref[r], ours[r], 1e-6 * abs[r]);
+                }
+                break;
+            }
+            default:
+                throw new AssertionError(c);
         }
     }
 
     static List<LossCase> lossCases() {
         List<LossCase> out = new ArrayList<>();
-        for (Shape s : SHAPES) {
+        for (Shape s : Shape.HALF) {
             out.add(new LossCase(Op.DISTILLATION, s, Reduction.BATCHMEAN).temperature(2));
             out.add(new LossCase(Op.DISTILLATION, s, Reduction.NONE).reverse(true).ignore(Ignore.SOME));
             out.add(new LossCase(Op.CROSS_ENTROPY, s, Reduction.MEAN).ignore(Ignore.SOME));

@@ -137,108 +137,99 @@ class LossBadInputTest {
         stillWorks(d);
     }
 
-    interface TwoInputs {
-        Object call(Device d, Tensor a, Tensor b);
-    }
-
+    /** Every tensor argument but the first and the class weights of every loss, against the first. */
     static Stream<Arguments> twoInputLosses() {
-        Object[][] ops = {
-            {"distillationKl", "studentLogits", "teacherLogits", (TwoInputs) (d, a, b) -> d.distillationKl(a, b, 2f)},
-            {"crossEntropy", "logits", "targetProbabilities",
-                (TwoInputs) (d, a, b) -> d.crossEntropy(a, b, CrossEntropy.options())},
-            {"jsd", "studentLogits", "teacherLogits", (TwoInputs) (d, a, b) -> d.jsd(a, b, 0.5f, Reduction.SUM)},
-            {"symmetricKl", "logitsP", "logitsQ", (TwoInputs) (d, a, b) -> d.symmetricKl(a, b, Reduction.SUM)},
-            {"kerasKl", "yTrue", "yPred", (TwoInputs) (d, a, b) -> d.kerasKl(a, b, Reduction.SUM, true)},
-            {"gaussianKl", "mu", "logvar", (TwoInputs) (d, a, b) -> d.gaussianKl(a, b, Reduction.SUM)},
-            {"gaussianKl", "mu1", "logvar1", (TwoInputs) (d, a, b) -> d.gaussianKl(a, b, a, a, Reduction.SUM)},
-            {"gaussianKl", "mu1", "mu2", (TwoInputs) (d, a, b) -> d.gaussianKl(a, a, b, a, Reduction.SUM)},
-            {"gaussianKl", "mu1", "logvar2", (TwoInputs) (d, a, b) -> d.gaussianKl(a, a, a, b, Reduction.SUM)},
-        };
-        return TestDevices.all().stream().flatMap(d -> Stream.of(ops).map(o -> Arguments.of(d, o[0], o[1], o[2], o[3])));
+        return TestDevices.all().stream().flatMap(d -> lossSlots().stream()
+                .filter(s -> s.index() > 0 && !s.isWeights())
+                .map(s -> Arguments.of(d, s.loss().op.api, s.loss().argumentNames().get(0), s.argument(), s)));
     }
 
     @ParameterizedTest(autoCloseArguments = false, name = "{0} {1}: {2} and {3} shapes differ")
     @MethodSource("twoInputLosses")
-    void shapeMismatch(Device d, String op, String first, String second, TwoInputs call) {
+    void shapeMismatch(Device d, String op, String first, String second, LossSlot slot) {
         try (Scope sc = new Scope()) {
             Tensor a = sc.add(d.zeros(2, 3));
             Tensor b = sc.add(d.zeros(3, 2));
             Tensor c = sc.add(d.zeros(2, 4));
-            assertThrowsNaming(IllegalArgumentException.class, () -> call.call(d, a, b), first, second, "[2, 3]",
+            assertThrowsNaming(IllegalArgumentException.class, () -> against(d, slot, a, b), first, second, "[2, 3]",
                     "[3, 2]");
-            assertThrowsNaming(IllegalArgumentException.class, () -> call.call(d, a, c), first, second, "[2, 3]",
+            assertThrowsNaming(IllegalArgumentException.class, () -> against(d, slot, a, c), first, second, "[2, 3]",
                     "[2, 4]");
-            assertThrowsNaming(IllegalArgumentException.class, () -> call.call(d, a, null), "null");
+            assertThrowsNaming(IllegalArgumentException.class, () -> against(d, slot, a, null), "null");
         }
         stillWorks(d);
     }
 
-    // ---- closed and foreign tensors, a closed device: every tensor argument of every loss ---------------
-
-    /** A loss call on (a, b, c, e), [2, 3] tensors (e is the [1, 3] class weights) and [2] labels l. */
-    interface LossCall {
-        Loss apply(Device d, Tensor a, Tensor b, Tensor c, Tensor e, Labels l);
+    /** The slot's loss with {@code odd} in its place and {@code a} everywhere else (no labels, no class weights). */
+    private static Loss against(Device d, LossSlot slot, Tensor a, Tensor odd) {
+        Tensor[] t = new Tensor[slot.loss().inputs().length];
+        java.util.Arrays.fill(t, a);
+        t[slot.index()] = odd;
+        return slot.loss().call(d, t, null, null, false);
     }
 
-    /** A loss, which of its tensor arguments is the odd one (0 to 3: a, b, c, e), and its name in the API. */
-    record LossSlot(String op, String argument, int index, LossCall call) {
+    // ---- closed and foreign tensors, a closed device: every tensor argument of every loss ---------------
+
+    /** A loss case and which of its tensor arguments ({@link LossCase#argumentNames}) is the odd one. */
+    record LossSlot(LossCase loss, int index) {
+        String argument() {
+            return loss.argumentNames().get(index);
+        }
+
         @Override
         public String toString() {
-            return op + "(" + argument + ")";
+            return loss.op.api + "(" + argument() + ")";
         }
 
         /** The odd argument's shape: the class weights are [1, 3], every other tensor [2, 3]. */
         int rows() {
-            return index == 3 ? 1 : 2;
+            return isWeights() ? 1 : 2;
         }
+
+        boolean isWeights() {
+            return index == loss.inputs().length;
+        }
+    }
+
+    /**
+     * Every loss of {@link LossCase} on [2, 3], SUM, with labels and class weights where it takes them (and both forms of
+     * Gaussian KL).
+     */
+    static List<LossCase> lossCases() {
+        List<LossCase> out = new ArrayList<>();
+        for (LossCase.Op op : LossCase.Op.values()) {
+            out.add(new LossCase(op, new Shape(2, 3), Reduction.SUM).ignore(LossCase.Ignore.NONE_IGNORED).weights(true));
+            if (op == LossCase.Op.GAUSSIAN_KL) {
+                out.add(new LossCase(op, new Shape(2, 3), Reduction.SUM).standard(true));
+            }
+        }
+        return out;
     }
 
     /** The table: every tensor argument of every loss. */
     static List<LossSlot> lossSlots() {
-        LossCall distill = (d, a, b, c, e, l) -> d.distillationKl(a, b, Distillation.options().ignore(l, -100));
-        LossCall ce = (d, a, b, c, e, l) -> d.crossEntropy(a, l, CrossEntropy.options().weights(e));
-        LossCall soft = (d, a, b, c, e, l) -> d.crossEntropy(a, b, CrossEntropy.options().weights(e));
-        LossCall jsd = (d, a, b, c, e, l) -> d.jsd(a, b, 0.5f, Reduction.BATCHMEAN);
-        LossCall sym = (d, a, b, c, e, l) -> d.symmetricKl(a, b, Reduction.MEAN);
-        LossCall keras = (d, a, b, c, e, l) -> d.kerasKl(a, b, Reduction.SUM, false);
-        LossCall vae = (d, a, b, c, e, l) -> d.gaussianKl(a, b, Reduction.NONE);
-        LossCall gauss = (d, a, b, c, e, l) -> d.gaussianKl(a, b, c, a, Reduction.SUM);
-        LossCall gauss2 = (d, a, b, c, e, l) -> d.gaussianKl(b, c, b, a, Reduction.SUM);
-        return List.of(
-                new LossSlot("distillationKl", "studentLogits", 0, distill),
-                new LossSlot("distillationKl", "teacherLogits", 1, distill),
-                new LossSlot("crossEntropy", "logits", 0, ce),
-                new LossSlot("crossEntropy", "weights", 3, ce),
-                new LossSlot("crossEntropy (probabilities)", "logits", 0, soft),
-                new LossSlot("crossEntropy (probabilities)", "targetProbabilities", 1, soft),
-                new LossSlot("crossEntropy (probabilities)", "weights", 3, soft),
-                new LossSlot("jsd", "studentLogits", 0, jsd),
-                new LossSlot("jsd", "teacherLogits", 1, jsd),
-                new LossSlot("symmetricKl", "logitsP", 0, sym),
-                new LossSlot("symmetricKl", "logitsQ", 1, sym),
-                new LossSlot("entropy", "logits", 0, (d, a, b, c, e, l) -> d.entropy(a, Reduction.NONE)),
-                new LossSlot("kerasKl", "yTrue", 0, keras),
-                new LossSlot("kerasKl", "yPred", 1, keras),
-                new LossSlot("gaussianKl", "mu", 0, vae),
-                new LossSlot("gaussianKl", "logvar", 1, vae),
-                new LossSlot("gaussianKl", "mu1", 0, gauss),
-                new LossSlot("gaussianKl", "logvar1", 1, gauss),
-                new LossSlot("gaussianKl", "mu2", 2, gauss),
-                new LossSlot("gaussianKl", "logvar2", 0, gauss2));
+        List<LossSlot> out = new ArrayList<>();
+        for (LossCase c : lossCases()) {
+            for (int i = 0; i < c.argumentNames().size(); i++) {
+                out.add(new LossSlot(c, i));
+            }
+        }
+        return out;
     }
 
     static Stream<Arguments> deviceLossSlots() {
         return TestDevices.all().stream().flatMap(d -> lossSlots().stream().map(s -> Arguments.of(d, s)));
     }
 
-    /** Runs the slot on d with valid tensors and labels of d except the odd one. */
+    /** Runs the case on d with valid tensors (of d, like the labels) except the odd one. */
     static Loss call(Device d, LossSlot slot, Tensor odd, Scope sc, Labels labels) {
-        Tensor[] args = new Tensor[4];
-        for (int i = 0; i < 4; i++) {
-            args[i] = i == slot.index() ? odd : i == 3 ? sc.add(d.upload(new float[] {1, 2, 0.5f}, 1, 3))
-                    : sc.add(d.upload(new float[] {-1, -2, -3, -1, -2, -3}, 2, 3));
+        LossCase c = slot.loss();
+        Tensor[] t = new Tensor[c.inputs().length];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = i == slot.index() ? odd : sc.add(d.upload(new float[] {-1, -2, -3, -1, -2, -3}, 2, 3));
         }
-        return slot.call().apply(d, args[0], args[1], args[2], args[3], labels);
+        Tensor w = c.weightValues() == null ? null : slot.isWeights() ? odd : sc.add(d.upload(new float[] {1, 2, 0.5f}, 1, 3));
+        return c.call(d, t, c.labels() == null ? null : labels, w, false);
     }
 
     static Tensor oddOne(Device d, LossSlot slot) {
@@ -288,23 +279,20 @@ class LossBadInputTest {
     void closedDevice(Device d) {
         Device fresh = TestDevices.fresh(d);
         String name = fresh.name();
-        List<Tensor> tensors = new ArrayList<>();
-        for (int i = 0; i < 3; i++) {
-            tensors.add(fresh.upload(new float[] {-1, -2, -3, -1, -2, -3}, 2, 3));
-        }
-        tensors.add(fresh.upload(new float[] {1, 2, 0.5f}, 1, 3));
+        Tensor x = fresh.upload(new float[] {-1, -2, -3, -1, -2, -3}, 2, 3);
+        Tensor w = fresh.upload(new float[] {1, 2, 0.5f}, 1, 3);
         Labels l = fresh.uploadLabels(new int[] {0, 2});
         fresh.close();
         assertThrowsNaming(IllegalStateException.class, () -> fresh.uploadLabels(new int[] {0, 1}), "closed", name);
-        for (LossSlot slot : lossSlots()) {
-            if (slot.index() != 0) {
-                continue;   // one row per loss: the first argument's
-            }
-            assertThrowsNaming(IllegalStateException.class, () -> slot.call().apply(fresh, tensors.get(0),
-                    tensors.get(1), tensors.get(2), tensors.get(3), l), "closed", name);
+        for (LossCase c : lossCases()) {
+            Tensor[] t = new Tensor[c.inputs().length];
+            java.util.Arrays.fill(t, x);
+            assertThrowsNaming(IllegalStateException.class,
+                    () -> c.call(fresh, t, l, c.weightValues() == null ? null : w, false), "closed", name);
         }
-        assertThrowsNaming(IllegalStateException.class, () -> fresh.crossEntropy(tensors.get(0), l), "closed", name);
-        tensors.forEach(t -> assertDoesNotThrow(t::close));
+        assertThrowsNaming(IllegalStateException.class, () -> fresh.crossEntropy(x, l), "closed", name);
+        assertDoesNotThrow(x::close);
+        assertDoesNotThrow(w::close);
         assertDoesNotThrow(l::close);
         stillWorks(d);
     }

@@ -12,7 +12,27 @@ import java.util.Random;
  * property tests are all built from these.
  */
 public final class LossCase {
-    public enum Op { DISTILLATION, CROSS_ENTROPY, SOFT_CROSS_ENTROPY, JSD, SYMMETRIC_KL, ENTROPY, KERAS_KL, GAUSSIAN_KL, TVD }
+    /** The losses, by their name in the API, with the names of their tensor arguments in the order of {@link #inputs()}. */
+    public enum Op {
+        DISTILLATION("distillationKl", "studentLogits", "teacherLogits"),
+        CROSS_ENTROPY("crossEntropy", "logits"),
+        SOFT_CROSS_ENTROPY("crossEntropy (probabilities)", "logits", "targetProbabilities"),
+        JSD("jsd", "studentLogits", "teacherLogits"),
+        SYMMETRIC_KL("symmetricKl", "logitsP", "logitsQ"),
+        ENTROPY("entropy", "logits"),
+        KERAS_KL("kerasKl", "yTrue", "yPred"),
+        /** the general form; the standard one ({@link #standard}) takes mu and logvar. */
+        GAUSSIAN_KL("gaussianKl", "mu1", "logvar1", "mu2", "logvar2"),
+        TVD("tvd", "studentLogits", "teacherLogits");
+
+        public final String api;
+        private final List<String> arguments;
+
+        Op(String api, String... arguments) {
+            this.api = api;
+            this.arguments = List.of(arguments);
+        }
+    }
 
     /** Which rows carry the ignore index (distillation and class-index cross-entropy). */
     public enum Ignore {
@@ -113,6 +133,15 @@ public final class LossCase {
     public LossCase labels(int[] l) {
         labels = l;
         return this;
+    }
+
+    /** The API's names of the call's tensor arguments: those of {@link #inputs()}, then "weights" with class weights. */
+    public List<String> argumentNames() {
+        List<String> names = new ArrayList<>(op == Op.GAUSSIAN_KL && standard ? List.of("mu", "logvar") : op.arguments);
+        if (weightValues() != null) {
+            names.add("weights");
+        }
+        return names;
     }
 
     public int ignoreIndex() {
@@ -326,7 +355,7 @@ public final class LossCase {
                 open.add(l);
             }
             Tensor w = weightValues() == null ? null : sc.add(d.upload(weightValues(), 1, cols));
-            Loss loss = call(d, t, l, w);
+            Loss loss = call(d, t, l, w, false);
             open.add(loss);
             int want = reduction == Reduction.NONE ? rows : 1;
             assertEquals(want + "x1", loss.value().rows() + "x" + loss.value().cols(), this + ": value shape");
@@ -349,19 +378,21 @@ public final class LossCase {
         }
     }
 
-    private Loss call(Device d, Tensor[] t, Labels l, Tensor w) {
+    /** The call on tensors {@code t} (in the order of {@link #inputs()}), labels {@code l} and class weights {@code w}. */
+    Loss call(Device d, Tensor[] t, Labels l, Tensor w, boolean float32Gradients) {
         switch (op) {
             case DISTILLATION: {
-                Distillation o = Distillation.options().temperature(temperature).reduction(reduction).reverse(reverse);
+                Distillation o = Distillation.options().temperature(temperature).reduction(reduction).reverse(reverse)
+                        .float32Gradients(float32Gradients);
                 if (l != null) {
                     o = o.ignore(l, ignoreIndex());
                 }
                 return d.distillationKl(t[0], t[1], o);
             }
             case CROSS_ENTROPY:
-                return d.crossEntropy(t[0], l, ceOptions(w));
+                return d.crossEntropy(t[0], l, ceOptions(w, float32Gradients));
             case SOFT_CROSS_ENTROPY:
-                return d.crossEntropy(t[0], t[1], ceOptions(w));
+                return d.crossEntropy(t[0], t[1], ceOptions(w, float32Gradients));
             case JSD:
                 return d.jsd(t[0], t[1], beta, reduction);
             case SYMMETRIC_KL:
@@ -379,8 +410,9 @@ public final class LossCase {
         }
     }
 
-    private CrossEntropy ceOptions(Tensor w) {
-        CrossEntropy o = CrossEntropy.options().reduction(reduction).labelSmoothing(smoothing).zLoss(zLoss);
+    private CrossEntropy ceOptions(Tensor w, boolean float32Gradients) {
+        CrossEntropy o = CrossEntropy.options().reduction(reduction).labelSmoothing(smoothing).zLoss(zLoss)
+                .float32Gradients(float32Gradients);
         if (op == Op.CROSS_ENTROPY) {
             o = o.ignoreIndex(ignoreIndex());
         }

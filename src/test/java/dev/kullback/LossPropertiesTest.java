@@ -15,13 +15,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /** Identities between the losses, on every device (no oracle involved). */
 class LossPropertiesTest {
-    static final List<Shape> SHAPES = TestDevices.shapes(List.of(new Shape(1, 1), new Shape(3, 33), new Shape(8, 1024),
-            new Shape(2, 4097)));
-
     static Stream<Arguments> deviceShapes() {
         List<Arguments> out = new ArrayList<>();
         for (Device d : TestDevices.all()) {
-            for (Shape s : SHAPES) {
+            for (Shape s : Shape.LOSS_PROPERTIES) {
                 out.add(Arguments.of(d, s));
             }
         }
@@ -173,7 +170,7 @@ class LossPropertiesTest {
     static Stream<Arguments> ceOptions() {
         List<Arguments> out = new ArrayList<>();
         for (Device d : TestDevices.all()) {
-            for (Shape s : SHAPES) {
+            for (Shape s : Shape.LOSS_PROPERTIES) {
                 for (Reduction r : new Reduction[] {Reduction.NONE, Reduction.SUM, Reduction.MEAN}) {
                     for (boolean w : new boolean[] {false, true}) {
                         if (w && r == Reduction.MEAN) {

@@ -19,7 +19,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Every loss, every option combination, forward and every gradient, against PyTorch ({@link TorchOracle}: its
  * formulas on the same float32 inputs, computed in float64 and rounded once, see {@link TorchOracle#inFloat64}) on
- * every device; and each device against the float64 {@link Reference} too. The oracle
+ * every device, over {@link Shape#LOSS_PARITY}; and each device against the float64 {@link Reference} too. The oracle
  * itself is checked against the reference ({@link #oracleMatchesReference}), so a disagreement is pinned on the
  * device, PyTorch or the spec.
  *
@@ -30,13 +30,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  * row's largest gradient by far more; a row that must be left out must give exactly 0.
  */
 class LossTorchParityTest {
-    /**
-     * Shapes; [257, 31] and [1025, 32] have more rows than one CUDA block's threads and than the CPU's short-row
-     * groups (a partial group at the end), so a row loop that counts or reduces only its first rows fails.
-     */
-    static final List<Shape> SHAPES = TestDevices.shapes(List.of(new Shape(1, 1), new Shape(3, 33), new Shape(64, 1000),
-            new Shape(2, 4097), new Shape(1, 262144), new Shape(257, 31), new Shape(1025, 32)));
-
     private static List<LossCase> cases;
     private static final Map<LossCase, LossCase.Out> ORACLE = new IdentityHashMap<>();
     private static final Map<LossCase, Reference.Result> REFERENCE = new IdentityHashMap<>();
@@ -54,7 +47,7 @@ class LossTorchParityTest {
      */
     private static List<LossCase> build() {
         List<LossCase> out = new ArrayList<>();
-        for (Shape s : SHAPES) {
+        for (Shape s : Shape.LOSS_PARITY) {
             List<LossCase> all = new ArrayList<>();
             for (Reduction r : Reduction.values()) {
                 for (float t : new float[] {0.5f, 1, 2, 4}) {
@@ -155,7 +148,7 @@ class LossTorchParityTest {
     /** The grid is what the class promises: every op on every shape, every option value present. */
     @Test
     void everyOpOnEveryShape() {
-        for (Shape s : SHAPES) {
+        for (Shape s : Shape.LOSS_PARITY) {
             for (Op op : Op.values()) {
                 assertTrue(cases().stream().anyMatch(c -> c.shape.equals(s) && c.op == op), op + " on " + s);
             }

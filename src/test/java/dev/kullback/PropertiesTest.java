@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -35,15 +36,35 @@ class PropertiesTest {
         return out.stream();
     }
 
-    static Stream<Arguments> deviceShapesLogTarget() {
+    /** Every device with each case of {@link OpCase#catalog} over {@link Shape#SMALL} that {@code which} keeps. */
+    static Stream<Arguments> deviceCases(Predicate<OpCase> which) {
         List<Arguments> out = new ArrayList<>();
         for (Device d : TestDevices.all()) {
-            for (Shape s : Shape.SMALL) {
-                out.add(Arguments.of(d, s, false));
-                out.add(Arguments.of(d, s, true));
+            for (OpCase c : OpCase.catalog(Shape.SMALL)) {
+                if (which.test(c)) {
+                    out.add(Arguments.of(d, c));
+                }
             }
         }
         return out.stream();
+    }
+
+    /** kl_div (NONE: the tests reduce it every way themselves) of probabilities with zeros, and of log-probabilities. */
+    static Stream<Arguments> klCases() {
+        return deviceCases(c -> c.op == OpCase.Op.KL_DIV && c.reduction == Reduction.NONE
+                && (c.logTarget || c.targets == OpCase.Targets.WITH_ZEROS));
+    }
+
+    static Stream<Arguments> softmaxCases() {
+        return deviceCases(c -> c.op == OpCase.Op.SOFTMAX);
+    }
+
+    static Stream<Arguments> logSoftmaxCases() {
+        return deviceCases(c -> c.op == OpCase.Op.LOG_SOFTMAX);
+    }
+
+    static Stream<Arguments> logSoftmaxBackwardCases() {
+        return deviceCases(c -> c.op == OpCase.Op.LOG_SOFTMAX_BACKWARD);
     }
 
     static Stream<Arguments> devices() {
@@ -53,13 +74,14 @@ class PropertiesTest {
     // ---- kl_div --------------------------------------------------------------------------------------
 
     /** Gibbs' inequality: KL(t || q) >= 0 for distributions t, q, per row and for every reduction. */
-    @ParameterizedTest(autoCloseArguments = false, name = "{0} KL >= 0 {1} logTarget={2}")
-    @MethodSource("deviceShapesLogTarget")
-    void klIsNonNegative(Device d, Shape s, boolean logTarget) {
-        Random rnd = Data.random("klIsNonNegative", s, logTarget);
-        float[] input = Data.logProbs(rnd, s);
-        float[] target = logTarget ? Data.logProbs(rnd, s) : Data.probs(rnd, s, 0.25);
-        double[] scale = TorchParityTest.klScale(input, target, logTarget);
+    @ParameterizedTest(autoCloseArguments = false, name = "{0} KL >= 0 {1}")
+    @MethodSource("klCases")
+    void klIsNonNegative(Device d, OpCase op) {
+        Shape s = op.shape;
+        boolean logTarget = op.logTarget;
+        float[] input = op.inputs()[0];
+        float[] target = op.inputs()[1];
+        double[] scale = Reference.klDivScale(input, target, logTarget);
         double total = 0;
         for (double v : scale) {
             total += v;
@@ -79,7 +101,7 @@ class PropertiesTest {
             }
             for (Reduction r : new Reduction[] {Reduction.SUM, Reduction.MEAN, Reduction.BATCHMEAN}) {
                 float v = sc.add(d.klDiv(x, t, r, logTarget)).item();
-                double tol = (1e-6 * total + 2 * s.size() * EPS) / TorchParityTest.divisor(r, s);
+                double tol = (1e-6 * total + 2 * s.size() * EPS) / Reference.divisor(r, s.rows(), s.cols());
                 assertTrue(v >= -tol, d + ": KL " + r + " is " + v + " < 0 (tolerance " + tol + ")");
                 assertTrue(Float.isFinite(v), d + ": KL " + r + " is " + v);
             }
@@ -87,14 +109,16 @@ class PropertiesTest {
     }
 
     /** KL(p || p) = 0: input log p against target p (or log p when logTarget), every reduction and pointwise. */
-    @ParameterizedTest(autoCloseArguments = false, name = "{0} KL(p, p) = 0 {1} logTarget={2}")
-    @MethodSource("deviceShapesLogTarget")
-    void klOfItselfIsZero(Device d, Shape s, boolean logTarget) {
+    @ParameterizedTest(autoCloseArguments = false, name = "{0} KL(p, p) = 0 {1}")
+    @MethodSource("klCases")
+    void klOfItselfIsZero(Device d, OpCase op) {
+        Shape s = op.shape;
+        boolean logTarget = op.logTarget;
         Random rnd = Data.random("klOfItselfIsZero", s, logTarget);
         float[] p = Data.probs(rnd, s, 0);
         float[] logp = Data.log(p);
         float[] target = logTarget ? logp : p;
-        double[] scale = TorchParityTest.klScale(logp, target, logTarget);
+        double[] scale = Reference.klDivScale(logp, target, logTarget);
         try (Scope sc = new Scope()) {
             Tensor x = sc.upload(d, logp, s);
             Tensor t = sc.upload(d, target, s);
@@ -113,26 +137,23 @@ class PropertiesTest {
             }
             for (Reduction r : new Reduction[] {Reduction.SUM, Reduction.MEAN, Reduction.BATCHMEAN}) {
                 float v = sc.add(d.klDiv(x, t, r, logTarget)).item();
-                double tol = 4 * EPS * total / TorchParityTest.divisor(r, s) + 1e-37;
+                double tol = 4 * EPS * total / Reference.divisor(r, s.rows(), s.cols()) + 1e-37;
                 assertTrue(Math.abs(v) <= tol, d + ": KL(p, p) " + r + " = " + v + " (tolerance " + tol + ")");
             }
         }
     }
 
     /** SUM = sum(NONE), MEAN = SUM / (rows * cols), BATCHMEAN = SUM / rows; and the same for the gradients. */
-    @ParameterizedTest(autoCloseArguments = false, name = "{0} kl_div reductions agree {1} logTarget={2}")
-    @MethodSource("deviceShapesLogTarget")
-    void klReductionsAgree(Device d, Shape s, boolean logTarget) {
-        Random rnd = Data.random("klReductionsAgree", s, logTarget);
-        float[] input = Data.logProbs(rnd, s);
-        float[] target = logTarget ? Data.logProbs(rnd, s) : Data.probs(rnd, s, 0.25);
-        double total = 0;
-        for (double v : TorchParityTest.klScale(input, target, logTarget)) {
-            total += v;
-        }
+    @ParameterizedTest(autoCloseArguments = false, name = "{0} kl_div reductions agree {1}")
+    @MethodSource("klCases")
+    void klReductionsAgree(Device d, OpCase op) {
+        Shape s = op.shape;
+        boolean logTarget = op.logTarget;
+        float[] target = op.inputs()[1];
         try (Scope sc = new Scope()) {
-            Tensor x = sc.upload(d, input, s);
+            Tensor x = sc.upload(d, op.inputs()[0], s);
             Tensor t = sc.upload(d, target, s);
+            double total = Reference.sum(Reference.klDivScale(op.inputs()[0], target, logTarget));
             double sumOfNone = 0;
             for (float v : sc.add(d.klDiv(x, t, Reduction.NONE, logTarget)).toArray()) {
                 sumOfNone += v;
@@ -174,9 +195,10 @@ class PropertiesTest {
 
     /** Rows of softmax sum to 1 and lie in [0, 1]; exp(logSoftmax) = softmax; logSoftmax <= 0. */
     @ParameterizedTest(autoCloseArguments = false, name = "{0} softmax is normalized, exp(logSoftmax) = softmax {1}")
-    @MethodSource("deviceShapes")
-    void softmaxIsNormalized(Device d, Shape s) {
-        float[] x = Data.logits(Data.random("softmaxIsNormalized", s), s);
+    @MethodSource("softmaxCases")
+    void softmaxIsNormalized(Device d, OpCase op) {
+        Shape s = op.shape;
+        float[] x = op.inputs()[0];
         try (Scope sc = new Scope()) {
             Tensor xt = sc.upload(d, x, s);
             float[] p = sc.add(d.softmax(xt)).toArray();
@@ -205,9 +227,10 @@ class PropertiesTest {
 
     /** logSoftmax(x + c) = logSoftmax(x) and softmax(x + c) = softmax(x) for a per-tensor constant c. */
     @ParameterizedTest(autoCloseArguments = false, name = "{0} softmax is shift invariant {1}")
-    @MethodSource("deviceShapes")
-    void shiftInvariance(Device d, Shape s) {
-        float[] x = Data.logits(Data.random("shiftInvariance", s), s);
+    @MethodSource("logSoftmaxCases")
+    void shiftInvariance(Device d, OpCase op) {
+        Shape s = op.shape;
+        float[] x = op.inputs()[0];
         for (float shift : new float[] {64f, -512f, 4096f}) {
             float[] xs = new float[x.length];
             float[] x2 = new float[x.length];
@@ -231,13 +254,16 @@ class PropertiesTest {
         }
     }
 
-    /** Every row of logSoftmaxBackward sums to 0 (sum(g) - sum(p) * sum(g)); a zero gradient gives zeros. */
+    /**
+     * Every row of logSoftmaxBackward sums to 0 (sum(g) - sum(p) * sum(g)); a zero gradient gives zeros. The output y is
+     * the device's own log-softmax of the case's logits.
+     */
     @ParameterizedTest(autoCloseArguments = false, name = "{0} logSoftmaxBackward rows sum to 0 {1}")
-    @MethodSource("deviceShapes")
-    void logSoftmaxBackwardRowsSumToZero(Device d, Shape s) {
-        Random rnd = Data.random("logSoftmaxBackwardRowsSumToZero", s);
-        float[] x = Data.logits(rnd, s);
-        float[] g = Data.normal(rnd, s);
+    @MethodSource("logSoftmaxBackwardCases")
+    void logSoftmaxBackwardRowsSumToZero(Device d, OpCase op) {
+        Shape s = op.shape;
+        float[] g = op.inputs()[0];
+        float[] x = op.forwardLogits();
         try (Scope sc = new Scope()) {
             Tensor y = sc.add(d.logSoftmax(sc.upload(d, x, s)));
             float[] gi = sc.add(d.logSoftmaxBackward(sc.upload(d, g, s), y)).toArray();
@@ -406,51 +432,27 @@ class PropertiesTest {
         }
     }
 
-    /** No operation modifies its inputs, results have the documented shapes, and results are reproducible. */
+    /**
+     * No operation modifies its inputs, results have the documented shapes, and results are reproducible: every case of
+     * the catalog on the shape, run twice on the same tensors.
+     */
     @ParameterizedTest(autoCloseArguments = false, name = "{0} inputs untouched, shapes, reproducible {1}")
     @MethodSource("deviceShapes")
     void inputsUntouchedAndReproducible(Device d, Shape s) {
-        Random rnd = Data.random("inputsUntouched", s);
-        float[] x = Data.logits(rnd, s);
-        float[] logp = Data.logProbs(rnd, s);
-        float[] t = Data.probs(rnd, s, 0.25);
-        float[] g = Data.normal(rnd, s);
-        try (Scope sc = new Scope()) {
-            Tensor xt = sc.upload(d, x, s);
-            Tensor lt = sc.upload(d, logp, s);
-            Tensor tt = sc.upload(d, t, s);
-            Tensor gt = sc.upload(d, g, s);
-            Tensor one = sc.add(d.upload(new float[] {0.75f}, 1, 1));
-            List<float[]> previous = null;
-            for (int round = 0; round < 2; round++) {
-                List<float[]> results = new ArrayList<>();
-                results.add(shaped(sc, d.logSoftmax(xt), s.rows(), s.cols()));
-                results.add(shaped(sc, d.softmax(xt), s.rows(), s.cols()));
-                results.add(shaped(sc, d.logSoftmaxBackward(gt, lt), s.rows(), s.cols()));
-                for (boolean logTarget : new boolean[] {false, true}) {
-                    Tensor target = logTarget ? lt : tt;
-                    for (Reduction r : Reduction.values()) {
-                        boolean none = r == Reduction.NONE;
-                        results.add(shaped(sc, d.klDiv(lt, target, r, logTarget), none ? s.rows() : 1, none ? s.cols() : 1));
-                        results.add(shaped(sc, d.klDivBackward(none ? gt : one, lt, target, r, logTarget), s.rows(), s.cols()));
-                    }
+        for (OpCase c : OpCase.catalog(List.of(s))) {
+            float[][] in = c.inputs();
+            try (Scope sc = new Scope()) {
+                List<Tensor> t = new ArrayList<>();
+                for (int i = 0; i < c.op.arguments.size(); i++) {
+                    t.add(sc.upload(d, in[i], c.argumentShape(i)));
                 }
-                results.add(shaped(sc, d.sum(xt), 1, 1));
-                results.add(shaped(sc, d.mean(xt), 1, 1));
-                results.add(shaped(sc, d.rowSum(xt), s.rows(), 1));
-                if (round == 0) {
-                    previous = results;
-                } else {
-                    for (int i = 0; i < results.size(); i++) {
-                        Approx.assertBitwise(d + ": result " + i + " run twice", previous.get(i), results.get(i));
-                    }
+                float[] first = shaped(sc, c.call(d, t, null), c.resultShape());
+                Approx.assertBitwise(d + ": " + c + " run twice", first, shaped(sc, c.call(d, t, null), c.resultShape()));
+                for (int i = 0; i < t.size(); i++) {
+                    Approx.assertBitwise(d + ": " + c + ": " + c.op.arguments.get(i) + " after the op", in[i],
+                            t.get(i).toArray());
                 }
             }
-            Approx.assertBitwise(d + ": logits after every op", x, xt.toArray());
-            Approx.assertBitwise(d + ": log-probabilities after every op", logp, lt.toArray());
-            Approx.assertBitwise(d + ": target after every op", t, tt.toArray());
-            Approx.assertBitwise(d + ": gradient after every op", g, gt.toArray());
-            assertEquals(0.75f, one.item(), 0f);
         }
     }
 
@@ -461,9 +463,9 @@ class PropertiesTest {
         return t;
     }
 
-    private static float[] shaped(Scope sc, Tensor t, int rows, int cols) {
+    private static float[] shaped(Scope sc, Tensor t, Shape want) {
         sc.add(t);
-        assertEquals("[" + rows + ", " + cols + "]", "[" + t.rows() + ", " + t.cols() + "]", "result shape");
+        assertEquals(want.toString(), "[" + t.rows() + ", " + t.cols() + "]", "result shape");
         return t.toArray();
     }
 

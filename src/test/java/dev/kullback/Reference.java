@@ -85,6 +85,23 @@ public final class Reference {
         return out;
     }
 
+    /**
+     * Per row, how far a float32 (log-)softmax {@code y} is from normalized: |sum(y) - 1| for probabilities,
+     * |log(sum(exp(y)))| for log-probabilities, computed in double: the float32 error of the row sum that made it.
+     */
+    public static double[] normalizationDefect(float[] y, int rows, int cols, boolean log) {
+        double[] defect = new double[rows];
+        for (int r = 0; r < rows; r++) {
+            double sum = 0;
+            for (int c = 0; c < cols; c++) {
+                float v = y[r * cols + c];
+                sum += log ? Math.exp(v) : v;
+            }
+            defect[r] = Math.abs(log ? Math.log(sum) : sum - 1);
+        }
+        return defect;
+    }
+
     // ---- kl_div -------------------------------------------------------------------------------------------
 
     /** Pointwise kl_div of one element. */

@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.function.BiFunction;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -24,7 +23,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  * whose last row ends at the allocation's end, outputs written into views with the padding left untouched.
  */
 class StridedViewsTest {
-    private static final List<Shape> SHAPES = List.of(new Shape(5, 301), new Shape(2, 9001), new Shape(17, 64));
 
     static Stream<Arguments> devicesAndTypes() {
         List<Arguments> out = new ArrayList<>();
@@ -55,81 +53,58 @@ class StridedViewsTest {
         }
     }
 
+    /** Every case of {@link OpCase#catalog} over {@link Shape#VIEWS}, its inputs rounded to the type. */
     @ParameterizedTest(name = "{0} {1}", autoCloseArguments = false)
     @MethodSource("devicesAndTypes")
     void everyOpOnViewsAndIntoViews(Device d, DType type) {
-        for (Shape s : SHAPES) {
-            int rows = s.rows();
-            int cols = s.cols();
-            Random rnd = new Random(rows * 7L + cols);
-            float[] x = HalfCase.rounded(type, Data.logits(rnd, s));
-            float[] g = HalfCase.rounded(type, Data.normal(rnd, s));
-            float[] t = HalfCase.rounded(type, Data.probs(rnd, s, 0.2));
-            float[] scalar = {0.5f};
-            check(d, type, s, "logSoftmax", (dev, in) -> dev.logSoftmax(in.get(0)), null, x);
-            check(d, type, s, "logSoftmax out", null, (dev, in) -> dev.logSoftmax(in.get(0), in.get(1)), x);
-            check(d, type, s, "softmax out", null, (dev, in) -> dev.softmax(in.get(0), in.get(1)), x);
-            check(d, type, s, "logSoftmaxBackward out", null,
-                    (dev, in) -> dev.logSoftmaxBackward(in.get(0), in.get(1), in.get(2)), g, x);
-            for (boolean lt : new boolean[] {false, true}) {
-                check(d, type, s, "klDiv NONE out", null,
-                        (dev, in) -> dev.klDiv(in.get(0), in.get(1), Reduction.NONE, lt, in.get(2)), x, lt ? g : t);
-                check(d, type, s, "klDivBackward NONE out", null, (dev, in) -> dev.klDivBackward(in.get(0),
-                        in.get(1), in.get(2), Reduction.NONE, lt, in.get(3)), g, x, lt ? g : t);
-                for (Reduction r : new Reduction[] {Reduction.SUM, Reduction.MEAN, Reduction.BATCHMEAN}) {
-                    check(d, type, s, "klDiv " + r, (dev, in) -> dev.klDiv(in.get(0), in.get(1), r, lt), null, x, t);
+        for (OpCase c : OpCase.catalog(Shape.VIEWS)) {
+            float[][] inputs = new float[c.op.arguments.size()][];
+            for (int i = 0; i < inputs.length; i++) {
+                inputs[i] = HalfCase.rounded(type, c.inputs()[i]);
+            }
+            String at = d.name() + " " + type + " " + c;
+            float[] want;
+            try (Scope sc = new Scope()) {
+                want = sc.add(c.call(d, upload(d, sc, c, inputs, type, Layout.CONTIGUOUS), null)).toArray();
+            }
+            for (Layout layout : new Layout[] {Layout.VIEW, Layout.VIEW_AT_END}) {
+                try (Scope sc = new Scope()) {
+                    assertBits(at + " " + layout, want,
+                            sc.add(c.call(d, upload(d, sc, c, inputs, type, layout), null)).toArray());
                 }
             }
-            check(d, type, s, "sum", (dev, in) -> dev.sum(in.get(0)), null, x);
-            check(d, type, s, "mean", (dev, in) -> dev.mean(in.get(0)), null, x);
-            check(d, type, s, "rowSum", (dev, in) -> dev.rowSum(in.get(0)), null, x);
-            // a reduced klDiv's backward: the [1, 1] gradOutput FLOAT32 (the loss's type)
-            try (Scope sc = new Scope()) {
-                Tensor go = sc.add(d.upload(scalar, 1, 1));
-                Tensor xp = HalfCase.upload(d, sc, x, rows, cols, type, Layout.CONTIGUOUS);
-                Tensor tp = HalfCase.upload(d, sc, t, rows, cols, type, Layout.CONTIGUOUS);
-                float[] want = sc.add(d.klDivBackward(go, xp, tp, Reduction.BATCHMEAN, false)).toArray();
-                Tensor xv = HalfCase.upload(d, sc, x, rows, cols, type, Layout.VIEW_AT_END);
-                Tensor tv = HalfCase.upload(d, sc, t, rows, cols, type, Layout.VIEW);
-                assertBits("klDivBackward BATCHMEAN on views", want,
-                        sc.add(d.klDivBackward(go, xv, tv, Reduction.BATCHMEAN, false)).toArray());
+            if (c.resultShape().equals(c.shape)) {
+                intoViews(d, type, c, inputs, at);
             }
         }
     }
 
+    /** The case's inputs in {@code layout}; a [1, 1] gradOutput stays FLOAT32 (the loss's type) and contiguous. */
+    private static List<Tensor> upload(Device d, Scope sc, OpCase c, float[][] inputs, DType type, Layout layout) {
+        List<Tensor> in = new ArrayList<>();
+        for (int i = 0; i < inputs.length; i++) {
+            Shape s = c.argumentShape(i);
+            in.add(s.size() == 1 && !c.shape.equals(s) ? sc.add(d.upload(inputs[i], 1, 1))
+                    : HalfCase.upload(d, sc, inputs[i], s.rows(), s.cols(), type, layout));
+        }
+        return in;
+    }
+
     /**
-     * Runs {@code op} on contiguous inputs, then on views of them ({@link Layout#VIEW} and {@link Layout#VIEW_AT_END}),
-     * comparing bits. With {@code intoOut}, the last argument is an output of the op's type: first a fresh contiguous
-     * tensor, then a view inside a NaN-padded allocation, whose padding must come back untouched.
+     * The case written into an output of its inputs' shape and type: first a fresh contiguous tensor, then (inputs as
+     * views too) a view inside a NaN-padded allocation, whose padding must come back untouched; the same bits each time.
      */
-    private static void check(Device d, DType type, Shape s, String what, BiFunction<Device, List<Tensor>, Tensor> op,
-                              BiFunction<Device, List<Tensor>, Tensor> intoOut, float[]... inputs) {
-        int rows = s.rows();
-        int cols = s.cols();
-        String at = d.name() + " " + type + " " + s + " " + what;
+    private static void intoViews(Device d, DType type, OpCase c, float[][] inputs, String at) {
+        int rows = c.shape.rows();
+        int cols = c.shape.cols();
         float[] want;
         try (Scope sc = new Scope()) {
-            List<Tensor> in = new ArrayList<>();
-            for (float[] x : inputs) {
-                in.add(HalfCase.upload(d, sc, x, rows, cols, type, Layout.CONTIGUOUS));
-            }
-            if (intoOut != null) {
-                in.add(sc.add(d.zeros(rows, cols, type)));
-                want = intoOut.apply(d, in).toArray();
-            } else {
-                want = sc.add(op.apply(d, in)).toArray();
-            }
+            want = c.call(d, upload(d, sc, c, inputs, type, Layout.CONTIGUOUS), sc.add(d.zeros(rows, cols, type)))
+                    .toArray();
         }
         for (Layout layout : new Layout[] {Layout.VIEW, Layout.VIEW_AT_END}) {
             try (Scope sc = new Scope()) {
-                List<Tensor> in = new ArrayList<>();
-                for (float[] x : inputs) {
-                    in.add(HalfCase.upload(d, sc, x, rows, cols, type, layout));
-                }
-                if (intoOut == null) {
-                    assertBits(at + " " + layout, want, sc.add(op.apply(d, in)).toArray());
-                    continue;
-                }
+                List<Tensor> in = upload(d, sc, c, inputs, type, layout);
                 // the output: a view of a padded allocation (padding NaN), at the allocation's end for VIEW_AT_END
                 float[] pad = new float[(rows + 3) * (cols + 4)];
                 Arrays.fill(pad, Float.NaN);
@@ -138,17 +113,16 @@ class StridedViewsTest {
                 Tensor out = d.view(base, atEnd ? 3 : 1, rows, atEnd ? 4 : 3, cols);
                 assertEquals(cols + 4, out.rowStride(), "a view keeps its base's row stride");
                 assertFalse(out.isContiguous());
-                in.add(out);
-                Tensor returned = intoOut.apply(d, in);
+                Tensor returned = c.call(d, in, out);
                 assertTrue(returned == out, at + ": returns out itself");
                 assertBits(at + " into a view " + layout, want, out.toArray());
                 float[] after = base.toArray();
                 for (int r = 0; r < rows + 3; r++) {
-                    for (int c = 0; c < cols + 4; c++) {
-                        boolean inside = r >= (atEnd ? 3 : 1) && r < (atEnd ? 3 : 1) + rows && c >= (atEnd ? 4 : 3)
-                                && c < (atEnd ? 4 : 3) + cols;
+                    for (int k = 0; k < cols + 4; k++) {
+                        boolean inside = r >= (atEnd ? 3 : 1) && r < (atEnd ? 3 : 1) + rows && k >= (atEnd ? 4 : 3)
+                                && k < (atEnd ? 4 : 3) + cols;
                         if (!inside) {
-                            assertTrue(Float.isNaN(after[r * (cols + 4) + c]), at + ": padding [" + r + ", " + c
+                            assertTrue(Float.isNaN(after[r * (cols + 4) + k]), at + ": padding [" + r + ", " + k
                                     + "] was written");
                         }
                     }

@@ -10,6 +10,7 @@ import dev.kullback.Distillation;
 import dev.kullback.Labels;
 import dev.kullback.Loss;
 import dev.kullback.Reduction;
+import dev.kullback.Reference;
 import dev.kullback.Tensor;
 import dev.kullback.internal.HalfFloats;
 import java.util.ArrayList;
@@ -111,19 +112,9 @@ final class HalfCases {
             x[i] = (float) (r.nextGaussian() * (kind == Data.GRAD ? 0.5 : 2.0));
         }
         if (kind == Data.LOGPROBS || kind == Data.PROBS) {
-            for (int row = 0; row < rows; row++) {
-                double max = Double.NEGATIVE_INFINITY;
-                for (int c = 0; c < cols; c++) {
-                    max = Math.max(max, x[row * cols + c]);
-                }
-                double sum = 0;
-                for (int c = 0; c < cols; c++) {
-                    sum += Math.exp(x[row * cols + c] - max);
-                }
-                for (int c = 0; c < cols; c++) {
-                    double logp = x[row * cols + c] - max - Math.log(sum);
-                    x[row * cols + c] = (float) (kind == Data.LOGPROBS ? logp : Math.exp(logp));
-                }
+            double[] logp = Reference.logSoftmax(x, rows, cols);
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) (kind == Data.LOGPROBS ? logp[i] : Math.exp(logp[i]));
             }
         }
         return x;

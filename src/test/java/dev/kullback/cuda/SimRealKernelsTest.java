@@ -6,6 +6,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import dev.kullback.Reference;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
@@ -87,19 +88,10 @@ class SimRealKernelsTest {
                         gpu.launch(f, rows, 256, 0, dx, (long) cols, dy, (long) cols, rows, cols, log);
                     }
                     float[] y = download(dy, n);
-                    for (int r = 0; r < rows; r++) {
-                        double m = Double.NEGATIVE_INFINITY, sum = 0;
-                        for (int c = 0; c < cols; c++) {
-                            m = Math.max(m, x[r * cols + c]);
-                        }
-                        for (int c = 0; c < cols; c++) {
-                            sum += Math.exp(x[r * cols + c] - m);
-                        }
-                        for (int c = 0; c < cols; c++) {
-                            double v = x[r * cols + c] - m;
-                            double want = log == 1 ? v - Math.log(sum) : Math.exp(v) / sum;
-                            assertClose(want, y[r * cols + c], log == 1 ? 1 : 0, kernel + " log=" + log + " [" + rows + "," + cols + "] at " + r + "," + c);
-                        }
+                    double[] want = Reference.softmax(x, rows, cols, log == 1);
+                    for (int i = 0; i < n; i++) {
+                        assertClose(want[i], y[i], log == 1 ? 1 : 0, kernel + " log=" + log + " [" + rows + "," + cols
+                                + "] at " + i / cols + "," + i % cols);
                     }
                 }
             }
@@ -128,31 +120,16 @@ class SimRealKernelsTest {
                 gpu.launch(f, kernel.endsWith("warp") ? (rows + 3) / 4 : rows, kernel.endsWith("warp") ? 128 : 512, 0,
                         dg, (long) cols, dout, (long) cols, dgi, (long) cols, rows, cols); // row strides: contiguous
                 float[] gi = download(dgi, n);
-                for (int r = 0; r < rows; r++) {
-                    double sum = 0;
-                    double l1 = 0;
-                    for (int c = 0; c < cols; c++) {
-                        sum += g[r * cols + c];
-                        l1 += Math.abs(g[r * cols + c]);
-                    }
-                    for (int c = 0; c < cols; c++) {
-                        int i = r * cols + c;
-                        assertClose(g[i] - Math.exp(out[i]) * sum, gi[i], Math.abs(g[i]) + Math.exp(out[i]) * l1,
-                                kernel + " at " + i);
-                    }
+                double[] want = Reference.logSoftmaxBackward(g, out, rows, cols);
+                double[] terms = Reference.logSoftmaxBackwardScale(g, out, rows, cols);
+                for (int i = 0; i < n; i++) {
+                    assertClose(want[i], gi[i], terms[i], kernel + " at " + i);
                 }
             }
             gpu.free(dg);
             gpu.free(dout);
             gpu.free(dgi);
         }
-    }
-
-    private static double kl(float x, float t, boolean logTarget) {
-        if (logTarget) {
-            return Math.exp(t) * (t - x);
-        }
-        return (t == 0 ? 0 : t * Math.log(t)) - (double) t * x;
     }
 
     @ParameterizedTest(name = "reverse schedule: {0}")
@@ -182,8 +159,8 @@ class SimRealKernelsTest {
                 double total = 0;
                 double terms = 0;
                 for (int i = 0; i < n; i++) {
-                    double want = kl(input[i], t[i], logTarget);
-                    double scale = dev.kullback.Reference.klDivScale(input[i], t[i], logTarget);
+                    double want = Reference.klDiv(input[i], t[i], logTarget);
+                    double scale = Reference.klDivScale(input[i], t[i], logTarget);
                     total += want;
                     terms += scale;
                     assertClose(want, pw[i], scale, "pointwise logTarget=" + lt + " at " + i);
