@@ -121,7 +121,7 @@ final class PanamaShortRows {
             FloatVector acc = FloatVector.zero(SPECIES);
             int i = from;
             for (; i <= to - L; i += L) {
-                FloatVector e = PanamaKernels.expNonPositive(fromArray(SPECIES, a, i).sub(vm).mul(vt));
+                FloatVector e = ShortRowExp.exp(fromArray(SPECIES, a, i).sub(vm).mul(vt));
                 if (store != null) {
                     e.intoArray(store, i - storeOff);
                 }
@@ -130,7 +130,7 @@ final class PanamaShortRows {
             acc.intoArray(group.partials, k * L);
             float t = 0f;
             for (; i < to; i++) {
-                float e = PanamaKernels.expScalar((a[i] - m) * invT);
+                float e = ShortRowExp.expScalar((a[i] - m) * invT);
                 if (store != null) {
                     store[i - storeOff] = e;
                 }
