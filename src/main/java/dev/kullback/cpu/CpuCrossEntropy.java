@@ -42,7 +42,6 @@ final class CpuCrossEntropy {
         double k = mean ? 1.0 / weightTotal : 1.0;
         double kz = mean ? 1.0 / counted : 1.0;
         double ws = wSum;
-        RowStats rowStats = new RowStats(new float[rows], new double[rows], new double[rows]);
         // each row's target logit, read before any gradient is written: o may be z itself (an in-place gradient)
         float[] zy = new float[rows];
         for (int r = 0; r < rows; r++) {
@@ -50,7 +49,8 @@ final class CpuCrossEntropy {
         }
         if (Kernels.shortRows(cols) && labelSmoothing == 0) {
             CrossEntropyShortRows.run(kernels, schedule, z, zy, y, w, ignoreIndex, zLoss, k, kz, o, ce, zl, rows, cols);
-        } else {
+        } else { // the row statistics only here: the short rows' kernels keep their own
+            RowStats rowStats = new RowStats(new float[rows], new double[rows], new double[rows]);
             schedule.run(rows, cols, (slots, rowSlots, whole) -> new Hard(z, zy, y, w, ignoreIndex, cols, labelSmoothing,
                     zLoss, ws, k, kz, o, ce, zl, rowStats, slots));
         }

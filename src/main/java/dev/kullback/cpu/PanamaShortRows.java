@@ -11,11 +11,12 @@ import jdk.incubator.vector.VectorSpecies;
  * log-softmax and the log-softmax backward over a range of whole rows, several rows per call.
  *
  * <p>On a 32- to 1,024-value row the per-row horizontal work (lane sums, a log, the bookkeeping of one-read
- * statistics) costs as much as the exps. Here rows go by groups of L (the vector's lanes): each row's max (one
- * intrinsic max reduction, exact), then Σ exp(x - max) kept as one vector of lane partials; the group's L partial
- * vectors are summed transposed, lane r of the result gathering row r's partials (L gathers for L rows, not L
- * horizontal sums), and one vector log (or reciprocal) serves the L rows. Rows this short stay in L1/L2 between the
- * passes, so reading a row three times (max, exps, write) costs no memory traffic.
+ * statistics) costs as much as the exps. Here rows go by groups of L (the vector's lanes): the group's maxima first
+ * (one intrinsic max reduction per row, exact; L independent reductions overlap), then each row's Σ exp(x - max)
+ * ({@link ShortRowExp}'s cheaper exp) kept as one vector of lane partials; each row's partials are added in lane order
+ * in scalar code (L independent chains for L rows, cheaper than L gathers or L horizontal sums), and one vector log
+ * (or reciprocal) serves the L rows. Rows this short stay in L1/L2 between the passes, so reading a row three times
+ * (max, exps, write) costs no memory traffic.
  *
  * <p>Every row's result is a function of that row alone, whatever group or thread range it falls in: its partials
  * add in a fixed order (lane l of the partial vector: the row's vectors in order; then lanes 0, 1, ..., L - 1 in order,
@@ -28,19 +29,9 @@ import jdk.incubator.vector.VectorSpecies;
 final class PanamaShortRows {
     private static final VectorSpecies<Float> SPECIES = PanamaKernels.SPECIES;
     private static final int L = SPECIES.length();
-    /** Lane r of a gather at offset l reads {@code partials[r · L + l]}: lane l of row r's partial vector. */
-    private static final int[] ROW_STARTS = rowStarts();
     private static final FloatVector V_ONE = FloatVector.broadcast(SPECIES, 1f);
 
     private PanamaShortRows() {
-    }
-
-    private static int[] rowStarts() {
-        int[] starts = new int[L];
-        for (int r = 0; r < L; r++) {
-            starts[r] = r * L;
-        }
-        return starts;
     }
 
     /** Rows [r0, r1) of a log-softmax of [*, cols]: out = (x - max) - log Σ exp(x - max). */
@@ -48,8 +39,9 @@ final class PanamaShortRows {
         Group group = new Group();
         for (int g = r0; g < r1; g += L) {
             int n = Math.min(L, r1 - g);
-            sumExps(a, 1f, null, 0, g, n, cols, group);
-            logOfSums(group);
+            maxima(a, g, n, cols, group);
+            sumExps(a, g, n, cols, group);
+            logOfSums(group, n);
             writeLog(a, out, g, n, cols, group);
         }
     }
@@ -59,8 +51,9 @@ final class PanamaShortRows {
         Group group = new Group();
         for (int g = r0; g < r1; g += L) {
             int n = Math.min(L, r1 - g);
-            sumExps(a, 1f, out, 0, g, n, cols, group);
-            reciprocalOfSums(group);
+            maxima(a, g, n, cols, group);
+            sumExpsStored(a, 1f, out, 0, g, n, cols, group);
+            reciprocalOfSums(group, n);
             scaleRows(out, g, n, cols, group);
         }
     }
@@ -74,10 +67,10 @@ final class PanamaShortRows {
         Group group = new Group();
         for (int g = r0; g < r1; g += L) {
             int n = Math.min(L, r1 - g);
-            sumExps(a, invT, out, outOff, g, n, cols, group);
+            maxima(a, g, n, cols, group);
+            sumExpsStored(a, invT, out, outOff, g, n, cols, group);
             System.arraycopy(group.max, 0, stats.max(), g, n);
-            FloatVector s = sumOfPartials(group);
-            s.intoArray(group.rowValue, 0);
+            FloatVector s = sumsOfPartialsVector(group, n);
             System.arraycopy(group.rowValue, 0, stats.sum(), g, n);
             PanamaKernels.log(s).intoArray(group.rowValue, 0);
             System.arraycopy(group.rowValue, 0, stats.logSum(), g, n);
@@ -92,7 +85,7 @@ final class PanamaShortRows {
         for (int g = r0; g < r1; g += L) {
             int n = Math.min(L, r1 - g);
             sums(gr, g, n, cols, group);
-            sumOfPartials(group).intoArray(group.rowValue, 0);
+            sumsOfPartials(group, n);
             writeBackward(gr, y, out, g, n, cols, group);
         }
     }
@@ -105,35 +98,58 @@ final class PanamaShortRows {
         final float[] rowValue = new float[L];
     }
 
-    /**
-     * Each row's max and its Σ exp((x - max) · invT) as lane partials and tail; with {@code store}, the exps stored
-     * there (entry i at {@code i - storeOff}). With invT = 1 the product is exact, so the exps are exp(x - max).
-     */
-    private static void sumExps(float[] a, float invT, float[] store, int storeOff, int g, int n, int cols,
-                                Group group) {
-        FloatVector vt = FloatVector.broadcast(SPECIES, invT);
+    /** Each row's max; all the group's first: L independent reductions overlap, and so do the rows' exps after. */
+    private static void maxima(float[] a, int g, int n, int cols, Group group) {
+        for (int k = 0; k < n; k++) {
+            group.max[k] = max(a, (g + k) * cols, (g + k + 1) * cols);
+        }
+    }
+
+    /** Each row's Σ exp(x - max) as lane partials and tail (log-softmax: nothing stored, no 1/T). */
+    private static void sumExps(float[] a, int g, int n, int cols, Group group) {
         for (int k = 0; k < n; k++) {
             int from = (g + k) * cols;
             int to = from + cols;
-            float m = max(a, from, to);
-            group.max[k] = m;
+            float m = group.max[k];
             FloatVector vm = FloatVector.broadcast(SPECIES, m);
             FloatVector acc = FloatVector.zero(SPECIES);
             int i = from;
             for (; i <= to - L; i += L) {
-                FloatVector e = PanamaKernels.expNonPositive(fromArray(SPECIES, a, i).sub(vm).mul(vt));
-                if (store != null) {
-                    e.intoArray(store, i - storeOff);
-                }
+                acc = acc.add(ShortRowExp.exp(fromArray(SPECIES, a, i).sub(vm)));
+            }
+            acc.intoArray(group.partials, k * L);
+            float t = 0f;
+            for (; i < to; i++) {
+                t += ShortRowExp.expScalar(a[i] - m);
+            }
+            group.tail[k] = t;
+        }
+    }
+
+    /**
+     * Each row's Σ exp((x - max) · invT) as lane partials and tail, the exps stored in {@code store} (entry i at
+     * {@code i - storeOff}). With invT = 1 the product is exact: the same exps as {@link #sumExps}.
+     */
+    private static void sumExpsStored(float[] a, float invT, float[] store, int storeOff, int g, int n, int cols,
+                                      Group group) {
+        FloatVector vt = FloatVector.broadcast(SPECIES, invT);
+        for (int k = 0; k < n; k++) {
+            int from = (g + k) * cols;
+            int to = from + cols;
+            float m = group.max[k];
+            FloatVector vm = FloatVector.broadcast(SPECIES, m);
+            FloatVector acc = FloatVector.zero(SPECIES);
+            int i = from;
+            for (; i <= to - L; i += L) {
+                FloatVector e = ShortRowExp.exp(fromArray(SPECIES, a, i).sub(vm).mul(vt));
+                e.intoArray(store, i - storeOff);
                 acc = acc.add(e);
             }
             acc.intoArray(group.partials, k * L);
             float t = 0f;
             for (; i < to; i++) {
-                float e = PanamaKernels.expScalar((a[i] - m) * invT);
-                if (store != null) {
-                    store[i - storeOff] = e;
-                }
+                float e = ShortRowExp.expScalar((a[i] - m) * invT);
+                store[i - storeOff] = e;
                 t += e;
             }
             group.tail[k] = t;
@@ -176,21 +192,35 @@ final class PanamaShortRows {
         return m;
     }
 
-    /** Lane r: row r's partials added in lane order, then its tail (lanes past the group's rows hold leftovers). */
-    private static FloatVector sumOfPartials(Group group) {
-        FloatVector s = FloatVector.fromArray(SPECIES, group.partials, 0, ROW_STARTS, 0);
-        for (int l = 1; l < L; l++) {
-            s = s.add(FloatVector.fromArray(SPECIES, group.partials, l, ROW_STARTS, 0));
+    /**
+     * Row r's partials added in lane order, then its tail, into {@code rowValue[r]} for the group's n rows. Scalar
+     * adds: the same order as a gather per lane (lane r of gather l reading row r's lane l), and on x86 L gathers cost
+     * more than the L (L - 1) scalar adds, which run as L independent chains.
+     */
+    private static void sumsOfPartials(Group group, int n) {
+        float[] p = group.partials;
+        for (int r = 0; r < n; r++) {
+            int at = r * L;
+            float s = p[at];
+            for (int l = 1; l < L; l++) {
+                s += p[at + l];
+            }
+            group.rowValue[r] = s + group.tail[r];
         }
-        return s.add(FloatVector.fromArray(SPECIES, group.tail, 0));
     }
 
-    private static void logOfSums(Group group) {
-        PanamaKernels.log(sumOfPartials(group)).intoArray(group.rowValue, 0);
+    /** The group's row sums as one vector (lanes past its n rows hold leftovers). */
+    private static FloatVector sumsOfPartialsVector(Group group, int n) {
+        sumsOfPartials(group, n);
+        return FloatVector.fromArray(SPECIES, group.rowValue, 0);
     }
 
-    private static void reciprocalOfSums(Group group) {
-        V_ONE.div(sumOfPartials(group)).intoArray(group.rowValue, 0);
+    private static void logOfSums(Group group, int n) {
+        PanamaKernels.log(sumsOfPartialsVector(group, n)).intoArray(group.rowValue, 0);
+    }
+
+    private static void reciprocalOfSums(Group group, int n) {
+        V_ONE.div(sumsOfPartialsVector(group, n)).intoArray(group.rowValue, 0);
     }
 
     private static void writeLog(float[] a, float[] out, int g, int n, int cols, Group group) {

@@ -20,7 +20,7 @@ class ShortRowKernelsTest {
     private static final int[] COLS = {1, 3, 7, L - 1, L, L + 1, 2 * L, 33, 100, 128, 1000, Kernels.SHORT_ROW};
     private static final float INF = Float.POSITIVE_INFINITY;
 
-    /** Rows of logits with, every few rows, a NaN, a +inf, only -inf, some -inf, or a huge spread. */
+    /** Rows of logits with, every few rows, a NaN, a +inf, only -inf, some -inf, a huge spread, or a max of ±0. */
     private static float[] rows(Random random, int rows, int cols) {
         float[] x = CpuTesting.logits(random, rows * cols, 3);
         for (int r = 0; r < rows; r++) {
@@ -33,6 +33,13 @@ class ShortRowKernelsTest {
                 case 4 -> x[at] = -INF;
                 case 5 -> x[at] = 1e30f;
                 case 6 -> x[at] = -3e38f;
+                case 7 -> { // a max of 0 with both signs: the kernels' max must be +0, as Math.max's
+                    for (int i = base; i < base + cols; i++) {
+                        x[i] = -1f - Math.abs(x[i]);
+                    }
+                    x[at] = -0f; // then +0 in the same lane when the row has room, else the next entry
+                    x[base + (at - base + (cols > L ? L : 1)) % cols] = cols > 1 ? 0f : -0f;
+                }
                 default -> {
                 }
             }
@@ -81,7 +88,7 @@ class ShortRowKernelsTest {
             }
             float m = rowMax(x, from, cols);
             for (int i = 0; i < cols; i++) {
-                e[i] = PanamaKernels.expScalar(x[from + i] - m);
+                e[i] = ShortRowExp.expScalar(x[from + i] - m);
             }
             float s = laneOrderSum(e, 0, cols);
             float logSum = PanamaKernels.logScalar(s);
@@ -144,7 +151,7 @@ class ShortRowKernelsTest {
                 }
                 float[] e = new float[cols];
                 for (int i = 0; i < cols; i++) {
-                    e[i] = PanamaKernels.expScalar((x[from + i] - m) * invT);
+                    e[i] = ShortRowExp.expScalar((x[from + i] - m) * invT);
                     assertEquals(Float.floatToIntBits(e[i]), Float.floatToIntBits(exps[from - r0 * cols + i]),
                             "cols " + cols + " row " + r + " exp " + i);
                 }
