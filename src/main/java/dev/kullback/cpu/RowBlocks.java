@@ -18,11 +18,11 @@ final class RowBlocks {
     static final int BLOCK_VALUES = RowSchedule.CHUNK;
 
     /**
-     * The family's float32 code on the block of {@code rows} rows from {@code firstRow}: {@code in} and {@code out}
-     * hold rows × cols values.
+     * The family's float32 code (of {@code families}) on the block of {@code rows} rows from {@code firstRow}:
+     * {@code in} and {@code out} hold rows × cols values.
      */
     interface Op {
-        void run(int firstRow, float[][] in, float[][] out, int rows);
+        void run(RowFamilies families, int firstRow, float[][] in, float[][] out, int rows);
     }
 
     private RowBlocks() {
@@ -57,6 +57,9 @@ final class RowBlocks {
     static void run(CpuDevice device, RowSchedule schedule, CpuTensor[] in, CpuTensor[] out, int rows, int cols,
                     Op op) {
         int blockRows = Math.max(1, BLOCK_VALUES / cols);
+        boolean sequential = schedule.byChunks(rows, cols);
+        // blocks across the threads: each block on its thread's inline families (see RowFamilies)
+        RowFamilies families = device.families(!sequential);
         Workers.Body blocks = (r0, r1) -> {
             float[][] a = new float[in.length][];
             float[][] o = new float[out.length][];
@@ -70,13 +73,13 @@ final class RowBlocks {
                 for (int i = 0; i < o.length; i++) {
                     o[i] = sized(o[i], values);
                 }
-                op.run(r, a, o, n);
+                op.run(families, r, a, o, n);
                 for (int i = 0; i < o.length; i++) {
                     device.narrowRows(o[i], out[i], r, n);
                 }
             }
         };
-        if (schedule.byChunks(rows, cols)) {
+        if (sequential) {
             blocks.run(0, rows); // few long rows: one block after another, each cut into chunks across the threads
         } else {
             schedule.rows(rows, cols, blocks);
