@@ -33,18 +33,27 @@ final class PanamaBf16Rows {
     private static final float HEADROOM = Kernels.LOG_STATS_HEADROOM;
     private static final FloatVector V_HEADROOM = FloatVector.broadcast(SPECIES, HEADROOM);
 
+    /** Constants as prebuilt vectors: a scalar operand is a broadcast per use, which C2 may leave out of line. */
+    private static final IntVector V_ROUND = IntVector.broadcast(INTS, 0x7FFF);
+    private static final IntVector V_ONE = IntVector.broadcast(INTS, 1);
+    private static final IntVector V_ABS = IntVector.broadcast(INTS, 0x7FFF_FFFF);
+    private static final IntVector V_INF = IntVector.broadcast(INTS, 0x7F80_0000);
+    private static final IntVector V_NAN = IntVector.broadcast(INTS, 0x7FC0);
+
     private PanamaBf16Rows() {
     }
 
     /** {@code out[to + j] = bf16((a[from + j] - m) - logSum)}, j in [0, n). */
     static void logSoftmaxWrite(short[] a, int from, short[] out, int to, int n, float m, float logSum) {
+        FloatVector vm = FloatVector.broadcast(SPECIES, m);
+        FloatVector vl = FloatVector.broadcast(SPECIES, logSum);
         int j = 0;
         for (; j <= n - L; j += L) {
             FloatVector x = ((IntVector) ShortVector.fromArray(SHORTS, a, from + j).convertShape(S2I, INTS, 0))
                     .lanewise(LSHL, 16).reinterpretAsFloats();
-            IntVector u = x.sub(m).sub(logSum).reinterpretAsInts();
-            IntVector rounded = u.add(0x7FFF).add(u.lanewise(LSHR, 16).and(1)).lanewise(LSHR, 16)
-                    .blend(0x7FC0, u.and(0x7FFF_FFFF).compare(GT, 0x7F80_0000));
+            IntVector u = x.sub(vm).sub(vl).reinterpretAsInts();
+            IntVector rounded = u.add(V_ROUND).add(u.lanewise(LSHR, 16).and(V_ONE)).lanewise(LSHR, 16)
+                    .blend(V_NAN, u.and(V_ABS).compare(GT, V_INF));
             ((ShortVector) rounded.convertShape(I2S, SHORTS, 0)).intoArray(out, to + j);
         }
         for (; j < n; j++) {
@@ -78,8 +87,8 @@ final class PanamaBf16Rows {
                     if (out != null) {
                         IntVector u = ((IntVector) ShortVector.fromArray(SHORTS, a, w + j).convertShape(S2I, INTS, 0))
                                 .lanewise(LSHL, 16).reinterpretAsFloats().sub(vwm).sub(vwl).reinterpretAsInts();
-                        IntVector rounded = u.add(0x7FFF).add(u.lanewise(LSHR, 16).and(1)).lanewise(LSHR, 16)
-                                .blend(0x7FC0, u.and(0x7FFF_FFFF).compare(GT, 0x7F80_0000));
+                        IntVector rounded = u.add(V_ROUND).add(u.lanewise(LSHR, 16).and(V_ONE)).lanewise(LSHR, 16)
+                                .blend(V_NAN, u.and(V_ABS).compare(GT, V_INF));
                         ((ShortVector) rounded.convertShape(I2S, SHORTS, 0)).intoArray(out, wOut + j);
                     }
                     FloatVector x = ((IntVector) ShortVector.fromArray(SHORTS, a, from + j).convertShape(S2I, INTS, 0))

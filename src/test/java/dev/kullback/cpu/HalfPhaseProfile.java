@@ -16,6 +16,10 @@ public final class HalfPhaseProfile {
     public static void main(String[] args) {
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 10;
         HalfConverter h = HalfConverter.VectorHolder.VECTOR;
+        if (args[0].equals("kernels")) {
+            kernels(rounds);
+            return;
+        }
         for (String shape : args[0].split(",")) {
             int rows = Integer.parseInt(shape.split("x")[0]);
             int cols = Integer.parseInt(shape.split("x")[1]);
@@ -50,6 +54,39 @@ public final class HalfPhaseProfile {
                 System.out.println(line);
             }
         }
+    }
+
+    /** The long-row log-softmax kernels on one chunk in L1, float32 against bf16 storage. */
+    private static void kernels(int rounds) {
+        Kernels k = KernelsProvider.vector().orElseThrow();
+        int n = RowSchedule.CHUNK;
+        float[] x = new float[2 * n];
+        SplittableRandom random = new SplittableRandom(1);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (random.nextDouble() * 8 - 4);
+        }
+        short[] b = new short[2 * n];
+        HalfConverter.SCALAR.narrow(DType.BFLOAT16, x, 0, b, 0, 2 * n);
+        float[] o = new float[2 * n];
+        short[] ob = new short[2 * n];
+        float[] m = new float[1];
+        double[] s = new double[1];
+        int reps = 100;
+        StringBuilder line = new StringBuilder("per chunk of " + n + ", us:");
+        line.append(time("stats f32", rounds, () -> { for (int i = 0; i < reps; i++) k.logStats(x, 0, n, m, s, 0); }));
+        line.append(time("stats bf16", rounds, () -> { for (int i = 0; i < reps; i++) k.logStatsBf16(b, 0, n, m, s, 0); }));
+        line.append(time("write f32", rounds,
+                () -> { for (int i = 0; i < reps; i++) k.logSoftmaxWrite(x, 0, n, 1f, 2f, o); }));
+        line.append(time("write bf16", rounds,
+                () -> { for (int i = 0; i < reps; i++) k.logSoftmaxWriteBf16(b, 0, ob, 0, n, 1f, 2f); }));
+        line.append(time("fused f32", rounds,
+                () -> { for (int i = 0; i < reps; i++) k.logSoftmaxWriteAndStats(x, o, 0, 1f, 2f, n, n, m, s, 0); }));
+        line.append(time("fused bf16", rounds, () -> {
+            for (int i = 0; i < reps; i++) {
+                k.logSoftmaxWriteAndStatsBf16(b, ob, 0, 0, 1f, 2f, n, n, m, s, 0);
+            }
+        }));
+        System.out.println(line + "  (ms per 100 chunks)");
     }
 
     private static String time(String name, int rounds, Runnable r) {
