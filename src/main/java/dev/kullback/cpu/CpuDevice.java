@@ -577,6 +577,10 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     /** dst[0, n · cols) = rows [r, r + n) of t, widened to float32. */
     void widenRows(CpuTensor t, int r, int n, float[] dst) {
         int cols = t.cols();
+        if (t.dtype() != DType.FLOAT32 && t.rowStride() == cols) { // packed rows: one call, no per-row tails
+            halfs.widen(t.dtype(), t.halfBits(), t.rowStart(r), dst, 0, n * cols);
+            return;
+        }
         for (int i = 0; i < n; i++) {
             if (t.dtype() == DType.FLOAT32) {
                 System.arraycopy(t.floats(), t.rowStart(r + i), dst, i * cols, cols);
@@ -589,6 +593,10 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     /** Rows [r, r + n) of t = src[0, n · cols), rounded to nearest even for a half t. */
     void narrowRows(float[] src, CpuTensor t, int r, int n) {
         int cols = t.cols();
+        if (t.dtype() != DType.FLOAT32 && t.rowStride() == cols) {
+            halfs.narrow(t.dtype(), src, 0, t.halfBits(), t.rowStart(r), n * cols);
+            return;
+        }
         for (int i = 0; i < n; i++) {
             if (t.dtype() == DType.FLOAT32) {
                 System.arraycopy(src, i * cols, t.floats(), t.rowStart(r + i), cols);

@@ -77,7 +77,9 @@ final class VectorHalfConverter implements HalfConverter {
                 bits.or(sign).reinterpretAsFloats().intoArray(dst, d + i);
             }
         }
-        HalfFloats.toFloat(type, src, s + i, dst, d + i, n - i);
+        if (i < n) {
+            HalfFloats.toFloat(type, src, s + i, dst, d + i, n - i);
+        }
     }
 
     @Override
@@ -105,6 +107,8 @@ final class VectorHalfConverter implements HalfConverter {
                 ((ShortVector) bits.or(sign).convertShape(I2S, SHORTS, 0)).intoArray(dst, d + i); // the low halves
             }
         }
-        HalfFloats.fromFloat(type, src, s + i, dst, d + i, n - i);
+        if (i < n) {
+            HalfFloats.fromFloat(type, src, s + i, dst, d + i, n - i);
+        }
     }
 }
