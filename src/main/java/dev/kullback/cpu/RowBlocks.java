@@ -3,8 +3,8 @@ package dev.kullback.cpu;
 /**
  * Row-separable operations on half tensors and views without a full float32 copy: each thread takes its rows a block
  * at a time (about {@value #BLOCK_VALUES} values, whole rows), widens the block's inputs into float32 scratch of its
- * own, runs the family's float32 code on the block (its schedule runs inline: the thread is already one of the
- * operation's), and narrows the block's outputs back, while the scratch is still in the core's cache. So a bf16 op
+ * own, runs the family's float32 code on the block (on a one-thread schedule, {@link RowFamilies#inline}: the thread
+ * is already one of the operation's), and narrows the block's outputs back, while the scratch is still in the core's cache. So a bf16 op
  * moves 2 bytes per element through memory where float32 moves 4. Each row's results depend on that row alone (the
  * chunking of a row depends on its length only, see {@link RowSchedule}), so blocks give exactly the bits of the whole
  * tensor staged at once ({@link CpuStaging}), whatever the thread count.
