@@ -65,16 +65,6 @@ interface Kernels {
         logStats(x, 0, to - from, m, s, slot);
     }
 
-    /**
-     * {@link #logSoftmaxWriteAndStats} on bf16 storage: {@code out[wOut + j] = bf16((a[w + j] - wm) - wLogSum)} and
-     * {@link #logStatsBf16} of {@code a[from, from + n)}, n at most {@link RowSchedule#CHUNK}.
-     */
-    default void logSoftmaxWriteAndStatsBf16(short[] a, short[] out, int w, int wOut, float wm, float wLogSum, int from,
-                                             int n, float[] m, double[] s, int slot) {
-        logSoftmaxWriteBf16(a, w, out, wOut, n, wm, wLogSum);
-        logStatsBf16(a, from, from + n, m, s, slot);
-    }
-
     /** {@code out[to + j] = bf16((a[from + j] - m) - logSum)} for j in [0, n), rounded to nearest even. */
     default void logSoftmaxWriteBf16(short[] a, int from, short[] out, int to, int n, float m, float logSum) {
         for (int j = 0; j < n; j++) {

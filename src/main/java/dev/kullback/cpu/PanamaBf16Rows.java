@@ -21,7 +21,9 @@ import jdk.incubator.vector.VectorSpecies;
  * carry trick (NaN to 0x7FC0) and packs the low halves. Between them the arithmetic is PanamaKernels' own, operation
  * for operation, so a result is the float32 kernel's on the widened values, rounded once: the bits of widening a
  * block, running the float32 kernel, and narrowing it ({@link RowBlocks}). Loads and stores are written out in the
- * loops, JDK calls only, as PanamaKernels requires of loads (no helper of ours between a loop and its vectors).
+ * loops, JDK calls only, as PanamaKernels requires of loads (no helper of ours between a loop and its vectors). No
+ * fused write-and-statistics loop as PanamaKernels has: with the conversions in it, it measured slower than the two
+ * loops one after the other (HalfPhaseProfile kernels).
  */
 final class PanamaBf16Rows {
     private static final VectorSpecies<Float> SPECIES = PanamaKernels.SPECIES;
@@ -61,14 +63,8 @@ final class PanamaBf16Rows {
         }
     }
 
-    /**
-     * PanamaKernels' writeAndStats on bf16: the statistics of {@code a[from, from + n)} and, with {@code out} not
-     * null, {@code out[wOut + j] = bf16((a[w + j] - wm) - wLogSum)} in the same loop.
-     */
-    static void writeAndStats(short[] a, short[] out, int w, int wOut, float wm, float wLogSum, int from, int n,
-                              float[] m, double[] s, int slot) {
-        FloatVector vwm = FloatVector.broadcast(SPECIES, wm);
-        FloatVector vwl = FloatVector.broadcast(SPECIES, wLogSum);
+    /** PanamaKernels' logStats (its one-read statistics loop) on the bf16 values a[from, from + n). */
+    static void logStats(short[] a, int from, int n, float[] m, double[] s, int slot) {
         FloatVector acc = FloatVector.zero(SPECIES);
         float ref = -Float.MAX_VALUE;
         double sum = 0;
@@ -84,13 +80,6 @@ final class PanamaBf16Rows {
                 int end = j + Math.min(last - j, (BLOCK_VECTORS - 1) * L);
                 FloatVector block = FloatVector.zero(SPECIES);
                 for (; j <= end; j += L) {
-                    if (out != null) {
-                        IntVector u = ((IntVector) ShortVector.fromArray(SHORTS, a, w + j).convertShape(S2I, INTS, 0))
-                                .lanewise(LSHL, 16).reinterpretAsFloats().sub(vwm).sub(vwl).reinterpretAsInts();
-                        IntVector rounded = u.add(V_ROUND).add(u.lanewise(LSHR, 16).and(V_ONE)).lanewise(LSHR, 16)
-                                .blend(V_NAN, u.and(V_ABS).compare(GT, V_INF));
-                        ((ShortVector) rounded.convertShape(I2S, SHORTS, 0)).intoArray(out, wOut + j);
-                    }
                     FloatVector x = ((IntVector) ShortVector.fromArray(SHORTS, a, from + j).convertShape(S2I, INTS, 0))
                             .lanewise(LSHL, 16).reinterpretAsFloats();
                     FloatVector d = x.sub(r);
@@ -117,9 +106,6 @@ final class PanamaBf16Rows {
             sum = PanamaKernels.lanes(acc.toArray());
         }
         for (; j < n; j++) {
-            if (out != null) {
-                out[wOut + j] = HalfFloats.floatToBf16((HalfFloats.bf16ToFloat(a[w + j]) - wm) - wLogSum);
-            }
             float x = HalfFloats.bf16ToFloat(a[from + j]);
             if (x - ref > HEADROOM) {
                 sum *= Math.exp((double) ref - x);

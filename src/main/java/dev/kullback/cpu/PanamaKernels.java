@@ -510,13 +510,7 @@ final class PanamaKernels implements Kernels {
 
     @Override
     public void logStatsBf16(short[] a, int from, int to, float[] m, double[] s, int slot) {
-        PanamaBf16Rows.writeAndStats(a, null, 0, 0, 0f, 0f, from, to - from, m, s, slot);
-    }
-
-    @Override
-    public void logSoftmaxWriteAndStatsBf16(short[] a, short[] out, int w, int wOut, float wm, float wLogSum, int from,
-                                            int n, float[] m, double[] s, int slot) {
-        PanamaBf16Rows.writeAndStats(a, out, w, wOut, wm, wLogSum, from, n, m, s, slot);
+        PanamaBf16Rows.logStats(a, from, to - from, m, s, slot);
     }
 
     @Override

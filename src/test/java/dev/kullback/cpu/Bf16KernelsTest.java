@@ -49,18 +49,13 @@ class Bf16KernelsTest {
 
             float wm = m[1];
             float logSum = (float) Math.log(s[1]);
-            short[] fused = new short[n + 7];
             short[] expected = new short[n + 7];
             int w = from + n;
-            k.logSoftmaxWriteAndStatsBf16(a, fused, w, 3, wm, logSum, from, n, m, s, 0);
-            assertEquals(Float.floatToRawIntBits(m[1]), Float.floatToRawIntBits(m[0]), at + ": fused reference");
-            assertEquals(Double.doubleToRawLongBits(s[1]), Double.doubleToRawLongBits(s[0]), at + ": fused sum");
             float[] x = new float[n];
             HalfFloats.toFloat(DType.BFLOAT16, a, w, x, 0, n);
             float[] y = new float[n];
             k.logSoftmaxWrite(x, 0, n, wm, logSum, y);
             HalfFloats.fromFloat(DType.BFLOAT16, y, 0, expected, 3, n);
-            assertArrayEquals(expected, fused, at + ": fused write");
             short[] plain = new short[n + 7];
             k.logSoftmaxWriteBf16(a, w, plain, 3, n, wm, logSum);
             assertArrayEquals(expected, plain, at + ": write");

@@ -81,11 +81,6 @@ public final class HalfPhaseProfile {
                 () -> { for (int i = 0; i < reps; i++) k.logSoftmaxWriteBf16(b, 0, ob, 0, n, 1f, 2f); }));
         line.append(time("fused f32", rounds,
                 () -> { for (int i = 0; i < reps; i++) k.logSoftmaxWriteAndStats(x, o, 0, 1f, 2f, n, n, m, s, 0); }));
-        line.append(time("fused bf16", rounds, () -> {
-            for (int i = 0; i < reps; i++) {
-                k.logSoftmaxWriteAndStatsBf16(b, ob, 0, 0, 1f, 2f, n, n, m, s, 0);
-            }
-        }));
         System.out.println(line + "  (ms per 100 chunks)");
     }
 
