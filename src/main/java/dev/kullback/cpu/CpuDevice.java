@@ -59,6 +59,9 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     private final CpuGaussianKl gaussianKl;
     private final CpuTvd tvd;
     private final HalfConverter halfs;
+    private final RowFamilies families;
+    private final RowFamilies inlineFamilies;
+    private final Bf16LogSoftmax bf16LogSoftmax;
 
     /** All available processors (or {@code -Dkullback.cpu.threads}), the best kernels, the JVM-wide pool. */
     public CpuDevice() {
@@ -100,6 +103,9 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         this.gaussianKl = new CpuGaussianKl(kernels, schedule);
         this.tvd = new CpuTvd(kernels, schedule);
         this.halfs = HalfConverter.of(kernels);
+        this.families = new RowFamilies(softmax, klDiv, crossEntropy, distillation);
+        this.inlineFamilies = RowFamilies.inline(kernels, arrays);
+        this.bf16LogSoftmax = new Bf16LogSoftmax(kernels, schedule);
         int t = workers.threads();
         this.name = "cpu (" + kernels.description() + ", " + t + (t == 1 ? " thread)" : " threads)");
     }
@@ -214,11 +220,15 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
 
     @Override
     protected void softmaxInto(CpuTensor x, CpuTensor out, boolean log) {
+        if (log && Bf16LogSoftmax.applies(x, out)) {
+            bf16LogSoftmax.run(x, out);
+            return;
+        }
         if (RowBlocks.applies(schedule, x.rows(), x.cols(), x, out)) {
             int cols = x.cols();
             RowBlocks.run(this, schedule, new CpuTensor[] {x}, new CpuTensor[] {out}, x.rows(), cols, log
-                    ? (r, a, o, rows) -> softmax.logSoftmax(a[0], o[0], rows, cols)
-                    : (r, a, o, rows) -> softmax.softmax(a[0], o[0], rows, cols));
+                    ? (f, r, a, o, rows) -> f.softmax().logSoftmax(a[0], o[0], rows, cols)
+                    : (f, r, a, o, rows) -> f.softmax().softmax(a[0], o[0], rows, cols));
             return;
         }
         try (CpuStaging s = new CpuStaging(this)) {
@@ -235,7 +245,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         int cols = output.cols();
         if (RowBlocks.applies(schedule, output.rows(), cols, gradOutput, output, gradInput)) {
             RowBlocks.run(this, schedule, new CpuTensor[] {gradOutput, output}, new CpuTensor[] {gradInput},
-                    output.rows(), cols, (r, a, o, rows) -> softmax.logSoftmaxBackward(a[0], a[1], o[0], rows, cols));
+                    output.rows(), cols, (f, r, a, o, rows) -> f.softmax().logSoftmaxBackward(a[0], a[1], o[0], rows, cols));
             return;
         }
         try (CpuStaging s = new CpuStaging(this)) {
@@ -256,7 +266,7 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     protected void klDivPointwiseInto(CpuTensor input, CpuTensor target, CpuTensor out, boolean logTarget) {
         if (RowBlocks.applies(schedule, input.rows(), input.cols(), input, target, out)) {
             RowBlocks.run(this, schedule, new CpuTensor[] {input, target}, new CpuTensor[] {out}, input.rows(),
-                    input.cols(), (r, a, o, rows) -> klDiv.pointwise(a[0], a[1], o[0], logTarget));
+                    input.cols(), (f, r, a, o, rows) -> f.klDiv().pointwise(a[0], a[1], o[0], logTarget));
             return;
         }
         try (CpuStaging s = new CpuStaging(this)) {
@@ -283,8 +293,8 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
             }
             CpuTensor[] in = scalarGrad ? new CpuTensor[] {target} : new CpuTensor[] {target, gradOutput};
             RowBlocks.run(this, schedule, in, new CpuTensor[] {gradInput}, target.rows(), target.cols(),
-                    (r, a, o, rows) -> klDiv.backward(scalarGrad ? scalar : a[1], a[0], o[0], logTarget, scalarGrad,
-                            divisor));
+                    (f, r, a, o, rows) -> f.klDiv().backward(scalarGrad ? scalar : a[1], a[0], o[0], logTarget,
+                            scalarGrad, divisor));
             return;
         }
         try (CpuStaging s = new CpuStaging(this)) {
@@ -318,9 +328,9 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
             // scales its gradient by T / reduction.divisor())
             RowReduction perRow = new RowReduction(true, reduction.divisor());
             RowBlocks.run(this, schedule, new CpuTensor[] {student, teacher}, new CpuTensor[] {grad}, rows, cols,
-                    (r, a, o, n) -> {
+                    (f, r, a, o, n) -> {
                         float[] v = new float[n];
-                        distillation.run(a[0], a[1], y == null ? null : Arrays.copyOfRange(y, r, r + n), ignoreIndex,
+                        f.distillation().run(a[0], a[1], y == null ? null : Arrays.copyOfRange(y, r, r + n), ignoreIndex,
                                 temperature, reverse, perRow, v, o[0], n, cols);
                         System.arraycopy(v, 0, rowLoss, r, n);
                     });
@@ -532,9 +542,9 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         }
         float k = reduction == Reduction.MEAN ? (float) (1.0 / weightTotal) : 1f;
         float[] rowLoss = new float[rows];
-        RowBlocks.run(this, schedule, new CpuTensor[] {logits}, new CpuTensor[] {grad}, rows, cols, (r, a, o, n) -> {
+        RowBlocks.run(this, schedule, new CpuTensor[] {logits}, new CpuTensor[] {grad}, rows, cols, (f, r, a, o, n) -> {
             float[] v = new float[n];
-            crossEntropy.labels(a[0], Arrays.copyOfRange(y, r, r + n), w, Reduction.NONE, ignoreIndex, labelSmoothing,
+            f.crossEntropy().labels(a[0], Arrays.copyOfRange(y, r, r + n), w, Reduction.NONE, ignoreIndex, labelSmoothing,
                     zLoss, v, o[0], n, cols);
             System.arraycopy(v, 0, rowLoss, r, n);
             if (k != 1f) {
@@ -559,9 +569,18 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
         value[0] = (float) (total / divisor);
     }
 
+    /** The row families on this device's schedule, or (inline) on a one-thread schedule, for {@link RowBlocks}. */
+    RowFamilies families(boolean inline) {
+        return inline ? inlineFamilies : families;
+    }
+
     /** dst[0, n · cols) = rows [r, r + n) of t, widened to float32. */
     void widenRows(CpuTensor t, int r, int n, float[] dst) {
         int cols = t.cols();
+        if (t.dtype() != DType.FLOAT32 && t.rowStride() == cols) { // packed rows: one call, no per-row tails
+            halfs.widen(t.dtype(), t.halfBits(), t.rowStart(r), dst, 0, n * cols);
+            return;
+        }
         for (int i = 0; i < n; i++) {
             if (t.dtype() == DType.FLOAT32) {
                 System.arraycopy(t.floats(), t.rowStart(r + i), dst, i * cols, cols);
@@ -574,6 +593,10 @@ public final class CpuDevice extends AbstractDevice<CpuTensor, CpuLabels> {
     /** Rows [r, r + n) of t = src[0, n · cols), rounded to nearest even for a half t. */
     void narrowRows(float[] src, CpuTensor t, int r, int n) {
         int cols = t.cols();
+        if (t.dtype() != DType.FLOAT32 && t.rowStride() == cols) {
+            halfs.narrow(t.dtype(), src, 0, t.halfBits(), t.rowStart(r), n * cols);
+            return;
+        }
         for (int i = 0; i < n; i++) {
             if (t.dtype() == DType.FLOAT32) {
                 System.arraycopy(src, i * cols, t.floats(), t.rowStart(r + i), cols);

@@ -1,5 +1,8 @@
 package dev.kullback.cpu;
 
+import dev.kullback.DType;
+import dev.kullback.internal.HalfFloats;
+
 /**
  * The inner loops of the CPU device: each method works on one contiguous range {@code [from, to)} of row-major
  * arrays that share their indexing (all operands have the same shape). {@link RowSchedule} decides how a tensor is cut
@@ -49,6 +52,25 @@ interface Kernels {
 
     /** How far above the reference of {@link #logStats} a value may be before the sums are rescaled to it. */
     float LOG_STATS_HEADROOM = 16f;
+
+    // ---- bf16 storage: the float32 kernels on the widened values, results rounded to nearest even ----------------
+
+    /**
+     * {@link #logStats} of the bf16 values {@code a[from, to)} (at most {@link RowSchedule#CHUNK}), the same bits as on
+     * their float32 widening. Here through a chunk of scratch; the vector kernels widen in registers.
+     */
+    default void logStatsBf16(short[] a, int from, int to, float[] m, double[] s, int slot) {
+        float[] x = ChunkScratch.get()[0];
+        HalfFloats.toFloat(DType.BFLOAT16, a, from, x, 0, to - from);
+        logStats(x, 0, to - from, m, s, slot);
+    }
+
+    /** {@code out[to + j] = bf16((a[from + j] - m) - logSum)} for j in [0, n), rounded to nearest even. */
+    default void logSoftmaxWriteBf16(short[] a, int from, short[] out, int to, int n, float m, float logSum) {
+        for (int j = 0; j < n; j++) {
+            out[to + j] = HalfFloats.floatToBf16((HalfFloats.bf16ToFloat(a[from + j]) - m) - logSum);
+        }
+    }
 
     // ---- short rows: several whole rows per call ----------------------------------------------------
 

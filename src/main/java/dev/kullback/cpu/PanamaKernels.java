@@ -345,7 +345,7 @@ final class PanamaKernels implements Kernels {
      * in lane order; a fixed order (so the same bits, compiled or not) with half the dependent adds of adding every
      * lane one by one. Takes an array so that no vector crosses a call.
      */
-    private static double lanes(float[] l) {
+    static double lanes(float[] l) {
         int h = l.length / 2;
         double s = 0;
         for (int i = 0; i < h; i++) {
@@ -382,7 +382,7 @@ final class PanamaKernels implements Kernels {
      * The vectors of one accumulation block: a sum adds a block's vectors into a fresh accumulator and then the block
      * into the running one, so that no lane adds more than about 16 + (range / 16 L) terms in float.
      */
-    private static final int BLOCK_VECTORS = 16;
+    static final int BLOCK_VECTORS = 16;
 
     @Override
     public double sumExpStore(float[] a, int from, int to, float m, float[] out) {
@@ -432,7 +432,7 @@ final class PanamaKernels implements Kernels {
     }
 
     /** a[l] = exp(a[l] - b[l]) for arguments <= 0, lane by lane with the scalar twin (the same bits as the vector). */
-    private static float[] expOfDifference(float[] a, float[] b) {
+    static float[] expOfDifference(float[] a, float[] b) {
         for (int l = 0; l < a.length; l++) {
             a[l] = expScalar(a[l] - b[l]);
         }
@@ -512,6 +512,16 @@ final class PanamaKernels implements Kernels {
         boolean allNegativeInfinity = ref == -Float.MAX_VALUE && sum == 0;
         m[slot] = allNegativeInfinity ? Float.NEGATIVE_INFINITY : ref;
         s[slot] = sum;
+    }
+
+    @Override
+    public void logStatsBf16(short[] a, int from, int to, float[] m, double[] s, int slot) {
+        PanamaBf16Rows.logStats(a, from, to - from, m, s, slot);
+    }
+
+    @Override
+    public void logSoftmaxWriteBf16(short[] a, int from, short[] out, int to, int n, float m, float logSum) {
+        PanamaBf16Rows.logSoftmaxWrite(a, from, out, to, n, m, logSum);
     }
 
     @Override

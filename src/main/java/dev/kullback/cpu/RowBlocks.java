@@ -3,8 +3,8 @@ package dev.kullback.cpu;
 /**
  * Row-separable operations on half tensors and views without a full float32 copy: each thread takes its rows a block
  * at a time (about {@value #BLOCK_VALUES} values, whole rows), widens the block's inputs into float32 scratch of its
- * own, runs the family's float32 code on the block (its schedule runs inline: the thread is already one of the
- * operation's), and narrows the block's outputs back, while the scratch is still in the core's cache. So a bf16 op
+ * own, runs the family's float32 code on the block (on a one-thread schedule, {@link RowFamilies#inline}: the thread
+ * is already one of the operation's), and narrows the block's outputs back, while the scratch is still in the core's cache. So a bf16 op
  * moves 2 bytes per element through memory where float32 moves 4. Each row's results depend on that row alone (the
  * chunking of a row depends on its length only, see {@link RowSchedule}), so blocks give exactly the bits of the whole
  * tensor staged at once ({@link CpuStaging}), whatever the thread count.
@@ -18,11 +18,11 @@ final class RowBlocks {
     static final int BLOCK_VALUES = RowSchedule.CHUNK;
 
     /**
-     * The family's float32 code on the block of {@code rows} rows from {@code firstRow}: {@code in} and {@code out}
-     * hold rows × cols values.
+     * The family's float32 code (of {@code families}) on the block of {@code rows} rows from {@code firstRow}:
+     * {@code in} and {@code out} hold rows × cols values.
      */
     interface Op {
-        void run(int firstRow, float[][] in, float[][] out, int rows);
+        void run(RowFamilies families, int firstRow, float[][] in, float[][] out, int rows);
     }
 
     private RowBlocks() {
@@ -57,6 +57,9 @@ final class RowBlocks {
     static void run(CpuDevice device, RowSchedule schedule, CpuTensor[] in, CpuTensor[] out, int rows, int cols,
                     Op op) {
         int blockRows = Math.max(1, BLOCK_VALUES / cols);
+        boolean sequential = schedule.byChunks(rows, cols);
+        // blocks across the threads: each block on its thread's inline families (see RowFamilies)
+        RowFamilies families = device.families(!sequential);
         Workers.Body blocks = (r0, r1) -> {
             float[][] a = new float[in.length][];
             float[][] o = new float[out.length][];
@@ -70,13 +73,13 @@ final class RowBlocks {
                 for (int i = 0; i < o.length; i++) {
                     o[i] = sized(o[i], values);
                 }
-                op.run(r, a, o, n);
+                op.run(families, r, a, o, n);
                 for (int i = 0; i < o.length; i++) {
                     device.narrowRows(o[i], out[i], r, n);
                 }
             }
         };
-        if (schedule.byChunks(rows, cols)) {
+        if (sequential) {
             blocks.run(0, rows); // few long rows: one block after another, each cut into chunks across the threads
         } else {
             schedule.rows(rows, cols, blocks);

@@ -30,6 +30,28 @@ final class VectorHalfConverter implements HalfConverter {
     private static final int L = INTS.length();
     private static final VectorSpecies<Short> SHORTS =
             VectorSpecies.of(short.class, VectorShape.forBitSize(INTS.vectorBitSize() / 2));
+    /** Constants as prebuilt vectors, as PanamaKernels keeps them: no broadcast left in a loop. */
+    private static final IntVector V_FFFF = ints(0xFFFF);
+    private static final IntVector V_SIGN16 = ints(0x8000);
+    private static final IntVector V_7FFF = ints(0x7FFF);
+    private static final IntVector V_REBIAS = ints(112 << 23);
+    private static final IntVector V_F32_INF = ints(0x7F80_0000);
+    private static final IntVector V_F16_INF = ints(0x7C00);
+    private static final IntVector V_F16_MIN_NORMAL = ints(0x0400);
+    private static final IntVector V_ONE = ints(1);
+    private static final IntVector V_ABS = ints(0x7FFF_FFFF);
+    private static final IntVector V_BF16_NAN = ints(0x7FC0);
+    private static final IntVector V_FFF = ints(0xFFF);
+    private static final IntVector V_HALF_BITS = ints(0x3F00_0000);
+    private static final IntVector V_F16_SUBNORMAL_LIMIT = ints(0x3880_0000);
+    private static final IntVector V_F16_OVERFLOW = ints(0x477F_F000);
+    private static final IntVector V_F16_NAN = ints(0x7E00);
+    private static final FloatVector V_TWO_M24 = FloatVector.broadcast(FLOATS, 0x1p-24f);
+    private static final FloatVector V_HALF = FloatVector.broadcast(FLOATS, 0.5f);
+
+    private static IntVector ints(int c) {
+        return IntVector.broadcast(INTS, c);
+    }
 
     @Override
     public void widen(DType type, short[] src, int s, float[] dst, int d, int n) {
@@ -42,20 +64,22 @@ final class VectorHalfConverter implements HalfConverter {
         } else {
             for (; i <= n - L; i += L) {
                 IntVector h = ((IntVector) ShortVector.fromArray(SHORTS, src, s + i).convertShape(S2I, INTS, 0))
-                        .and(0xFFFF);
-                IntVector sign = h.and(0x8000).lanewise(LSHL, 16);
-                IntVector magnitude = h.and(0x7FFF);
+                        .and(V_FFFF);
+                IntVector sign = h.and(V_SIGN16).lanewise(LSHL, 16);
+                IntVector magnitude = h.and(V_7FFF);
                 // normal: rebias the exponent (15 → 127); inf/NaN: exponent all ones, payload kept
-                IntVector normal = magnitude.lanewise(LSHL, 13).add(112 << 23);
-                IntVector special = magnitude.lanewise(LSHL, 13).or(0x7F80_0000);
+                IntVector normal = magnitude.lanewise(LSHL, 13).add(V_REBIAS);
+                IntVector special = magnitude.lanewise(LSHL, 13).or(V_F32_INF);
                 // zero or subnormal: the mantissa times 2^-24, exact in float32
-                IntVector tiny = ((FloatVector) magnitude.convert(I2F, 0)).mul(0x1p-24f).reinterpretAsInts();
-                IntVector bits = normal.blend(special, magnitude.compare(GE, 0x7C00))
-                        .blend(tiny, magnitude.compare(LT, 0x0400));
+                IntVector tiny = ((FloatVector) magnitude.convert(I2F, 0)).mul(V_TWO_M24).reinterpretAsInts();
+                IntVector bits = normal.blend(special, magnitude.compare(GE, V_F16_INF))
+                        .blend(tiny, magnitude.compare(LT, V_F16_MIN_NORMAL));
                 bits.or(sign).reinterpretAsFloats().intoArray(dst, d + i);
             }
         }
-        HalfFloats.toFloat(type, src, s + i, dst, d + i, n - i);
+        if (i < n) {
+            HalfFloats.toFloat(type, src, s + i, dst, d + i, n - i);
+        }
     }
 
     @Override
@@ -64,30 +88,27 @@ final class VectorHalfConverter implements HalfConverter {
         if (type == DType.BFLOAT16) {
             for (; i <= n - L; i += L) {
                 IntVector u = FloatVector.fromArray(FLOATS, src, s + i).reinterpretAsInts();
-                IntVector rounded = u.add(0x7FFF).add(u.lanewise(LSHR, 16).and(1)).lanewise(LSHR, 16);
-                VectorMask<Integer> nan = u.and(0x7FFF_FFFF).compare(GT, 0x7F80_0000);
-                store(rounded.blend(0x7FC0, nan), dst, d + i);
+                IntVector rounded = u.add(V_7FFF).add(u.lanewise(LSHR, 16).and(V_ONE)).lanewise(LSHR, 16);
+                VectorMask<Integer> nan = u.and(V_ABS).compare(GT, V_F32_INF);
+                ((ShortVector) rounded.blend(V_BF16_NAN, nan).convertShape(I2S, SHORTS, 0)).intoArray(dst, d + i);
             }
         } else {
             for (; i <= n - L; i += L) {
                 IntVector u = FloatVector.fromArray(FLOATS, src, s + i).reinterpretAsInts();
-                IntVector sign = u.lanewise(LSHR, 16).and(0x8000);
-                IntVector abs = u.and(0x7FFF_FFFF);
-                IntVector rebiased = abs.sub(112 << 23);
-                IntVector bits = rebiased.add(0xFFF).add(rebiased.lanewise(LSHR, 13).and(1)).lanewise(LSHR, 13);
+                IntVector sign = u.lanewise(LSHR, 16).and(V_SIGN16);
+                IntVector abs = u.and(V_ABS);
+                IntVector rebiased = abs.sub(V_REBIAS);
+                IntVector bits = rebiased.add(V_FFF).add(rebiased.lanewise(LSHR, 13).and(V_ONE)).lanewise(LSHR, 13);
                 // below 2^-14: adding 0.5 makes the float adder round to a multiple of 2^-24, ties to even
-                IntVector subnormal = abs.reinterpretAsFloats().add(0.5f).reinterpretAsInts().sub(0x3F00_0000);
-                bits = bits.blend(subnormal, abs.compare(LT, 0x3880_0000))
-                        .blend(0x7C00, abs.compare(GE, 0x477F_F000))
-                        .blend(0x7E00, abs.compare(GT, 0x7F80_0000));
-                store(bits.or(sign), dst, d + i);
+                IntVector subnormal = abs.reinterpretAsFloats().add(V_HALF).reinterpretAsInts().sub(V_HALF_BITS);
+                bits = bits.blend(subnormal, abs.compare(LT, V_F16_SUBNORMAL_LIMIT))
+                        .blend(V_F16_INF, abs.compare(GE, V_F16_OVERFLOW))
+                        .blend(V_F16_NAN, abs.compare(GT, V_F32_INF));
+                ((ShortVector) bits.or(sign).convertShape(I2S, SHORTS, 0)).intoArray(dst, d + i); // the low halves
             }
         }
-        HalfFloats.fromFloat(type, src, s + i, dst, d + i, n - i);
-    }
-
-    /** The low 16 bits of each lane. */
-    private static void store(IntVector bits, short[] dst, int d) {
-        ((ShortVector) bits.convertShape(I2S, SHORTS, 0)).intoArray(dst, d);
+        if (i < n) {
+            HalfFloats.fromFloat(type, src, s + i, dst, d + i, n - i);
+        }
     }
 }

@@ -61,6 +61,12 @@ abstract class Workloads implements AutoCloseable {
                 return new Bound(op, BenchConfig.bytes(op, shape), threads);
             case "scalar":
                 return new Scalar(op, rows, cols, threads);
+            case "kullback-f32": // HalfBench's names
+                return new Kullback(op, rows, cols, threads);
+            case "kullback-bf16":
+                return new HalfBench.KullbackHalf(op, rows, cols, new CpuDevice(threads));
+            case "pytorch-bf16":
+                return new HalfBench.TorchHalf(op, rows, cols, threads);
             default:
                 throw new IllegalArgumentException("unknown contender " + contender);
         }

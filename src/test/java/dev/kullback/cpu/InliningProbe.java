@@ -17,7 +17,8 @@ import java.util.Random;
  * "inplace" runs entropy, jsd and distillation out of place and in place in turn (issue 14: each in-place family
  * has its own phases class and copy of the row loops, so neither compilation grows by the other's);
  * "short" runs the short-row kernels (softmax, log-softmax, its backward, and the statistics of cross-entropy and
- * distillation, several rows per call) in turn on rows of 32 and 128 values.
+ * distillation, several rows per call) in turn on rows of 32 and 128 values; "bf16" runs bf16 log-softmax (issue 10:
+ * the kernels that convert in their loops, rows and chunks in parallel), cross-entropy and distillation on bf16.
  */
 public final class InliningProbe {
     public static void main(String[] args) {
@@ -27,6 +28,11 @@ public final class InliningProbe {
         boolean inPlace = args.length > 0 && args[0].equals("inplace");
         Random random = new Random(1);
         try (CpuDevice d = new CpuDevice(2, true)) {
+            if (args.length > 0 && args[0].equals("bf16")) {
+                bf16(d, random);
+                System.out.println("probe done");
+                return;
+            }
             if (args.length > 0 && args[0].equals("short")) {
                 shortRows(d, random);
                 System.out.println("probe done");
@@ -77,6 +83,30 @@ public final class InliningProbe {
             }
         }
         System.out.println("probe done");
+    }
+
+    /** bf16 log-softmax, cross-entropy and distillation in turn, rows in parallel and few long rows by chunks. */
+    private static void bf16(CpuDevice d, Random random) {
+        for (int[] shape : new int[][] {{64, 4096}, {2, 40000}}) {
+            int rows = shape[0];
+            int cols = shape[1];
+            float[] v = new float[rows * cols];
+            int[] l = new int[rows];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) random.nextGaussian();
+            }
+            for (int r = 0; r < rows; r++) {
+                l[r] = random.nextInt(cols);
+            }
+            try (Tensor x = d.upload(v, rows, cols, dev.kullback.DType.BFLOAT16); Labels y = d.uploadLabels(l)) {
+                long end = System.nanoTime() + 1_500_000_000L;
+                while (System.nanoTime() < end) {
+                    d.logSoftmax(x).close();
+                    d.crossEntropy(x, y).close();
+                    d.distillationKl(x, x, Distillation.options().temperature(2f)).close();
+                }
+            }
+        }
     }
 
     /** The short-row ops in turn, on two row lengths. */

@@ -30,7 +30,7 @@ class VectorInliningTest {
             + "|logMix|xlogx|klDivTerm|klDivLogTargetTerm|load)|ShortRowExp::exp) \\(\\d+ bytes\\)\\s+(.*)$");
 
     @ParameterizedTest
-    @ValueSource(strings = {"all", "kl", "losses", "alternate", "inplace", "short"})
+    @ValueSource(strings = {"all", "kl", "losses", "alternate", "inplace", "short", "bf16"})
     void vectorHelpersAreAlwaysInlined(String workload) throws Exception {
         assumeTrue(System.getProperty("java.vm.name", "").contains("HotSpot")
                 || System.getProperty("java.vm.name", "").contains("OpenJDK"), "needs HotSpot's PrintInlining");
