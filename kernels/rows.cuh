@@ -50,28 +50,17 @@ struct VecWidth<T, Ts...> {
     static constexpr int kV = Vec<T>::kN > VecWidth<Ts...>::kV ? Vec<T>::kN : VecWidth<Ts...>::kV;
 };
 
-// V consecutive elements of p as floats, and back: 16-byte vectors when `vector` (p then 16-byte aligned; V is a
-// multiple of Vec<T>::kN), else one element at a time.
+// V consecutive elements of p (16-byte aligned) as floats, and back; V is a multiple of Vec<T>::kN.
 template <int V, class T>
-__device__ __forceinline__ void load_vec(const T* __restrict__ p, float (&v)[V], bool vector) {
-    if (vector) {
+__device__ __forceinline__ void load_vec(const T* __restrict__ p, float (&v)[V]) {
 #pragma unroll
-        for (int k = 0; k < V; k += Vec<T>::kN) Vec<T>::load(p + k, *reinterpret_cast<float(*)[Vec<T>::kN]>(v + k));
-    } else {
-#pragma unroll
-        for (int k = 0; k < V; k++) v[k] = to_float(p[k]);
-    }
+    for (int k = 0; k < V; k += Vec<T>::kN) Vec<T>::load(p + k, *reinterpret_cast<float(*)[Vec<T>::kN]>(v + k));
 }
 template <int V, class T>
-__device__ __forceinline__ void store_vec(T* __restrict__ p, const float (&v)[V], bool vector) {
-    if (vector) {
+__device__ __forceinline__ void store_vec(T* __restrict__ p, const float (&v)[V]) {
 #pragma unroll
-        for (int k = 0; k < V; k += Vec<T>::kN)
-            Vec<T>::store(p + k, *reinterpret_cast<const float(*)[Vec<T>::kN]>(v + k));
-    } else {
-#pragma unroll
-        for (int k = 0; k < V; k++) p[k] = from_float<T>(v[k]);
-    }
+    for (int k = 0; k < V; k += Vec<T>::kN)
+        Vec<T>::store(p + k, *reinterpret_cast<const float(*)[Vec<T>::kN]>(v + k));
 }
 
 // The split of a row of n elements into chunks of V; vector when every pointer is 16-byte aligned.
@@ -84,17 +73,32 @@ __device__ __forceinline__ Split<unsigned> row_split(unsigned n, const T0* p0, c
     return make_split<unsigned, V>(n, vector);
 }
 
+// This thread's chunks of sp, then its tail element: vec(i) handles chunk [i, i + V) with vector loads and stores
+// (sp.vector), else one(i + k) for k = 0 .. V-1 handles the same elements one by one, in the same order (each
+// traversal's vec calls f on the elements in index order, as one does); one(i) also handles the tail.
+template <int V, class One, class VecF>
+__device__ __forceinline__ void for_each_chunk(const Split<unsigned>& sp, unsigned tid, unsigned nthreads, One one,
+                                               VecF vec) {
+    for_each_split<unsigned, V>(sp, tid, nthreads, one, [&](unsigned j) {
+        const unsigned i = V * j;
+        if (sp.vector) {
+            vec(i);
+        } else {
+#pragma unroll 1
+            for (int k = 0; k < V; k++) one(i + k);  // not unrolled: the slow path, kept small (no spills)
+        }
+    });
+}
+
 // f(i, a[i]) for every i of [0, n) owned by this thread.
 template <class TA, class F>
 __device__ __forceinline__ void visit1(const TA* __restrict__ a, unsigned n, unsigned tid, unsigned nthreads, F f) {
     constexpr int V = VecWidth<TA>::kV;
-    const Split<unsigned> sp = row_split(n, a);
-    for_each_split<unsigned, V>(
-        sp, tid, nthreads, [&](unsigned i) { f(i, to_float(a[i])); },
-        [&](unsigned j) {
-            const unsigned i = V * j;
+    for_each_chunk<V>(
+        row_split(n, a), tid, nthreads, [&](unsigned i) { f(i, to_float(a[i])); },
+        [&](unsigned i) {
             float x[V];
-            load_vec<V>(a + i, x, sp.vector);
+            load_vec<V>(a + i, x);
 #pragma unroll
             for (int k = 0; k < V; k++) f(i + k, x[k]);
         });
@@ -105,16 +109,14 @@ template <class TA, class TO, class F>
 __device__ __forceinline__ void map1(const TA* __restrict__ a, TO* __restrict__ out, unsigned n, unsigned tid,
                                      unsigned nthreads, F f) {
     constexpr int V = VecWidth<TA, TO>::kV;
-    const Split<unsigned> sp = row_split(n, a, out);
-    for_each_split<unsigned, V>(
-        sp, tid, nthreads, [&](unsigned i) { out[i] = from_float<TO>(f(i, to_float(a[i]))); },
-        [&](unsigned j) {
-            const unsigned i = V * j;
+    for_each_chunk<V>(
+        row_split(n, a, out), tid, nthreads, [&](unsigned i) { out[i] = from_float<TO>(f(i, to_float(a[i]))); },
+        [&](unsigned i) {
             float x[V], r[V];
-            load_vec<V>(a + i, x, sp.vector);
+            load_vec<V>(a + i, x);
 #pragma unroll
             for (int k = 0; k < V; k++) r[k] = f(i + k, x[k]);
-            store_vec<V>(out + i, r, sp.vector);
+            store_vec<V>(out + i, r);
         });
 }
 
@@ -123,14 +125,12 @@ template <class TA, class TB, class F>
 __device__ __forceinline__ void visit2(const TA* __restrict__ a, const TB* __restrict__ b, unsigned n, unsigned tid,
                                        unsigned nthreads, F f) {
     constexpr int V = VecWidth<TA, TB>::kV;
-    const Split<unsigned> sp = row_split(n, a, b);
-    for_each_split<unsigned, V>(
-        sp, tid, nthreads, [&](unsigned i) { f(i, to_float(a[i]), to_float(b[i])); },
-        [&](unsigned j) {
-            const unsigned i = V * j;
+    for_each_chunk<V>(
+        row_split(n, a, b), tid, nthreads, [&](unsigned i) { f(i, to_float(a[i]), to_float(b[i])); },
+        [&](unsigned i) {
             float x[V], y[V];
-            load_vec<V>(a + i, x, sp.vector);
-            load_vec<V>(b + i, y, sp.vector);
+            load_vec<V>(a + i, x);
+            load_vec<V>(b + i, y);
 #pragma unroll
             for (int k = 0; k < V; k++) f(i + k, x[k], y[k]);
         });
@@ -145,24 +145,22 @@ template <class TA, class TB, class TO, class F>
 __device__ __forceinline__ void map2(const TA* __restrict__ a, const TB* __restrict__ b, TO* __restrict__ outA,
                                      typename Same<TO>::type* __restrict__ outB, unsigned n, unsigned tid, unsigned nthreads, F f) {
     constexpr int V = VecWidth<TA, TB, TO>::kV;
-    const Split<unsigned> sp = row_split(n, a, b, outA, outB);
-    for_each_split<unsigned, V>(
-        sp, tid, nthreads,
+    for_each_chunk<V>(
+        row_split(n, a, b, outA, outB), tid, nthreads,
         [&](unsigned i) {
             float ra, rb;
             f(i, to_float(a[i]), to_float(b[i]), ra, rb);
             outA[i] = from_float<TO>(ra);
             if (outB) outB[i] = from_float<TO>(rb);
         },
-        [&](unsigned j) {
-            const unsigned i = V * j;
+        [&](unsigned i) {
             float x[V], y[V], ra[V], rb[V];
-            load_vec<V>(a + i, x, sp.vector);
-            load_vec<V>(b + i, y, sp.vector);
+            load_vec<V>(a + i, x);
+            load_vec<V>(b + i, y);
 #pragma unroll
             for (int k = 0; k < V; k++) f(i + k, x[k], y[k], ra[k], rb[k]);
-            store_vec<V>(outA + i, ra, sp.vector);
-            if (outB) store_vec<V>(outB + i, rb, sp.vector);
+            store_vec<V>(outA + i, ra);
+            if (outB) store_vec<V>(outB + i, rb);
         });
 }
 
