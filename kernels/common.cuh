@@ -1,5 +1,5 @@
 // Device helpers shared by the kernel families: warp/block reductions, the online-softmax state,
-// and the split of a range into a scalar head, a float4 body and a scalar tail.
+// and the traversal of a range by index (chunks of 4 or 8 elements, read as vectors where the pointers allow).
 //
 // Only standard CUDA built-ins are used (no inline PTX, no cooperative groups, no cub), so the
 // same sources also compile with g++ against the host simulator's header.
@@ -161,18 +161,21 @@ __device__ __forceinline__ SoftmaxState block_softmax(SoftmaxState st) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Vectorized traversal. [0, n) is split into a scalar head of up to 3 elements that brings the
-// first pointer to a 16-byte boundary, a float4 body, and a scalar tail. It is vectorized only
-// when all the pointers involved share the same offset modulo 16 (always true for rows of one
-// 256-byte-aligned allocation when cols % 4 == 0, and for equal-shaped tensors whatever cols is);
-// otherwise head = nvec = 0 and everything is tail, read with plain coalesced scalar loads.
+// Traversal by index (kernels/README.md, "Order by index, loads by alignment"). [0, n) is cut into nvec chunks of W
+// consecutive elements, chunk j = [W j, W j + W), and a tail [W nvec, n) of fewer than W. Thread tid owns the chunks
+// j = tid, tid + nthreads, ... and the tail element W nvec + tid: which thread adds which element, and in which order,
+// is a function of the indices only, never of the addresses. The pointers decide only HOW a chunk is read: one
+// 16-byte vector when every pointer is 16-byte aligned at element 0 (`vector`), else W scalar loads of the same chunk
+// (same values, same order, same bits). The scalar form costs W load instructions where the vector form issues one
+// (predicted, no GPU measured: the same DRAM sectors, 4x the L1 wavefronts; memory-bound kernels should lose little
+// of their bandwidth, compute-heavy ones some issue slots).
 // ---------------------------------------------------------------------------------------------
 
 template <class I>
 struct Split {
-    I head;  // elements [0, head): scalar
-    I nvec;  // float4s covering [head, head + 4 * nvec)
-    I n;     // elements [head + 4 * nvec, n): scalar
+    I nvec;       // chunks of W elements covering [0, W nvec)
+    I n;          // elements [W nvec, n): the tail, one per thread
+    bool vector;  // whether the chunks may be read as 16-byte vectors
 };
 
 template <class T>
@@ -180,35 +183,50 @@ __device__ __forceinline__ size_t address_of(const T* p) {
     return reinterpret_cast<size_t>(p);
 }
 
-// p0: the first pointer; mismatch: OR of (address_of(pi) ^ address_of(p0)) over the other pointers.
-template <class I>
-__device__ __forceinline__ Split<I> make_split(I n, size_t p0, size_t mismatch) {
+// Whether p is 16-byte aligned (a null pointer, an absent tensor, counts as aligned).
+template <class T>
+__device__ __forceinline__ bool aligned16(const T* p) {
+    return (address_of(p) & 15) == 0;
+}
+
+// The split of [0, n) into chunks of W; vector: whether every pointer involved is aligned16.
+template <class I, int W = 4>
+__device__ __forceinline__ Split<I> make_split(I n, bool vector) {
     Split<I> sp;
     sp.n = n;
-    if (((mismatch & 15) | (p0 & 3)) != 0) {
-        sp.head = 0;
-        sp.nvec = 0;
-    } else {
-        I head = (I)(((16 - (p0 & 15)) & 15) >> 2);
-        sp.head = head < n ? head : n;
-        sp.nvec = (n - sp.head) >> 2;
-    }
+    sp.nvec = n / W;
+    sp.vector = vector;
     return sp;
 }
 
-// Visits every index of sp exactly once across threads tid = 0 .. nthreads-1:
-// vec(j) for the vector j of the body (elements head + W j .. head + W j + W - 1; W = 4 floats, or 8 halves in
-// rows.cuh's typed rows), scalar(i) for the rest. nthreads must be at least W - 1 (true for any launch: nthreads is
-// a multiple of 32).
+// Visits every index of sp exactly once across threads tid = 0 .. nthreads-1: vec(j) for chunk j (elements
+// W j .. W j + W - 1; W = 4 floats, or 8 when a half row is involved in rows.cuh's typed rows; vec reads it as a
+// vector when sp.vector, else element by element in the same order), scalar(i) for a tail element.
 // The body is unrolled to 8 elements a thread (two float4s, or one vector of halves: more would spill in the
 // two-input, two-output losses).
 template <class I, int W = 4, class S, class V>
 __device__ __forceinline__ void for_each_split(const Split<I>& sp, I tid, I nthreads, S scalar, V vec) {
 #pragma unroll(8 / W)
     for (I j = tid; j < sp.nvec; j += nthreads) vec(j);
-    if (tid < sp.head) scalar(tid);
-#pragma unroll 1
-    for (I i = sp.head + W * sp.nvec + tid; i < sp.n; i += nthreads) scalar(i);
+    const I i = W * sp.nvec + tid;
+    if (i < sp.n) scalar(i);
+}
+
+// Four consecutive floats at p: one float4 load when `vector` (p then 16-byte aligned), else four scalar loads.
+__device__ __forceinline__ float4 load4(const float* __restrict__ p, bool vector) {
+    if (vector) return *reinterpret_cast<const float4*>(p);
+    return make_float4(p[0], p[1], p[2], p[3]);
+}
+
+__device__ __forceinline__ void store4(float* __restrict__ p, float4 v, bool vector) {
+    if (vector) {
+        *reinterpret_cast<float4*>(p) = v;
+    } else {
+        p[0] = v.x;
+        p[1] = v.y;
+        p[2] = v.z;
+        p[3] = v.w;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

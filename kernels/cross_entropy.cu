@@ -235,7 +235,7 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
 
 // ---------------------------------------------------------------------------------------------
 // Class indices without label smoothing (the common case), rows read from memory once (tiles.cuh); the launcher
-// takes these for float4-aligned logits and gradient (cols % 4 == 0, 16-byte aligned), as log_softmax.cu's:
+// takes these for float32 logits and gradient with cols % 4 == 0, any strides and addresses, as log_softmax.cu's:
 //   ce_rows_warp_cached<K> (cols <= 128 K), ce_rows_block_cached (cols <= 32 blockDim.x), and for few or long
 //   rows the pair ce_chunk_stats (each chunk's max and sum of exp) + ce_chunk_write (combines a row's partials in
 //   chunk order, writes the chunk's gradient; the chunk holding the label writes the row's loss).
@@ -264,12 +264,12 @@ __device__ __forceinline__ float ce_loss(float zy, float wy, float m, float logS
     return divisors ? ce / divisors[0] + z / divisors[1] : ce + z;
 }
 
-// Writes the gradient of the row slice t holds to g (float4 j of the slice is element base + 4 j of the row), slot by
+// Writes the gradient of the row slice t holds to g (group j of the slice is element base + 4 j of the row), slot by
 // slot, so each slot's registers are free once it is stored. The label's element is found once: `hot` = 4 k + c
 // when this thread holds it in slot k, lane c (else -1): one compare with a constant per element. Returns whether this
 // thread holds it, with its logit (from the registers) in zy.
 template <int K>
-__device__ __forceinline__ bool ce_gradient(const Tile<K>& t, float4* __restrict__ g, unsigned n, unsigned base, int y,
+__device__ __forceinline__ bool ce_gradient(const Tile<K>& t, float* __restrict__ g, unsigned n, unsigned base, int y,
                                             float wy, float m, float logSum, float zLoss, const float* __restrict__ divisors,
                                             unsigned tid, unsigned nthreads, float& zy) {
     int hot = -1;
@@ -280,6 +280,7 @@ __device__ __forceinline__ bool ce_gradient(const Tile<K>& t, float4* __restrict
             if (k * nthreads == j - tid && k < (unsigned)K) hot = (int)(4 * k + (rel & 3));
         }
     }
+    const bool vector = aligned16(g);
     const float kCe = divisors ? 1.0f / divisors[0] : 1.0f, kZ = divisors ? 1.0f / divisors[1] : 1.0f;
     const float zScale = 2.0f * zLoss * (m + logSum);
     auto grad = [&](float v, int at) {
@@ -290,8 +291,11 @@ __device__ __forceinline__ bool ce_gradient(const Tile<K>& t, float4* __restrict
 #pragma unroll
     for (int k = 0; k < K; k++) {
         const unsigned j = tid + k * nthreads;
-        if (j < n) g[j] = make_float4(grad(t.v[k].x, 4 * k), grad(t.v[k].y, 4 * k + 1), grad(t.v[k].z, 4 * k + 2),
-                                      grad(t.v[k].w, 4 * k + 3));
+        if (j < n)
+            store4(g + 4 * (size_t)j,
+                   make_float4(grad(t.v[k].x, 4 * k), grad(t.v[k].y, 4 * k + 1), grad(t.v[k].z, 4 * k + 2),
+                               grad(t.v[k].w, 4 * k + 3)),
+                   vector);
         if (hot >> 2 == k) {
             const int c = hot & 3;
             zy = c == 0 ? t.v[k].x : c == 1 ? t.v[k].y : c == 2 ? t.v[k].z : t.v[k].w;
@@ -312,7 +316,7 @@ __device__ __forceinline__ void ce_cached_row(const float* __restrict__ x, const
         return;
     }
     Tile<K> t;
-    t.load(reinterpret_cast<const float4*>(x), n, tid, nthreads, -INFINITY);
+    t.load(x, n, tid, nthreads, -INFINITY, aligned16(x));
     const float m = group_fmax<kBlock>(t.max());
     float s = 0.0f;
 #pragma unroll
@@ -321,75 +325,76 @@ __device__ __forceinline__ void ce_cached_row(const float* __restrict__ x, const
     const float logSum = logf(group_sum<kBlock>(s));
     const float wy = ce_label_weight(w, cols, y);
     float zy;
-    if (ce_gradient<K>(t, reinterpret_cast<float4*>(g), n, 0, y, wy, m, logSum, zLoss, divisors, tid, nthreads, zy))
+    if (ce_gradient<K>(t, g, n, 0, y, wy, m, logSum, zLoss, divisors, tid, nthreads, zy))
         rowLoss[row] = ce_loss(zy, wy, m, logSum, zLoss, divisors);
     else if (tid == 0 && !(y >= 0 && (unsigned)y < cols)) rowLoss[row] = NAN;  // a label no thread holds
 }
 
 template <int K>
-__device__ __forceinline__ void ce_warp_cached(const float* __restrict__ logits, const int* __restrict__ labels,
-                                               const float* __restrict__ weights, float* __restrict__ grad,
-                                               float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float zLoss,
+__device__ __forceinline__ void ce_warp_cached(const float* __restrict__ logits, long long logitsStride,
+                                               const int* __restrict__ labels, const float* __restrict__ weights,
+                                               float* __restrict__ grad, long long gradStride, float* __restrict__ rowLoss,
+                                               int rows, int cols, int ignoreIndex, float zLoss,
                                                const float* __restrict__ divisors) {
     KB_WARP_ROW;
-    const size_t offset = (size_t)row * (size_t)cols;
-    ce_cached_row<false, K>(logits + offset, weights, grad + offset, rowLoss, row, cols, labels[row], ignoreIndex, zLoss,
+    ce_cached_row<false, K>(row_of(logits, row, logitsStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, labels[row], ignoreIndex, zLoss,
                             divisors, tid, nthreads);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    ce_rows_warp_cached1(const float* __restrict__ logits, const int* __restrict__ labels, const float* __restrict__ weights,
-        float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float zLoss,
-        const float* __restrict__ divisors) {
-    ce_warp_cached<1>(logits, labels, weights, grad, rowLoss, rows, cols, ignoreIndex, zLoss, divisors);
+    ce_rows_warp_cached1(const float* __restrict__ logits, long long logitsStride, const int* __restrict__ labels,
+        const float* __restrict__ weights, float* __restrict__ grad, long long gradStride, float* __restrict__ rowLoss,
+        int rows, int cols, int ignoreIndex, float zLoss, const float* __restrict__ divisors) {
+    ce_warp_cached<1>(logits, logitsStride, labels, weights, grad, gradStride, rowLoss, rows, cols, ignoreIndex, zLoss,
+                      divisors);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    ce_rows_warp_cached8(const float* __restrict__ logits, const int* __restrict__ labels, const float* __restrict__ weights,
-        float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float zLoss,
-        const float* __restrict__ divisors) {
-    ce_warp_cached<8>(logits, labels, weights, grad, rowLoss, rows, cols, ignoreIndex, zLoss, divisors);
+    ce_rows_warp_cached8(const float* __restrict__ logits, long long logitsStride, const int* __restrict__ labels,
+        const float* __restrict__ weights, float* __restrict__ grad, long long gradStride, float* __restrict__ rowLoss,
+        int rows, int cols, int ignoreIndex, float zLoss, const float* __restrict__ divisors) {
+    ce_warp_cached<8>(logits, logitsStride, labels, weights, grad, gradStride, rowLoss, rows, cols, ignoreIndex, zLoss,
+                      divisors);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    ce_rows_block_cached(const float* __restrict__ logits, const int* __restrict__ labels, const float* __restrict__ weights,
-        float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float zLoss,
-        const float* __restrict__ divisors) {
+    ce_rows_block_cached(const float* __restrict__ logits, long long logitsStride, const int* __restrict__ labels,
+        const float* __restrict__ weights, float* __restrict__ grad, long long gradStride, float* __restrict__ rowLoss,
+        int rows, int cols, int ignoreIndex, float zLoss, const float* __restrict__ divisors) {
     KB_BLOCK_ROW;
-    const size_t offset = (size_t)row * (size_t)cols;
-    ce_cached_row<true, kTileK>(logits + offset, weights, grad + offset, rowLoss, row, cols, labels[row], ignoreIndex,
+    ce_cached_row<true, kTileK>(row_of(logits, row, logitsStride), weights, row_of(grad, row, gradStride), rowLoss, row, cols, labels[row], ignoreIndex,
                                 zLoss, divisors, tid, nthreads);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    ce_chunk_stats(const float* __restrict__ logits, float* __restrict__ partials, int rows, int cols, int chunks,
-        int chunk4) {
-    chunk_stats(logits, partials, rows, cols, chunks, chunk4);
+    ce_chunk_stats(const float* __restrict__ logits, long long logitsStride, float* __restrict__ partials, int rows,
+        int cols, int chunks, int chunk4) {
+    chunk_stats(logits, logitsStride, partials, rows, cols, chunks, chunk4);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    ce_chunk_write(const float* __restrict__ logits, const int* __restrict__ labels, const float* __restrict__ weights,
-        const float* __restrict__ partials, float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols,
-        int ignoreIndex, float zLoss, const float* __restrict__ divisors, int chunks, int chunk4) {
+    ce_chunk_write(const float* __restrict__ logits, long long logitsStride, const int* __restrict__ labels,
+        const float* __restrict__ weights, const float* __restrict__ partials, float* __restrict__ grad,
+        long long gradStride, float* __restrict__ rowLoss, int rows, int cols, int ignoreIndex, float zLoss,
+        const float* __restrict__ divisors, int chunks, int chunk4) {
     const Chunk c = chunk_of(cols, chunks, chunk4);
     if (c.row >= rows) return;
     const bool first = blockIdx.x % chunks == 0;
-    const size_t offset = (size_t)c.row * (size_t)cols;
     const int y = labels[c.row];
-    float4* g4 = reinterpret_cast<float4*>(grad) + c.first;
+    float* gc = c.of(grad, gradStride);
     if (y == ignoreIndex) {  // uniform over the block
-        for (unsigned j = threadIdx.x; j < c.n; j += blockDim.x) g4[j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        for (unsigned i = threadIdx.x; i < 4 * c.n; i += blockDim.x) gc[i] = 0.0f;
         if (first && threadIdx.x == 0) rowLoss[c.row] = divisors ? 0.0f / divisors[0] : 0.0f;
         return;
     }
     const SoftmaxState st = combine_chunks(partials + 2 * c.row * chunks, chunks);
     const float logSum = logf(st.s);
     const float wy = ce_label_weight(weights, cols, y);
+    const float* xc = c.of(logits, logitsStride);
     Tile<kTileK> t;
-    t.load(reinterpret_cast<const float4*>(logits) + c.first, c.n, threadIdx.x, blockDim.x, -INFINITY);
+    t.load(xc, c.n, threadIdx.x, blockDim.x, -INFINITY, aligned16(xc));
     float zy;
-    if (ce_gradient<kTileK>(t, g4, c.n, 4 * (unsigned)(c.first - offset / 4), y, wy, st.m, logSum, zLoss, divisors,
-                            threadIdx.x, blockDim.x, zy))
+    if (ce_gradient<kTileK>(t, gc, c.n, c.start, y, wy, st.m, logSum, zLoss, divisors, threadIdx.x, blockDim.x, zy))
         rowLoss[c.row] = ce_loss(zy, wy, st.m, logSum, zLoss, divisors);  // the chunk holding z_y, in registers
     else if (first && threadIdx.x == 0 && !(y >= 0 && (unsigned)y < cols)) rowLoss[c.row] = NAN;
 }

@@ -122,8 +122,8 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Forward KL with both rows read from memory once (tiles.cuh): the launcher takes these for float4-aligned student,
-// teacher and gradient (the reverse KL and the rest take the kernels above). Student / T and teacher / T are held
+// Forward KL with both rows read from memory once (tiles.cuh): the launcher takes these for float32 student, teacher
+// and gradient with cols % 4 == 0, any strides and addresses (the reverse KL and the rest take the kernels above). Student / T and teacher / T are held
 // in registers, 4 float4s of each a thread (dev.kullback.cuda.RowTiles with k = 4):
 //   distillation_rows_warp_cached1 (cols <= 128), distillation_rows_block_cached (cols <= 16 blockDim.x), and for
 //   few or long rows distillation_chunk_stats (per chunk: max and sum of exp of both) + distillation_chunk_write
@@ -143,8 +143,8 @@ constexpr int kDistillK = 4;
 template <int K>
 __device__ __forceinline__ void distill_load(Tile<K>& a, Tile<K>& b, const float* __restrict__ s, const float* __restrict__ t,
                                              unsigned n, float temperature, unsigned tid, unsigned nthreads) {
-    a.load(reinterpret_cast<const float4*>(s), n, tid, nthreads, -INFINITY);
-    b.load(reinterpret_cast<const float4*>(t), n, tid, nthreads, -INFINITY);
+    a.load(s, n, tid, nthreads, -INFINITY, aligned16(s));
+    b.load(t, n, tid, nthreads, -INFINITY, aligned16(t));
     a.map([&](float v) { return v / temperature; });  // -inf padding stays -inf
     b.map([&](float v) { return v / temperature; });
 }
@@ -162,8 +162,9 @@ __device__ __forceinline__ float exp_sum(const Tile<K>& t, float m) {
 
 // Writes the gradient of the slice to g and returns this thread's Σ P (log P - log Q) over it.
 template <int K>
-__device__ __forceinline__ float distill_write(const Tile<K>& a, const Tile<K>& b, float4* __restrict__ g, unsigned n,
+__device__ __forceinline__ float distill_write(const Tile<K>& a, const Tile<K>& b, float* __restrict__ g, unsigned n,
                                                RowStats q, RowStats p, float gradScale, unsigned tid, unsigned nthreads) {
+    const bool vector = aligned16(g);
     float acc = 0.0f;
     auto one = [&](float sa, float tb) {
         const float logQ = q.logp(sa), logP = p.logp(tb);
@@ -177,7 +178,7 @@ __device__ __forceinline__ float distill_write(const Tile<K>& a, const Tile<K>& 
         if (j < n) {
             const float4 r = make_float4(one(a.v[k].x, b.v[k].x), one(a.v[k].y, b.v[k].y), one(a.v[k].z, b.v[k].z),
                                          one(a.v[k].w, b.v[k].w));
-            g[j] = r;
+            store4(g + 4 * (size_t)j, r, vector);
         }
     }
     return acc;
@@ -201,40 +202,43 @@ __device__ __forceinline__ void distill_cached_row(const float* __restrict__ s, 
     p.m = group_fmax<kBlock>(b.max());
     q.logSum = logf(group_sum<kBlock>(exp_sum<K>(a, q.m)));
     p.logSum = logf(group_sum<kBlock>(exp_sum<K>(b, p.m)));
-    const float acc = group_sum<kBlock>(distill_write<K>(a, b, reinterpret_cast<float4*>(g), n, q, p,
+    const float acc = group_sum<kBlock>(distill_write<K>(a, b, g, n, q, p,
                                                          temperature / gradDivisor, tid, nthreads));
     if (tid == 0) rowLoss[row] = temperature * temperature * acc;
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    distillation_rows_warp_cached1(const float* __restrict__ student, const float* __restrict__ teacher,
-        float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels,
-        int ignoreIndex, float temperature, float gradDivisor) {
+    distillation_rows_warp_cached1(const float* __restrict__ student, long long studentStride,
+        const float* __restrict__ teacher, long long teacherStride, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, float gradDivisor) {
     KB_WARP_ROW;
-    const size_t offset = (size_t)row * (size_t)cols;
-    distill_cached_row<false, 1>(student + offset, teacher + offset, grad + offset, rowLoss, row, cols, labels,
+    distill_cached_row<false, 1>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride),
+                                 row_of(grad, row, gradStride), rowLoss, row, cols, labels,
                                  ignoreIndex, temperature, gradDivisor, tid, nthreads);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    distillation_rows_block_cached(const float* __restrict__ student, const float* __restrict__ teacher,
-        float* __restrict__ grad, float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels,
-        int ignoreIndex, float temperature, float gradDivisor) {
+    distillation_rows_block_cached(const float* __restrict__ student, long long studentStride,
+        const float* __restrict__ teacher, long long teacherStride, float* __restrict__ grad, long long gradStride,
+        float* __restrict__ rowLoss, int rows, int cols, const int* __restrict__ labels, int ignoreIndex,
+        float temperature, float gradDivisor) {
     KB_BLOCK_ROW;
-    const size_t offset = (size_t)row * (size_t)cols;
-    distill_cached_row<true, kDistillK>(student + offset, teacher + offset, grad + offset, rowLoss, row, cols, labels,
+    distill_cached_row<true, kDistillK>(row_of(student, row, studentStride), row_of(teacher, row, teacherStride),
+                                        row_of(grad, row, gradStride), rowLoss, row, cols, labels,
                                         ignoreIndex, temperature, gradDivisor, tid, nthreads);
 }
 
 // partials[4b .. 4b + 3] = chunk b's (max, Σ exp) of student / T, then of teacher / T.
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    distillation_chunk_stats(const float* __restrict__ student, const float* __restrict__ teacher,
-        float* __restrict__ partials, int rows, int cols, int chunks, int chunk4, float temperature) {
+    distillation_chunk_stats(const float* __restrict__ student, long long studentStride,
+        const float* __restrict__ teacher, long long teacherStride, float* __restrict__ partials, int rows, int cols,
+        int chunks, int chunk4, float temperature) {
     const Chunk c = chunk_of(cols, chunks, chunk4);
     if (c.row >= rows) return;
     Tile<kDistillK> a, b;
-    distill_load<kDistillK>(a, b, student + 4 * c.first, teacher + 4 * c.first, c.n, temperature, threadIdx.x,
-                            blockDim.x);
+    distill_load<kDistillK>(a, b, c.of(student, studentStride), c.of(teacher, teacherStride), c.n, temperature,
+                            threadIdx.x, blockDim.x);
     const float ma = block_fmax(a.max());
     const float mb = block_fmax(b.max());
     const float sa = block_sum(exp_sum<kDistillK>(a, ma));
@@ -257,14 +261,15 @@ __device__ __forceinline__ RowStats combine_stats4(const float* __restrict__ p, 
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    distillation_chunk_write(const float* __restrict__ student, const float* __restrict__ teacher,
-        const float* __restrict__ partials, float* __restrict__ grad, float* __restrict__ chunkLoss, int rows, int cols,
-        int chunks, int chunk4, const int* __restrict__ labels, int ignoreIndex, float temperature, float gradDivisor) {
+    distillation_chunk_write(const float* __restrict__ student, long long studentStride,
+        const float* __restrict__ teacher, long long teacherStride, const float* __restrict__ partials,
+        float* __restrict__ grad, long long gradStride, float* __restrict__ chunkLoss, int rows, int cols, int chunks,
+        int chunk4, const int* __restrict__ labels, int ignoreIndex, float temperature, float gradDivisor) {
     const Chunk c = chunk_of(cols, chunks, chunk4);
     if (c.row >= rows) return;
-    float4* g4 = reinterpret_cast<float4*>(grad) + c.first;
+    float* gc = c.of(grad, gradStride);
     if (labels != nullptr && labels[c.row] == ignoreIndex) {  // uniform over the block
-        for (unsigned j = threadIdx.x; j < c.n; j += blockDim.x) g4[j] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        for (unsigned i = threadIdx.x; i < 4 * c.n; i += blockDim.x) gc[i] = 0.0f;
         if (threadIdx.x == 0) chunkLoss[blockIdx.x] = 0.0f;
         return;
     }
@@ -272,9 +277,9 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
     const RowStats q = combine_stats4(rp, chunks);
     const RowStats p = combine_stats4(rp + 2, chunks);
     Tile<kDistillK> a, b;
-    distill_load<kDistillK>(a, b, student + 4 * c.first, teacher + 4 * c.first, c.n, temperature, threadIdx.x,
-                            blockDim.x);
-    const float acc = block_sum(distill_write<kDistillK>(a, b, g4, c.n, q, p, temperature / gradDivisor, threadIdx.x,
+    distill_load<kDistillK>(a, b, c.of(student, studentStride), c.of(teacher, teacherStride), c.n, temperature,
+                            threadIdx.x, blockDim.x);
+    const float acc = block_sum(distill_write<kDistillK>(a, b, gc, c.n, q, p, temperature / gradDivisor, threadIdx.x,
                                                          blockDim.x));
     if (threadIdx.x == 0) chunkLoss[blockIdx.x] = temperature * temperature * acc;
 }

@@ -11,6 +11,9 @@
 //   d student = gQ - Q SQ + cS (Q - P),  d teacher = gP - P SP + cT (P - Q)
 // with (cS, cT) = (1, 0) for β = 0, (0, 1) for β = 1, (0, 0) otherwise, (1, 1) for the symmetric KL (the
 // student/teacher roles are those of q/p there: symmetric_kl's launcher passes p as the teacher).
+// In the gradients SP and SQ are divided by ΣP and ΣQ (1 in exact arithmetic): a logit of ±1000 makes SP ~1000 times
+// the gradient, and an error ε in the row's log Σ exp (a few float32 ulps, depending on the order the online softmax
+// met the elements) scales every P by e^-ε, moving SP by ~1000 ε; the same factor in ΣP cancels it to first order.
 // rowLoss[row] = the row's loss. Passes over both logits: 3 (softmax statistics; SP and SQ; gradients).
 #include "rows.cuh"
 
@@ -47,16 +50,21 @@ __device__ __forceinline__ void jsd_row(const T* __restrict__ s, const T* __rest
             gQ = mode == KL_PQ ? 0.0f : kl_term(Q, logQ, logP);
         }
     };
-    float sumP = 0.0f, sumQ = 0.0f;
+    float sumP = 0.0f, sumQ = 0.0f, massP = 0.0f, massQ = 0.0f;
     visit2(s, t, cols, tid, nthreads, [&](unsigned, float a, float b) {
         const float logQ = q.logp(a), logP = p.logp(b);
+        const float Q = expf(logQ), P = expf(logP);
         float gP, gQ;
-        terms(logQ, logP, expf(logQ), expf(logP), gP, gQ);
+        terms(logQ, logP, Q, P, gP, gQ);
         sumP += gP;
         sumQ += gQ;
+        massP += P;
+        massQ += Q;
     });
     sumP = group_sum<kBlock>(sumP);
     sumQ = group_sum<kBlock>(sumQ);
+    const float gradSumP = sumP / group_sum<kBlock>(massP);
+    const float gradSumQ = sumQ / group_sum<kBlock>(massQ);
     const float cS = (mode == KL_PQ || mode == SYMMETRIC_KL) ? 1.0f : 0.0f;
     const float cT = (mode == KL_QP || mode == SYMMETRIC_KL) ? 1.0f : 0.0f;
     map2(s, t, gs, gt, cols, tid, nthreads, [&](unsigned, float a, float b, float& ds, float& dt) {
@@ -64,8 +72,8 @@ __device__ __forceinline__ void jsd_row(const T* __restrict__ s, const T* __rest
         const float Q = expf(logQ), P = expf(logP);
         float gP, gQ;
         terms(logQ, logP, Q, P, gP, gQ);
-        ds = ((gQ - Q * sumQ) + cS * (Q - P)) / gradDivisor;
-        dt = ((gP - P * sumP) + cT * (P - Q)) / gradDivisor;
+        ds = ((gQ - Q * gradSumQ) + cS * (Q - P)) / gradDivisor;
+        dt = ((gP - P * gradSumP) + cT * (P - Q)) / gradDivisor;
     });
     if (tid == 0) rowLoss[row] = sumP + sumQ;
 }

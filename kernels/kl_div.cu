@@ -1,7 +1,7 @@
 // KL divergence, PyTorch's torch.nn.functional.kl_div(input, target, reduction, log_target), over
 // n contiguous float32 elements. Launcher: dev.kullback.cuda.KlDivKernels.
 //
-// All three kernels are flat grid-stride loops over float4s (the op is elementwise and
+// All three kernels are flat grid-stride loops over chunks of 4 elements (common.cuh, make_split) (the op is elementwise and
 // memory-bound; the grid is whatever the launcher picks). The reduced forms never materialize the
 // pointwise tensor: kl_div_partial_sums writes one partial per block, which reduce.cu's
 // sum_finalize adds in a fixed order (no float atomics, bitwise reproducible).
@@ -19,19 +19,17 @@ __device__ __forceinline__ float kl_pointwise(float x, float t) {
 template <bool kLogTarget>
 __device__ __forceinline__ void kl_pointwise_all(const float* __restrict__ input, const float* __restrict__ target,
                                                  float* __restrict__ out, long long n) {
-    const size_t p0 = address_of(input);
-    const Split<long long> sp = make_split<long long>(n, p0, (address_of(target) ^ p0) | (address_of(out) ^ p0));
-    const float4* __restrict__ x4 = reinterpret_cast<const float4*>(input + sp.head);
-    const float4* __restrict__ t4 = reinterpret_cast<const float4*>(target + sp.head);
-    float4* __restrict__ o4 = reinterpret_cast<float4*>(out + sp.head);
+    const Split<long long> sp = make_split<long long>(n, aligned16(input) && aligned16(target) && aligned16(out));
     for_each_split<long long>(
         sp, global_tid(), global_threads(),
         [&](long long i) { out[i] = kl_pointwise<kLogTarget>(input[i], target[i]); },
         [&](long long j) {
-            const float4 x = x4[j];
-            const float4 t = t4[j];
-            o4[j] = make_float4(kl_pointwise<kLogTarget>(x.x, t.x), kl_pointwise<kLogTarget>(x.y, t.y),
-                                kl_pointwise<kLogTarget>(x.z, t.z), kl_pointwise<kLogTarget>(x.w, t.w));
+            const float4 x = load4(input + 4 * j, sp.vector);
+            const float4 t = load4(target + 4 * j, sp.vector);
+            store4(out + 4 * j,
+                   make_float4(kl_pointwise<kLogTarget>(x.x, t.x), kl_pointwise<kLogTarget>(x.y, t.y),
+                               kl_pointwise<kLogTarget>(x.z, t.z), kl_pointwise<kLogTarget>(x.w, t.w)),
+                   sp.vector);
         });
 }
 
@@ -39,16 +37,13 @@ __device__ __forceinline__ void kl_pointwise_all(const float* __restrict__ input
 template <bool kLogTarget>
 __device__ __forceinline__ float kl_thread_sum(const float* __restrict__ input, const float* __restrict__ target,
                                                long long n) {
-    const size_t p0 = address_of(input);
-    const Split<long long> sp = make_split<long long>(n, p0, address_of(target) ^ p0);
-    const float4* __restrict__ x4 = reinterpret_cast<const float4*>(input + sp.head);
-    const float4* __restrict__ t4 = reinterpret_cast<const float4*>(target + sp.head);
+    const Split<long long> sp = make_split<long long>(n, aligned16(input) && aligned16(target));
     float acc = 0.0f;
     for_each_split<long long>(
         sp, global_tid(), global_threads(), [&](long long i) { acc += kl_pointwise<kLogTarget>(input[i], target[i]); },
         [&](long long j) {
-            const float4 x = x4[j];
-            const float4 t = t4[j];
+            const float4 x = load4(input + 4 * j, sp.vector);
+            const float4 t = load4(target + 4 * j, sp.vector);
             acc += (kl_pointwise<kLogTarget>(x.x, t.x) + kl_pointwise<kLogTarget>(x.y, t.y)) +
                    (kl_pointwise<kLogTarget>(x.z, t.z) + kl_pointwise<kLogTarget>(x.w, t.w));
         });
@@ -59,13 +54,9 @@ __device__ __forceinline__ float kl_thread_sum(const float* __restrict__ input, 
 template <bool kLogTarget, bool kScalar>
 __device__ __forceinline__ void kl_backward_all(const float* __restrict__ gradOut, const float* __restrict__ target,
                                                 float* __restrict__ gradIn, long long n, float divisor) {
-    const size_t p0 = address_of(target);
-    // a scalar gradOut is a single float, read once: its address does not constrain the split
-    const size_t mismatch = (address_of(gradIn) ^ p0) | (kScalar ? 0 : (address_of(gradOut) ^ p0));
-    const Split<long long> sp = make_split<long long>(n, p0, mismatch);
-    const float4* __restrict__ g4 = reinterpret_cast<const float4*>(gradOut + sp.head);
-    const float4* __restrict__ t4 = reinterpret_cast<const float4*>(target + sp.head);
-    float4* __restrict__ d4 = reinterpret_cast<float4*>(gradIn + sp.head);
+    // a scalar gradOut is a single float, read once: its address does not decide the loads
+    const Split<long long> sp =
+        make_split<long long>(n, aligned16(target) && aligned16(gradIn) && (kScalar || aligned16(gradOut)));
     const float gs = kScalar ? gradOut[0] / divisor : 0.0f;
     for_each_split<long long>(
         sp, global_tid(), global_threads(),
@@ -75,10 +66,10 @@ __device__ __forceinline__ void kl_backward_all(const float* __restrict__ gradOu
             gradIn[i] = -(g * w);
         },
         [&](long long j) {
-            const float4 g = kScalar ? make_float4(gs, gs, gs, gs) : g4[j];
-            float4 w = t4[j];
+            const float4 g = kScalar ? make_float4(gs, gs, gs, gs) : load4(gradOut + 4 * j, sp.vector);
+            float4 w = load4(target + 4 * j, sp.vector);
             if (kLogTarget) w = make_float4(expf(w.x), expf(w.y), expf(w.z), expf(w.w));
-            d4[j] = make_float4(-(g.x * w.x), -(g.y * w.y), -(g.z * w.z), -(g.w * w.w));
+            store4(gradIn + 4 * j, make_float4(-(g.x * w.x), -(g.y * w.y), -(g.z * w.z), -(g.w * w.w)), sp.vector);
         });
 }
 
@@ -92,7 +83,7 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
 }
 
 // Block b writes partials[b]: the sum of its grid-stride share. The share, and so the partial,
-// depends only on n, gridDim.x, blockDim.x and the pointers' offsets modulo 16.
+// depends only on n, gridDim.x and blockDim.x (chunks by index; the addresses decide only the loads).
 extern "C" __global__ void __launch_bounds__(1024, 1)
     kl_div_partial_sums(const float* __restrict__ input, const float* __restrict__ target,
         float* __restrict__ partials, long long n, int logTarget) {

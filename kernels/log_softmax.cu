@@ -141,14 +141,15 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Rows read from memory once (tiles.cuh). The launcher takes these when cols % 4 == 0 and every pointer is
-// 16-byte aligned (else the kernels above):
+// Rows read from memory once (tiles.cuh). The launcher takes these for float32 rows with cols % 4 == 0, whatever
+// their strides and addresses (else the kernels above):
 //   *_warp_cached<K>: one warp per row, cols <= 128 K (K = 1 or 8);
-//   *_block_cached:   one block per row, cols <= 32 blockDim.x (8 float4s a thread);
-//   *_chunk_*:        few or long rows: each row cut into `chunks` fixed chunks of chunk4 float4s (a function of
-//                     the shape only, never of the GPU), one block per chunk. A first kernel writes each
+//   *_block_cached:   one block per row, cols <= 32 blockDim.x (8 groups of four a thread);
+//   *_chunk_*:        few or long rows: each row cut into `chunks` fixed chunks of chunk4 groups of four (a function
+//                     of the shape only, never of the GPU), one block per chunk. A first kernel writes each
 //                     chunk's statistics to `partials`, a second combines a row's partials in chunk order (the
 //                     same order in every thread, so every block of a row gets the same bits) and writes.
+// Row pointers that are 16-byte aligned are read as float4s, the others as four floats (Tile, tiles.cuh).
 // One exp per element per pass (the chunked write pass computes it again, as it re-reads its chunk). The max is
 // fmaxf, which drops NaN; a NaN still reaches the sum, and through it every output, as PyTorch's softmax does.
 // ---------------------------------------------------------------------------------------------
@@ -160,7 +161,7 @@ __device__ __forceinline__ void softmax_cached_row(const float* __restrict__ x, 
                                                    int logMode, unsigned tid, unsigned nthreads) {
     const unsigned n = cols >> 2;
     Tile<K> t;
-    t.load(reinterpret_cast<const float4*>(x), n, tid, nthreads, -INFINITY);
+    t.load(x, n, tid, nthreads, -INFINITY, aligned16(x));
     const float m = group_fmax<kBlock>(t.max());
     if (logMode) {
         float s = 0.0f;
@@ -174,51 +175,55 @@ __device__ __forceinline__ void softmax_cached_row(const float* __restrict__ x, 
         const float sum = group_sum<kBlock>(t.sum());
         t.map([&](float e) { return e / sum; });
     }
-    t.store(reinterpret_cast<float4*>(y), n, tid, nthreads);
+    t.store(y, n, tid, nthreads, aligned16(y));
 }
 
 template <int K>
-__device__ __forceinline__ void softmax_warp_cached(const float* __restrict__ x, float* __restrict__ y, int rows, int cols,
-                                                    int logMode) {
+__device__ __forceinline__ void softmax_warp_cached(const float* __restrict__ x, long long xStride, float* __restrict__ y,
+                                                    long long yStride, int rows, int cols, int logMode) {
     const long long row = warp_row();
     if (row >= rows) return;
-    const size_t offset = (size_t)row * (size_t)cols;
-    softmax_cached_row<false, K>(x + offset, y + offset, cols, logMode, threadIdx.x & 31, 32);
+    softmax_cached_row<false, K>(row_of(x, row, xStride), row_of(y, row, yStride), cols, logMode, threadIdx.x & 31, 32);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    softmax_rows_warp_cached1(const float* __restrict__ x, float* __restrict__ y, int rows, int cols, int logMode) {
-    softmax_warp_cached<1>(x, y, rows, cols, logMode);
+    softmax_rows_warp_cached1(const float* __restrict__ x, long long xStride, float* __restrict__ y, long long yStride,
+        int rows, int cols, int logMode) {
+    softmax_warp_cached<1>(x, xStride, y, yStride, rows, cols, logMode);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    softmax_rows_warp_cached8(const float* __restrict__ x, float* __restrict__ y, int rows, int cols, int logMode) {
-    softmax_warp_cached<8>(x, y, rows, cols, logMode);
+    softmax_rows_warp_cached8(const float* __restrict__ x, long long xStride, float* __restrict__ y, long long yStride,
+        int rows, int cols, int logMode) {
+    softmax_warp_cached<8>(x, xStride, y, yStride, rows, cols, logMode);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    softmax_rows_block_cached(const float* __restrict__ x, float* __restrict__ y, int rows, int cols, int logMode) {
+    softmax_rows_block_cached(const float* __restrict__ x, long long xStride, float* __restrict__ y, long long yStride,
+        int rows, int cols, int logMode) {
     const long long row = blockIdx.x;
     if (row >= rows) return;
-    const size_t offset = (size_t)row * (size_t)cols;
-    softmax_cached_row<true, kTileK>(x + offset, y + offset, cols, logMode, threadIdx.x, blockDim.x);
+    softmax_cached_row<true, kTileK>(row_of(x, row, xStride), row_of(y, row, yStride), cols, logMode, threadIdx.x,
+                                     blockDim.x);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    softmax_chunk_stats(const float* __restrict__ x, float* __restrict__ partials, int rows, int cols, int chunks,
-        int chunk4) {
-    chunk_stats(x, partials, rows, cols, chunks, chunk4);
+    softmax_chunk_stats(const float* __restrict__ x, long long xStride, float* __restrict__ partials, int rows, int cols,
+        int chunks, int chunk4) {
+    chunk_stats(x, xStride, partials, rows, cols, chunks, chunk4);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    softmax_chunk_write(const float* __restrict__ x, const float* __restrict__ partials, float* __restrict__ y, int rows,
-        int cols, int chunks, int chunk4, int logMode) {
+    softmax_chunk_write(const float* __restrict__ x, long long xStride, const float* __restrict__ partials,
+        float* __restrict__ y, long long yStride, int rows, int cols, int chunks, int chunk4, int logMode) {
     const Chunk c = chunk_of(cols, chunks, chunk4);
     if (c.row >= rows) return;
     const SoftmaxState st = combine_chunks(partials + 2 * c.row * chunks, chunks);
     const float m = st.m;
+    const float* xc = c.of(x, xStride);
+    float* yc = c.of(y, yStride);
     Tile<kTileK> t;
-    t.load(reinterpret_cast<const float4*>(x) + c.first, c.n, threadIdx.x, blockDim.x, -INFINITY);
+    t.load(xc, c.n, threadIdx.x, blockDim.x, -INFINITY, aligned16(xc));
     if (logMode) {
         const float logSum = logf(st.s);
         t.map([&](float v) { return (v - m) - logSum; });
@@ -226,90 +231,95 @@ extern "C" __global__ void __launch_bounds__(1024, 1)
         const float sum = st.s;
         t.map([&](float v) { return expf(v - m) / sum; });
     }
-    t.store(reinterpret_cast<float4*>(y) + c.first, c.n, threadIdx.x, blockDim.x);
+    t.store(yc, c.n, threadIdx.x, blockDim.x, aligned16(yc));
 }
 
-// gradIn = gradOut - exp(out) * sum(gradOut): gradOut held in registers, out streamed once.
-template <bool kBlock, int K>
-__device__ __forceinline__ void backward_cached_row(const float4* __restrict__ g4, const float4* __restrict__ o4,
-                                                    float4* __restrict__ d4, unsigned n, float sum, Tile<K>& g,
-                                                    unsigned tid, unsigned nthreads) {
+// gradIn = gradOut - exp(out) * sum(gradOut) over the slice of n groups of four at g, o, d: gradOut held in
+// registers (the tile g), out streamed once.
+template <int K>
+__device__ __forceinline__ void backward_cached_row(const float* __restrict__ o, float* __restrict__ d, unsigned n,
+                                                    float sum, const Tile<K>& g, unsigned tid, unsigned nthreads) {
+    const bool vo = aligned16(o), vd = aligned16(d);
 #pragma unroll
     for (int k = 0; k < K; k++) {
         const unsigned j = tid + k * nthreads;
         if (j < n) {
-            const float4 o = o4[j];
+            const float4 ov = load4(o + 4 * (size_t)j, vo);
             const float4 gv = g.v[k];
-            d4[j] = make_float4(gv.x - expf(o.x) * sum, gv.y - expf(o.y) * sum, gv.z - expf(o.z) * sum,
-                                gv.w - expf(o.w) * sum);
+            store4(d + 4 * (size_t)j,
+                   make_float4(gv.x - expf(ov.x) * sum, gv.y - expf(ov.y) * sum, gv.z - expf(ov.z) * sum,
+                               gv.w - expf(ov.w) * sum),
+                   vd);
         }
     }
 }
 
 template <bool kBlock, int K>
 __device__ __forceinline__ void backward_cached(const float* __restrict__ gradOut, const float* __restrict__ out,
-                                                float* __restrict__ gradIn, size_t offset, unsigned cols, unsigned tid,
+                                                float* __restrict__ gradIn, unsigned cols, unsigned tid,
                                                 unsigned nthreads) {
     const unsigned n = cols >> 2;
-    const float4* g4 = reinterpret_cast<const float4*>(gradOut + offset);
     Tile<K> g;
-    g.load(g4, n, tid, nthreads, 0.0f);
+    g.load(gradOut, n, tid, nthreads, 0.0f, aligned16(gradOut));
     const float sum = group_sum<kBlock>(g.sum());
-    backward_cached_row<kBlock, K>(g4, reinterpret_cast<const float4*>(out + offset),
-                                   reinterpret_cast<float4*>(gradIn + offset), n, sum, g, tid, nthreads);
+    backward_cached_row<K>(out, gradIn, n, sum, g, tid, nthreads);
 }
 
 template <int K>
-__device__ __forceinline__ void backward_warp_cached(const float* __restrict__ gradOut, const float* __restrict__ out,
-                                                     float* __restrict__ gradIn, int rows, int cols) {
+__device__ __forceinline__ void backward_warp_cached(const float* __restrict__ gradOut, long long gStride,
+                                                     const float* __restrict__ out, long long oStride,
+                                                     float* __restrict__ gradIn, long long dStride, int rows, int cols) {
     const long long row = warp_row();
     if (row >= rows) return;
-    backward_cached<false, K>(gradOut, out, gradIn, (size_t)row * (size_t)cols, cols, threadIdx.x & 31, 32);
+    backward_cached<false, K>(row_of(gradOut, row, gStride), row_of(out, row, oStride), row_of(gradIn, row, dStride),
+                              cols, threadIdx.x & 31, 32);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    log_softmax_backward_warp_cached1(const float* __restrict__ gradOut, const float* __restrict__ out,
-        float* __restrict__ gradIn, int rows, int cols) {
-    backward_warp_cached<1>(gradOut, out, gradIn, rows, cols);
+    log_softmax_backward_warp_cached1(const float* __restrict__ gradOut, long long gStride, const float* __restrict__ out,
+        long long oStride, float* __restrict__ gradIn, long long dStride, int rows, int cols) {
+    backward_warp_cached<1>(gradOut, gStride, out, oStride, gradIn, dStride, rows, cols);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    log_softmax_backward_warp_cached8(const float* __restrict__ gradOut, const float* __restrict__ out,
-        float* __restrict__ gradIn, int rows, int cols) {
-    backward_warp_cached<8>(gradOut, out, gradIn, rows, cols);
+    log_softmax_backward_warp_cached8(const float* __restrict__ gradOut, long long gStride, const float* __restrict__ out,
+        long long oStride, float* __restrict__ gradIn, long long dStride, int rows, int cols) {
+    backward_warp_cached<8>(gradOut, gStride, out, oStride, gradIn, dStride, rows, cols);
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    log_softmax_backward_block_cached(const float* __restrict__ gradOut, const float* __restrict__ out,
-        float* __restrict__ gradIn, int rows, int cols) {
+    log_softmax_backward_block_cached(const float* __restrict__ gradOut, long long gStride, const float* __restrict__ out,
+        long long oStride, float* __restrict__ gradIn, long long dStride, int rows, int cols) {
     const long long row = blockIdx.x;
     if (row >= rows) return;
-    backward_cached<true, kTileK>(gradOut, out, gradIn, (size_t)row * (size_t)cols, cols, threadIdx.x, blockDim.x);
+    backward_cached<true, kTileK>(row_of(gradOut, row, gStride), row_of(out, row, oStride), row_of(gradIn, row, dStride),
+                                  cols, threadIdx.x, blockDim.x);
 }
 
 // partials[b] = the sum of gradOut over chunk b.
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    log_softmax_backward_chunk_sums(const float* __restrict__ gradOut, float* __restrict__ partials, int rows, int cols,
-        int chunks, int chunk4) {
+    log_softmax_backward_chunk_sums(const float* __restrict__ gradOut, long long gStride, float* __restrict__ partials,
+        int rows, int cols, int chunks, int chunk4) {
     const Chunk c = chunk_of(cols, chunks, chunk4);
     if (c.row >= rows) return;
+    const float* gc = c.of(gradOut, gStride);
     Tile<kTileK> g;
-    g.load(reinterpret_cast<const float4*>(gradOut) + c.first, c.n, threadIdx.x, blockDim.x, 0.0f);
+    g.load(gc, c.n, threadIdx.x, blockDim.x, 0.0f, aligned16(gc));
     const float s = block_sum(g.sum());
     if (threadIdx.x == 0) partials[blockIdx.x] = s;
 }
 
 extern "C" __global__ void __launch_bounds__(1024, 1)
-    log_softmax_backward_chunk_write(const float* __restrict__ gradOut, const float* __restrict__ out,
-        const float* __restrict__ partials, float* __restrict__ gradIn, int rows, int cols, int chunks, int chunk4) {
+    log_softmax_backward_chunk_write(const float* __restrict__ gradOut, long long gStride, const float* __restrict__ out,
+        long long oStride, const float* __restrict__ partials, float* __restrict__ gradIn, long long dStride, int rows,
+        int cols, int chunks, int chunk4) {
     const Chunk c = chunk_of(cols, chunks, chunk4);
     if (c.row >= rows) return;
     const float* p = partials + c.row * chunks;
     float sum = 0.0f;
     for (int i = 0; i < chunks; i++) sum += p[i];  // chunk order, the same in every block of the row
-    const float4* g4 = reinterpret_cast<const float4*>(gradOut) + c.first;
+    const float* gc = c.of(gradOut, gStride);
     Tile<kTileK> g;
-    g.load(g4, c.n, threadIdx.x, blockDim.x, 0.0f);
-    backward_cached_row<true, kTileK>(g4, reinterpret_cast<const float4*>(out) + c.first,
-                                      reinterpret_cast<float4*>(gradIn) + c.first, c.n, sum, g, threadIdx.x, blockDim.x);
+    g.load(gc, c.n, threadIdx.x, blockDim.x, 0.0f, aligned16(gc));
+    backward_cached_row<kTileK>(c.of(out, oStride), c.of(gradIn, dStride), c.n, sum, g, threadIdx.x, blockDim.x);
 }

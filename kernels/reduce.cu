@@ -9,13 +9,12 @@
 
 // This thread's share of x[0, n) under the traversal of for_each_split.
 __device__ __forceinline__ float thread_sum(const float* __restrict__ x, long long n, long long tid, long long nthreads) {
-    const Split<long long> sp = make_split<long long>(n, address_of(x), 0);
-    const float4* __restrict__ x4 = reinterpret_cast<const float4*>(x + sp.head);
+    const Split<long long> sp = make_split<long long>(n, aligned16(x));
     float acc = 0.0f;
     for_each_split<long long>(
         sp, tid, nthreads, [&](long long i) { acc += x[i]; },
         [&](long long j) {
-            const float4 v = x4[j];
+            const float4 v = load4(x + 4 * j, sp.vector);
             acc += (v.x + v.y) + (v.z + v.w);
         });
     return acc;

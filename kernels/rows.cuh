@@ -1,7 +1,7 @@
 // Helpers shared by the row-wise loss kernels (distillation.cu, cross_entropy.cu, jsd.cu, entropy.cu,
 // keras_kl.cu, gaussian_kl.cu): the group (warp or block) that owns a row, its reductions, and
-// traversals of one or two equally shaped rows of any element type (elems.cuh) that read (and write) 16-byte
-// vectors where the pointers allow.
+// traversals of one or two equally shaped rows of any element type (elems.cuh), in an order fixed by the indices,
+// that read (and write) 16-byte vectors where the pointers allow.
 #pragma once
 
 #include "elems.cuh"
@@ -32,10 +32,11 @@ __device__ __forceinline__ RowStats row_stats(SoftmaxState st) {
 
 // ---------------------------------------------------------------------------------------------
 // Typed rows (elems.cuh): each pointer has its own element type (float, bf16, f16), values are floats in registers.
-// A row is split like make_split does: a scalar head that brings the first pointer to a 16-byte boundary, a body of
-// V-element vectors (V = 4 for float rows, 8 when a half row is involved: one 16-byte load of halves, two of
-// floats), a scalar tail. The body is used only when every pointer is 16-byte aligned at the head (for a strided
-// tensor: its rows start aligned), else the whole row takes plain coalesced scalar loads.
+// A row is traversed by index (common.cuh, make_split): chunks of V elements (V = 4 for float rows, 8 when a half row
+// is involved: one 16-byte load of halves, two of floats) owned by threads in index order, then a tail of fewer than
+// V. A chunk is read and written as 16-byte vectors when every row pointer is 16-byte aligned (contiguous rows with
+// cols % 4 == 0 in a pooled allocation, and views whose row starts are), else element by element: the same elements
+// in the same order, so a row's bits never depend on where it lies in memory.
 // ---------------------------------------------------------------------------------------------
 
 template <class... Ts>
@@ -62,36 +63,40 @@ __device__ __forceinline__ void store_vec(T* __restrict__ p, const float (&v)[V]
         Vec<T>::store(p + k, *reinterpret_cast<const float(*)[Vec<T>::kN]>(v + k));
 }
 
-// Whether p + head elements is 16-byte aligned (a null pointer, an absent output, counts as aligned).
-template <class T>
-__device__ __forceinline__ bool aligned_at(const T* p, unsigned head) {
-    return ((address_of(p) + (size_t)head * sizeof(T)) & 15) == 0;
-}
-
+// The split of a row of n elements into chunks of V; vector when every pointer is 16-byte aligned.
 template <class T0, class... Ts>
 __device__ __forceinline__ Split<unsigned> row_split(unsigned n, const T0* p0, const Ts*... ps) {
-    constexpr unsigned V = VecWidth<T0, Ts...>::kV;
-    const size_t a0 = address_of(p0);
-    const unsigned head = (unsigned)(((16 - (a0 & 15)) & 15) / sizeof(T0));
-    bool ok = a0 % sizeof(T0) == 0;
-    const bool others[] = {true, aligned_at(ps, head)...};
-    for (bool o : others) ok = ok && o;
-    Split<unsigned> sp;
-    sp.n = n;
-    sp.head = ok ? (head < n ? head : n) : 0u;
-    sp.nvec = ok ? (n - sp.head) / V : 0u;
-    return sp;
+    constexpr int V = VecWidth<T0, Ts...>::kV;
+    bool vector = aligned16(p0);
+    const bool others[] = {true, aligned16(ps)...};
+    for (bool o : others) vector = vector && o;
+    return make_split<unsigned, V>(n, vector);
+}
+
+// This thread's chunks of sp, then its tail element: vec(i) handles chunk [i, i + V) with vector loads and stores
+// (sp.vector), else one(i + k) for k = 0 .. V-1 handles the same elements one by one, in the same order (each
+// traversal's vec calls f on the elements in index order, as one does); one(i) also handles the tail.
+template <int V, class One, class VecF>
+__device__ __forceinline__ void for_each_chunk(const Split<unsigned>& sp, unsigned tid, unsigned nthreads, One one,
+                                               VecF vec) {
+    for_each_split<unsigned, V>(sp, tid, nthreads, one, [&](unsigned j) {
+        const unsigned i = V * j;
+        if (sp.vector) {
+            vec(i);
+        } else {
+#pragma unroll 1
+            for (int k = 0; k < V; k++) one(i + k);  // not unrolled: the slow path, kept small (no spills)
+        }
+    });
 }
 
 // f(i, a[i]) for every i of [0, n) owned by this thread.
 template <class TA, class F>
 __device__ __forceinline__ void visit1(const TA* __restrict__ a, unsigned n, unsigned tid, unsigned nthreads, F f) {
     constexpr int V = VecWidth<TA>::kV;
-    const Split<unsigned> sp = row_split(n, a);
-    for_each_split<unsigned, V>(
-        sp, tid, nthreads, [&](unsigned i) { f(i, to_float(a[i])); },
-        [&](unsigned j) {
-            const unsigned i = sp.head + V * j;
+    for_each_chunk<V>(
+        row_split(n, a), tid, nthreads, [&](unsigned i) { f(i, to_float(a[i])); },
+        [&](unsigned i) {
             float x[V];
             load_vec<V>(a + i, x);
 #pragma unroll
@@ -104,11 +109,9 @@ template <class TA, class TO, class F>
 __device__ __forceinline__ void map1(const TA* __restrict__ a, TO* __restrict__ out, unsigned n, unsigned tid,
                                      unsigned nthreads, F f) {
     constexpr int V = VecWidth<TA, TO>::kV;
-    const Split<unsigned> sp = row_split(n, a, out);
-    for_each_split<unsigned, V>(
-        sp, tid, nthreads, [&](unsigned i) { out[i] = from_float<TO>(f(i, to_float(a[i]))); },
-        [&](unsigned j) {
-            const unsigned i = sp.head + V * j;
+    for_each_chunk<V>(
+        row_split(n, a, out), tid, nthreads, [&](unsigned i) { out[i] = from_float<TO>(f(i, to_float(a[i]))); },
+        [&](unsigned i) {
             float x[V], r[V];
             load_vec<V>(a + i, x);
 #pragma unroll
@@ -122,11 +125,9 @@ template <class TA, class TB, class F>
 __device__ __forceinline__ void visit2(const TA* __restrict__ a, const TB* __restrict__ b, unsigned n, unsigned tid,
                                        unsigned nthreads, F f) {
     constexpr int V = VecWidth<TA, TB>::kV;
-    const Split<unsigned> sp = row_split(n, a, b);
-    for_each_split<unsigned, V>(
-        sp, tid, nthreads, [&](unsigned i) { f(i, to_float(a[i]), to_float(b[i])); },
-        [&](unsigned j) {
-            const unsigned i = sp.head + V * j;
+    for_each_chunk<V>(
+        row_split(n, a, b), tid, nthreads, [&](unsigned i) { f(i, to_float(a[i]), to_float(b[i])); },
+        [&](unsigned i) {
             float x[V], y[V];
             load_vec<V>(a + i, x);
             load_vec<V>(b + i, y);
@@ -144,17 +145,15 @@ template <class TA, class TB, class TO, class F>
 __device__ __forceinline__ void map2(const TA* __restrict__ a, const TB* __restrict__ b, TO* __restrict__ outA,
                                      typename Same<TO>::type* __restrict__ outB, unsigned n, unsigned tid, unsigned nthreads, F f) {
     constexpr int V = VecWidth<TA, TB, TO>::kV;
-    const Split<unsigned> sp = row_split(n, a, b, outA, outB);
-    for_each_split<unsigned, V>(
-        sp, tid, nthreads,
+    for_each_chunk<V>(
+        row_split(n, a, b, outA, outB), tid, nthreads,
         [&](unsigned i) {
             float ra, rb;
             f(i, to_float(a[i]), to_float(b[i]), ra, rb);
             outA[i] = from_float<TO>(ra);
             if (outB) outB[i] = from_float<TO>(rb);
         },
-        [&](unsigned j) {
-            const unsigned i = sp.head + V * j;
+        [&](unsigned i) {
             float x[V], y[V], ra[V], rb[V];
             load_vec<V>(a + i, x);
             load_vec<V>(b + i, y);

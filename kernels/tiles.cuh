@@ -2,11 +2,14 @@
 // every later pass over them costs no memory traffic. Used by the *_cached and *_chunk_* kernels of
 // log_softmax.cu and cross_entropy.cu.
 //
-// A Tile<K> is one thread's share of n float4s p[0, n): float4 j = tid + k * nthreads for k < K, so each
-// load instruction of a group is coalesced. The caller guarantees n <= K * nthreads and 16-byte aligned
-// pointers (the launcher checks the addresses and cols % 4 == 0). All K loads are issued before any is
-// used, so a thread keeps K float4s in flight. Unused slots hold a padding value the caller picks so that
-// they do not change the result (-inf for a max, 0 for a sum).
+// A Tile<K> is one thread's share of n groups of four floats p[0, 4 n): group j = tid + k * nthreads for k < K, so
+// each load instruction of a group is coalesced. The caller guarantees n <= K * nthreads (the launcher takes these
+// kernels for float32 rows with cols % 4 == 0, whatever their strides and addresses). Which thread holds which
+// element, and so every sum's order, follows the indices only; the addresses decide only the loads: one float4 when
+// every row pointer is 16-byte aligned (`vector`, uniform over the group), else four scalar loads of the same group
+// (load4 / store4 in common.cuh; predicted cost there). All K loads are issued before any is used, so a thread keeps
+// K groups in flight. Unused slots hold a padding value the caller picks so that they do not change the result
+// (-inf for a max, 0 for a sum).
 #pragma once
 
 #include "rows.cuh"
@@ -15,20 +18,21 @@ template <int K>
 struct Tile {
     float4 v[K];
 
-    __device__ __forceinline__ void load(const float4* __restrict__ p, unsigned n, unsigned tid, unsigned nthreads,
-                                         float pad) {
+    __device__ __forceinline__ void load(const float* __restrict__ p, unsigned n, unsigned tid, unsigned nthreads,
+                                         float pad, bool vector) {
 #pragma unroll
         for (int k = 0; k < K; k++) {
             const unsigned j = tid + k * nthreads;
-            v[k] = j < n ? p[j] : make_float4(pad, pad, pad, pad);
+            v[k] = j < n ? load4(p + 4 * (size_t)j, vector) : make_float4(pad, pad, pad, pad);
         }
     }
 
-    __device__ __forceinline__ void store(float4* __restrict__ p, unsigned n, unsigned tid, unsigned nthreads) const {
+    __device__ __forceinline__ void store(float* __restrict__ p, unsigned n, unsigned tid, unsigned nthreads,
+                                          bool vector) const {
 #pragma unroll
         for (int k = 0; k < K; k++) {
             const unsigned j = tid + k * nthreads;
-            if (j < n) p[j] = v[k];
+            if (j < n) store4(p + 4 * (size_t)j, v[k], vector);
         }
     }
 
@@ -63,11 +67,16 @@ struct Tile {
 
 constexpr int kTileK = 8;  // float4s per thread of the block and chunk kernels
 
-// The chunk of block b: row b / chunks, float4s [c chunk4, min((c + 1) chunk4, cols / 4)) of it.
+// The chunk of block b: row b / chunks, groups of four [c chunk4, min((c + 1) chunk4, cols / 4)) of it.
 struct Chunk {
     long long row;
-    size_t first;  // float4 offset of the chunk in the tensor
-    unsigned n;    // float4s in the chunk
+    unsigned start;  // the chunk's first element in its row (a multiple of 4)
+    unsigned n;      // groups of four in the chunk
+    // the chunk of a tensor whose rows are `stride` elements apart
+    template <class T>
+    __device__ __forceinline__ T* of(T* base, long long stride) const {
+        return row_of(base, row, stride) + start;
+    }
 };
 
 __device__ __forceinline__ Chunk chunk_of(int cols, int chunks, int chunk4) {
@@ -75,19 +84,20 @@ __device__ __forceinline__ Chunk chunk_of(int cols, int chunks, int chunk4) {
     c.row = blockIdx.x / chunks;
     const unsigned n4 = (unsigned)cols >> 2;
     const unsigned start = (blockIdx.x % chunks) * (unsigned)chunk4;
-    c.first = (size_t)c.row * n4 + start;
+    c.start = 4 * start;
     c.n = start < n4 ? min((unsigned)chunk4, n4 - start) : 0u;
     return c;
 }
 
 // partials[2b], partials[2b + 1] = chunk b's max m and sum of exp(x - m); an all -inf chunk gives (-inf, 0)
 // (it shifts by 0 instead of -inf), so the combine needs no special case and a NaN still reaches the sum.
-__device__ __forceinline__ void chunk_stats(const float* __restrict__ x, float* __restrict__ partials, int rows,
-                                            int cols, int chunks, int chunk4) {
+__device__ __forceinline__ void chunk_stats(const float* __restrict__ x, long long xStride, float* __restrict__ partials,
+                                            int rows, int cols, int chunks, int chunk4) {
     const Chunk c = chunk_of(cols, chunks, chunk4);
     if (c.row >= rows) return;
+    const float* xc = c.of(x, xStride);
     Tile<kTileK> t;
-    t.load(reinterpret_cast<const float4*>(x) + c.first, c.n, threadIdx.x, blockDim.x, -INFINITY);
+    t.load(xc, c.n, threadIdx.x, blockDim.x, -INFINITY, aligned16(xc));
     const float m = block_fmax(t.max());
     const float shift = m == -INFINITY ? 0.0f : m;
     float s = 0.0f;

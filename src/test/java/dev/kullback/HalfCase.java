@@ -49,7 +49,26 @@ final class HalfCase {
         /** A view inside a larger allocation (2 rows above, 3 below, odd padding columns on both sides). */
         VIEW,
         /** A view of a view, whose last row ends exactly at the end of the allocation. */
-        VIEW_AT_END
+        VIEW_AT_END,
+        /**
+         * A view starting at column 1 of an allocation one column wider (row stride cols + 1, 301 for 300 columns):
+         * every row start misaligned differently, so the CUDA kernels read element by element; the last row ends at
+         * the allocation's end.
+         */
+        COLUMN_1,
+        /**
+         * A view whose row starts are 16-byte aligned for every type when cols % 8 == 0 (8 padding columns on both
+         * sides, a row above and below): strided rows that the CUDA kernels read as vectors.
+         */
+        ALIGNED_VIEW,
+        /**
+         * Rows 1.. of an allocation one row taller: a contiguous view (row stride cols) that starts cols elements in,
+         * misaligned when cols % 4 != 0, so even the kernels that take contiguous float32 as it is see an odd address.
+         */
+        ROW_1;
+
+        /** The views (every layout but CONTIGUOUS). */
+        static final Layout[] VIEWS = {VIEW, VIEW_AT_END, COLUMN_1, ALIGNED_VIEW, ROW_1};
     }
 
     /** Uploads [rows, cols] {@code data} as {@code type} in {@code layout}; the returned tensor's base goes in {@code sc}. */
@@ -57,10 +76,23 @@ final class HalfCase {
         if (layout == Layout.CONTIGUOUS) {
             return sc.add(d.upload(data, rows, cols, type));
         }
-        int left = 3;
-        int right = layout == Layout.VIEW_AT_END ? 0 : 2;
-        int above = 2;
-        int below = layout == Layout.VIEW_AT_END ? 0 : 3;
+        int left = switch (layout) {
+            case ROW_1 -> 0;
+            case COLUMN_1 -> 1;
+            case ALIGNED_VIEW -> 8;
+            default -> 3;
+        };
+        int right = switch (layout) {
+            case VIEW_AT_END, COLUMN_1, ROW_1 -> 0;
+            case ALIGNED_VIEW -> 8;
+            default -> 2;
+        };
+        int above = layout == Layout.VIEW || layout == Layout.VIEW_AT_END ? 2 : 1;
+        int below = switch (layout) {
+            case VIEW_AT_END, COLUMN_1, ROW_1 -> 0;
+            case ALIGNED_VIEW -> 1;
+            default -> 3;
+        };
         int baseRows = rows + above + below;
         int baseCols = cols + left + right;
         float[] padded = new float[baseRows * baseCols];
@@ -69,7 +101,7 @@ final class HalfCase {
             System.arraycopy(data, r * cols, padded, (r + above) * baseCols + left, cols);
         }
         Tensor base = sc.add(d.upload(padded, baseRows, baseCols, type));
-        if (layout == Layout.VIEW) {
+        if (layout != Layout.VIEW_AT_END) {
             return d.view(base, above, rows, left, cols);
         }
         Tensor outer = d.view(base, 1, baseRows - 1, 1, baseCols - 1);

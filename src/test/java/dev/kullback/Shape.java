@@ -42,8 +42,13 @@ public record Shape(int rows, int cols) {
      */
     public static final List<Shape> HALF = List.of(new Shape(6, 300), new Shape(2, 9000), new Shape(33, 65));
 
-    /** The views suite's: odd row widths (so odd row strides in padded allocations), a long row, aligned short rows. */
-    public static final List<Shape> VIEWS = List.of(new Shape(5, 301), new Shape(2, 9001), new Shape(17, 64));
+    /**
+     * The views suite's: odd row widths (so odd row strides in padded allocations), a long row, aligned short rows,
+     * and, for FLOAT32 on CUDA, every launch shape of the tile kernels (RowTiles): one float4 a lane (17 x 64), eight
+     * (3 x 512), a block a row (2 x 2048), chunked rows (2 x 8192).
+     */
+    public static final List<Shape> VIEWS = List.of(new Shape(5, 301), new Shape(2, 9001), new Shape(17, 64),
+            new Shape(3, 512), new Shape(2, 2048), new Shape(2, 8192));
 
     public Shape {
         if (rows <= 0 || cols <= 0) {

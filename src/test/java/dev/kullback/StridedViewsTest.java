@@ -2,7 +2,6 @@ package dev.kullback;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -20,7 +19,11 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Views (inputs and outputs) give exactly the bits of the same data copied contiguous, for every op and loss, in
  * FLOAT32 and the half types, on every device that takes them ({@link TestDevices#stridesCapable()}): views inside
  * padded allocations (odd row strides, the padding NaN so that a read outside the view would show), views of views
- * whose last row ends at the allocation's end, outputs written into views with the padding left untouched.
+ * whose last row ends at the allocation's end, a view at column 1 (row stride cols + 1), views whose rows are aligned,
+ * a contiguous view at an odd offset (each {@link Layout#VIEWS}), outputs written into views with the padding left
+ * untouched. On CUDA these take every kernel with both kinds of loads (16-byte vectors for aligned rows, element by
+ * element for the others), which must give the same bits; the simulator traps a misaligned vector load and any
+ * access past the allocation's end.
  */
 class StridedViewsTest {
 
@@ -42,7 +45,7 @@ class StridedViewsTest {
         for (LossCase c : HalfPrecisionParityTest.lossCases()) {
             HalfCase.roundedTo(type, c);
             HalfCase.Result plain = HalfCase.run(d, c, type, Layout.CONTIGUOUS, false);
-            for (Layout layout : new Layout[] {Layout.VIEW, Layout.VIEW_AT_END}) {
+            for (Layout layout : Layout.VIEWS) {
                 HalfCase.Result viewed = HalfCase.run(d, c, type, layout, false);
                 String at = d.name() + " " + type + " " + c + " " + layout;
                 assertBits(at + " value", plain.out().value(), viewed.out().value());
@@ -67,7 +70,7 @@ class StridedViewsTest {
             try (Scope sc = new Scope()) {
                 want = sc.add(c.call(d, upload(d, sc, c, inputs, type, Layout.CONTIGUOUS), null)).toArray();
             }
-            for (Layout layout : new Layout[] {Layout.VIEW, Layout.VIEW_AT_END}) {
+            for (Layout layout : Layout.VIEWS) {
                 try (Scope sc = new Scope()) {
                     assertBits(at + " " + layout, want,
                             sc.add(c.call(d, upload(d, sc, c, inputs, type, layout), null)).toArray());
@@ -102,28 +105,38 @@ class StridedViewsTest {
             want = c.call(d, upload(d, sc, c, inputs, type, Layout.CONTIGUOUS), sc.add(d.zeros(rows, cols, type)))
                     .toArray();
         }
-        for (Layout layout : new Layout[] {Layout.VIEW, Layout.VIEW_AT_END}) {
+        for (Layout layout : Layout.VIEWS) {
             try (Scope sc = new Scope()) {
                 List<Tensor> in = upload(d, sc, c, inputs, type, layout);
-                // the output: a view of a padded allocation (padding NaN), at the allocation's end for VIEW_AT_END
-                float[] pad = new float[(rows + 3) * (cols + 4)];
+                // the output: a view of a padded allocation (padding NaN): rows r0.., columns c0.. of a
+                // [baseRows, baseCols] allocation, at its end for VIEW_AT_END and COLUMN_1, aligned for ALIGNED_VIEW
+                int[] o = switch (layout) {
+                    case VIEW_AT_END -> new int[] {rows + 3, cols + 4, 3, 4};
+                    case COLUMN_1 -> new int[] {rows + 1, cols + 1, 1, 1};
+                    case ALIGNED_VIEW -> new int[] {rows + 2, cols + 16, 1, 8};
+                    case ROW_1 -> new int[] {rows + 1, cols, 1, 0};
+                    default -> new int[] {rows + 3, cols + 4, 1, 3};
+                };
+                int baseRows = o[0];
+                int baseCols = o[1];
+                int r0 = o[2];
+                int c0 = o[3];
+                float[] pad = new float[baseRows * baseCols];
                 Arrays.fill(pad, Float.NaN);
-                Tensor base = sc.add(d.upload(pad, rows + 3, cols + 4, type));
-                boolean atEnd = layout == Layout.VIEW_AT_END;
-                Tensor out = d.view(base, atEnd ? 3 : 1, rows, atEnd ? 4 : 3, cols);
-                assertEquals(cols + 4, out.rowStride(), "a view keeps its base's row stride");
-                assertFalse(out.isContiguous());
+                Tensor base = sc.add(d.upload(pad, baseRows, baseCols, type));
+                Tensor out = d.view(base, r0, rows, c0, cols);
+                assertEquals(baseCols, out.rowStride(), "a view keeps its base's row stride");
+                assertEquals(layout == Layout.ROW_1, out.isContiguous());
                 Tensor returned = c.call(d, in, out);
                 assertTrue(returned == out, at + ": returns out itself");
                 assertBits(at + " into a view " + layout, want, out.toArray());
                 float[] after = base.toArray();
-                for (int r = 0; r < rows + 3; r++) {
-                    for (int k = 0; k < cols + 4; k++) {
-                        boolean inside = r >= (atEnd ? 3 : 1) && r < (atEnd ? 3 : 1) + rows && k >= (atEnd ? 4 : 3)
-                                && k < (atEnd ? 4 : 3) + cols;
+                for (int r = 0; r < baseRows; r++) {
+                    for (int k = 0; k < baseCols; k++) {
+                        boolean inside = r >= r0 && r < r0 + rows && k >= c0 && k < c0 + cols;
                         if (!inside) {
-                            assertTrue(Float.isNaN(after[r * (cols + 4) + k]), at + ": padding [" + r + ", " + k
-                                    + "] was written");
+                            assertTrue(Float.isNaN(after[r * baseCols + k]), at + " " + layout + ": padding [" + r
+                                    + ", " + k + "] was written");
                         }
                     }
                 }

@@ -2,10 +2,10 @@ package dev.kullback.cuda;
 
 /**
  * Launches the kernels of {@code kernels/cross_entropy.cu}. Class-index rows without label smoothing whose logits and
- * gradient are contiguous float32 that allows float4 access take the kernels that read each row once ({@link RowTiles}
- * picks the shape); the others (smoothing, half types, strided or unaligned rows) take the two-pass
- * {@code ce_rows_warp} / {@code ce_rows_block} of their element type ({@link TypedRows}); logits, soft targets and
- * gradient share one type, class weights are float32.
+ * gradient are float32 with cols % 4 == 0 take the kernels that read each row once ({@link RowTiles} picks the shape);
+ * the others (smoothing, half types, cols % 4 != 0) take the two-pass {@code ce_rows_warp} / {@code ce_rows_block} of
+ * their element type ({@link TypedRows}); logits, soft targets and gradient share one type, class weights are float32.
+ * The choice depends on types, shape and options only (every kernel takes row strides and any address).
  */
 final class CrossEntropyKernels {
     private static final String MODULE = "cross_entropy";
@@ -45,8 +45,7 @@ final class CrossEntropyKernels {
               float smoothing, float zLoss, long divisors) {
         int rows = logits.rows();
         int cols = logits.cols();
-        if (smoothing == 0f && logits.isPlainFloat32() && grad.isPlainFloat32()
-                && RowTiles.aligned(cols, logits.address(), grad.address())) {
+        if (smoothing == 0f && RowTiles.takes(logits.dtype(), cols) && grad.dtype() == logits.dtype()) {
             tiles(logits, labels, weights, grad, rowLoss, ignoreIndex, zLoss, divisors, rows, cols);
             return;
         }
@@ -65,22 +64,24 @@ final class CrossEntropyKernels {
                        float zLoss, long divisors, int rows, int cols) {
         RowTiles t = RowTiles.of(rows, cols);
         long x = logits.address();
+        long xs = logits.rowStride();
         long y = labels.address();
         long g = grad.address();
+        long gs = grad.rowStride();
         switch (t.kind) {
-            case WARP1 -> gpu.launch(rowsWarpCached1, t.grid, t.threads, 0, x, y, weights, g, rowLoss, rows, cols,
-                    ignoreIndex, zLoss, divisors);
-            case WARP8 -> gpu.launch(rowsWarpCached8, t.grid, t.threads, 0, x, y, weights, g, rowLoss, rows, cols,
-                    ignoreIndex, zLoss, divisors);
-            case BLOCK -> gpu.launch(rowsBlockCached, t.grid, t.threads, 0, x, y, weights, g, rowLoss, rows, cols,
-                    ignoreIndex, zLoss, divisors);
+            case WARP1 -> gpu.launch(rowsWarpCached1, t.grid, t.threads, 0, x, xs, y, weights, g, gs, rowLoss, rows,
+                    cols, ignoreIndex, zLoss, divisors);
+            case WARP8 -> gpu.launch(rowsWarpCached8, t.grid, t.threads, 0, x, xs, y, weights, g, gs, rowLoss, rows,
+                    cols, ignoreIndex, zLoss, divisors);
+            case BLOCK -> gpu.launch(rowsBlockCached, t.grid, t.threads, 0, x, xs, y, weights, g, gs, rowLoss, rows,
+                    cols, ignoreIndex, zLoss, divisors);
             case CHUNKS -> {
                 long bytes = 8L * t.grid;
                 long partials = pool.acquire(bytes);
                 try {
-                    gpu.launch(chunkStats, t.grid, t.threads, 0, x, partials, rows, cols, t.chunks, t.chunk4);
-                    gpu.launch(chunkWrite, t.grid, t.threads, 0, x, y, weights, partials, g, rowLoss, rows, cols,
-                            ignoreIndex, zLoss, divisors, t.chunks, t.chunk4);
+                    gpu.launch(chunkStats, t.grid, t.threads, 0, x, xs, partials, rows, cols, t.chunks, t.chunk4);
+                    gpu.launch(chunkWrite, t.grid, t.threads, 0, x, xs, y, weights, partials, g, gs, rowLoss, rows,
+                            cols, ignoreIndex, zLoss, divisors, t.chunks, t.chunk4);
                 } finally {
                     pool.release(partials, bytes);  // later users of this memory queue behind these kernels
                 }

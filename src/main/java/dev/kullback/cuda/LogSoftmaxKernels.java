@@ -1,10 +1,10 @@
 package dev.kullback.cuda;
 
 /**
- * Launches the kernels of {@code kernels/log_softmax.cu}. Contiguous float32 rows whose pointers allow float4 access
- * (cols % 4 == 0, 16-byte aligned tensors) take the kernels that read each row from memory once ({@link RowTiles}
- * picks the shape); the others (half types, strided rows, unaligned rows) take the two-pass {@code *_warp} /
- * {@code *_block} kernels of their element type ({@link TypedRows}), which take row strides.
+ * Launches the kernels of {@code kernels/log_softmax.cu}. float32 rows with cols % 4 == 0 take the kernels that read
+ * each row from memory once ({@link RowTiles} picks the shape); the others (half types, cols % 4 != 0) take the two-pass
+ * {@code *_warp} / {@code *_block} kernels of their element type ({@link TypedRows}). The choice depends on the type
+ * and shape only: every kernel takes row strides and any address, so a view gives the bits of its contiguous copy.
  */
 final class LogSoftmaxKernels {
     private static final String MODULE = "log_softmax";
@@ -45,23 +45,27 @@ final class LogSoftmaxKernels {
         int rows = x.rows();
         int cols = x.cols();
         int mode = log ? 1 : 0;
-        if (!x.isPlainFloat32() || !y.isPlainFloat32() || !RowTiles.aligned(cols, x.address(), y.address())) {
+        if (!RowTiles.takes(x.dtype(), cols)) {
             this.rows.launch(x.dtype(), rows, cols, x.address(), x.rowStride(), y.address(), y.rowStride(), rows, cols,
                     mode);
             return;
         }
+        long xa = x.address();
+        long xs = x.rowStride();
+        long ya = y.address();
+        long ys = y.rowStride();
         RowTiles t = RowTiles.of(rows, cols);
         switch (t.kind) {
-            case WARP1 -> gpu.launch(rowsWarpCached1, t.grid, t.threads, 0, x.address(), y.address(), rows, cols, mode);
-            case WARP8 -> gpu.launch(rowsWarpCached8, t.grid, t.threads, 0, x.address(), y.address(), rows, cols, mode);
-            case BLOCK -> gpu.launch(rowsBlockCached, t.grid, t.threads, 0, x.address(), y.address(), rows, cols, mode);
+            case WARP1 -> gpu.launch(rowsWarpCached1, t.grid, t.threads, 0, xa, xs, ya, ys, rows, cols, mode);
+            case WARP8 -> gpu.launch(rowsWarpCached8, t.grid, t.threads, 0, xa, xs, ya, ys, rows, cols, mode);
+            case BLOCK -> gpu.launch(rowsBlockCached, t.grid, t.threads, 0, xa, xs, ya, ys, rows, cols, mode);
             case CHUNKS -> {
                 long bytes = 8L * t.grid;
                 long partials = pool.acquire(bytes);
                 try {
-                    gpu.launch(chunkStats, t.grid, t.threads, 0, x.address(), partials, rows, cols, t.chunks, t.chunk4);
-                    gpu.launch(chunkWrite, t.grid, t.threads, 0, x.address(), partials, y.address(), rows, cols,
-                            t.chunks, t.chunk4, mode);
+                    gpu.launch(chunkStats, t.grid, t.threads, 0, xa, xs, partials, rows, cols, t.chunks, t.chunk4);
+                    gpu.launch(chunkWrite, t.grid, t.threads, 0, xa, xs, partials, ya, ys, rows, cols, t.chunks,
+                            t.chunk4, mode);
                 } finally {
                     pool.release(partials, bytes);  // later users of this memory queue behind these kernels
                 }
@@ -75,24 +79,25 @@ final class LogSoftmaxKernels {
         long g = gradOutput.address();
         long o = output.address();
         long d = gradInput.address();
-        if (!gradOutput.isPlainFloat32() || !output.isPlainFloat32() || !gradInput.isPlainFloat32()
-                || !RowTiles.aligned(cols, g, o, d)) {
-            backward.launch(output.dtype(), rows, cols, g, gradOutput.rowStride(), o, output.rowStride(), d,
-                    gradInput.rowStride(), rows, cols);
+        long gs = gradOutput.rowStride();
+        long os = output.rowStride();
+        long ds = gradInput.rowStride();
+        if (!RowTiles.takes(output.dtype(), cols)) {
+            backward.launch(output.dtype(), rows, cols, g, gs, o, os, d, ds, rows, cols);
             return;
         }
         RowTiles t = RowTiles.of(rows, cols);
         switch (t.kind) {
-            case WARP1 -> gpu.launch(backwardWarpCached1, t.grid, t.threads, 0, g, o, d, rows, cols);
-            case WARP8 -> gpu.launch(backwardWarpCached8, t.grid, t.threads, 0, g, o, d, rows, cols);
-            case BLOCK -> gpu.launch(backwardBlockCached, t.grid, t.threads, 0, g, o, d, rows, cols);
+            case WARP1 -> gpu.launch(backwardWarpCached1, t.grid, t.threads, 0, g, gs, o, os, d, ds, rows, cols);
+            case WARP8 -> gpu.launch(backwardWarpCached8, t.grid, t.threads, 0, g, gs, o, os, d, ds, rows, cols);
+            case BLOCK -> gpu.launch(backwardBlockCached, t.grid, t.threads, 0, g, gs, o, os, d, ds, rows, cols);
             case CHUNKS -> {
                 long bytes = 4L * t.grid;
                 long partials = pool.acquire(bytes);
                 try {
-                    gpu.launch(backwardChunkSums, t.grid, t.threads, 0, g, partials, rows, cols, t.chunks, t.chunk4);
-                    gpu.launch(backwardChunkWrite, t.grid, t.threads, 0, g, o, partials, d, rows, cols, t.chunks,
-                            t.chunk4);
+                    gpu.launch(backwardChunkSums, t.grid, t.threads, 0, g, gs, partials, rows, cols, t.chunks, t.chunk4);
+                    gpu.launch(backwardChunkWrite, t.grid, t.threads, 0, g, gs, o, os, partials, d, ds, rows, cols,
+                            t.chunks, t.chunk4);
                 } finally {
                     pool.release(partials, bytes);
                 }

@@ -1,5 +1,7 @@
 package dev.kullback.cuda;
 
+import dev.kullback.DType;
+
 /**
  * The launch shape of the row kernels that hold a row (or a fixed chunk of it) in registers
  * ({@code kernels/tiles.cuh}): a function of rows and cols only, never of the GPU, so the order of every
@@ -35,7 +37,20 @@ final class RowTiles {
         this.chunk4 = chunk4;
     }
 
-    /** Whether the tile kernels may run: float4 rows, every tensor 16-byte aligned. */
+    /**
+     * Whether rows of {@code type} and {@code cols} take the tile kernels: float32 with cols % 4 == 0, whatever the
+     * tensors' strides and addresses (a choice by shape and type only, so a view and its contiguous copy take the same
+     * kernel and the same order of additions; kernels/README.md, "Order by index, loads by alignment").
+     */
+    static boolean takes(DType type, int cols) {
+        return type == DType.FLOAT32 && cols % 4 == 0;
+    }
+
+    /**
+     * Whether the tile kernels read these tensors' rows as float4s (cols % 4 == 0, every row start 16-byte aligned);
+     * else they read the same groups of four element by element. The kernels decide it themselves, per row pointer:
+     * it changes how a row is loaded, never which kernel runs or the result.
+     */
     static boolean aligned(int cols, long... addresses) {
         if (cols % 4 != 0) {
             return false;
