@@ -18,6 +18,66 @@ final class CpuCrossEntropy {
         this.schedule = schedule;
     }
 
+    /** Class labels, any storage: half logits by blocks where {@link #blocked} takes them, otherwise staged whole. */
+    void labels(CpuDevice device, CpuTensor logits, CpuLabels labels, CpuTensor weights, Reduction reduction,
+                int ignoreIndex, float labelSmoothing, float zLoss, CpuTensor value, CpuTensor grad) {
+        if (RowBlocks.appliesToLoss(logits)
+                && (weights == null || weights.isPlain()) && (reduction != Reduction.MEAN || weights == null
+                || zLoss == 0) && blocked(device, logits, labels.data(), weights == null ? null : weights.data(),
+                reduction, ignoreIndex, labelSmoothing, zLoss, value.data(), grad)) {
+            return;
+        }
+        try (CpuStaging s = new CpuStaging(device)) {
+            labels(s.in(logits).data(), labels.data(), weights == null ? null : s.in(weights).data(), reduction,
+                    ignoreIndex, labelSmoothing, zLoss, s.out(value).data(), s.out(grad).data(), logits.rows(),
+                    logits.cols());
+        }
+    }
+
+    /**
+     * Class labels block by block ({@link RowBlocks}): each block per row (NONE), its gradient then divided as the
+     * reduced value's (MEAN: by the counted rows' total weight; with class weights only without a z-loss, whose mean
+     * divides by the counted rows instead). False (nothing done) for MEAN over no counted row.
+     */
+    private boolean blocked(CpuDevice device, CpuTensor logits, int[] y, float[] w, Reduction reduction,
+                            int ignoreIndex, float labelSmoothing, float zLoss, float[] value, CpuTensor grad) {
+        int rows = logits.rows();
+        int cols = logits.cols();
+        double weightTotal = 0;
+        for (int r = 0; r < rows; r++) {
+            if (y[r] != ignoreIndex) {
+                weightTotal += w == null ? 1.0 : w[y[r]];
+            }
+        }
+        if (reduction == Reduction.MEAN && weightTotal == 0) {
+            return false;
+        }
+        float k = reduction == Reduction.MEAN ? (float) (1.0 / weightTotal) : 1f;
+        float[] rowLoss = new float[rows];
+        RowBlocks.run(device, new CpuTensor[] {logits}, new CpuTensor[] {grad}, rows, cols, (f, r, a, o, n) -> {
+            float[] v = new float[n];
+            f.crossEntropy().labels(a[0], Arrays.copyOfRange(y, r, r + n), w, Reduction.NONE, ignoreIndex,
+                    labelSmoothing, zLoss, v, o[0], n, cols);
+            System.arraycopy(v, 0, rowLoss, r, n);
+            if (k != 1f) {
+                kernels.scale(o[0], 0, n * cols, k);
+            }
+        });
+        RowBlocks.writeRowLosses(rowLoss, reduction == Reduction.NONE, reduction == Reduction.MEAN ? weightTotal : 1,
+                value);
+        return true;
+    }
+
+    /** Target probabilities, any storage: staged whole. */
+    void probabilities(CpuDevice device, CpuTensor logits, CpuTensor target, CpuTensor weights, Reduction reduction,
+                       float labelSmoothing, float zLoss, CpuTensor value, CpuTensor grad) {
+        try (CpuStaging s = new CpuStaging(device)) {
+            probabilities(s.in(logits).data(), s.in(target).data(), weights == null ? null : s.in(weights).data(),
+                    reduction, labelSmoothing, zLoss, s.out(value).data(), s.out(grad).data(), logits.rows(),
+                    logits.cols());
+        }
+    }
+
     void labels(float[] z, int[] y, float[] w, Reduction reduction, int ignoreIndex, float labelSmoothing,
                 float zLoss, float[] value, float[] o, int rows, int cols) {
         double wSum = 0;

@@ -22,6 +22,35 @@ final class CpuDistillation {
         this.arrays = arrays;
     }
 
+    /**
+     * Any storage: half inputs by blocks ({@link RowBlocks}), each block per row, its gradient already divided as the
+     * reduced value's (the kernels scale the gradient by T / reduction.divisor()); otherwise staged whole.
+     */
+    void run(CpuDevice device, CpuTensor student, CpuTensor teacher, CpuLabels labels, int ignoreIndex,
+             float temperature, boolean reverse, RowReduction reduction, CpuTensor value, CpuTensor grad) {
+        if (RowBlocks.appliesToLoss(student)) {
+            int[] y = labels == null ? null : labels.data();
+            int rows = student.rows();
+            int cols = student.cols();
+            float[] rowLoss = new float[rows];
+            RowReduction perRow = new RowReduction(true, reduction.divisor());
+            RowBlocks.run(device, new CpuTensor[] {student, teacher}, new CpuTensor[] {grad}, rows, cols,
+                    (f, r, a, o, n) -> {
+                        float[] v = new float[n];
+                        f.distillation().run(a[0], a[1], y == null ? null : Arrays.copyOfRange(y, r, r + n),
+                                ignoreIndex, temperature, reverse, perRow, v, o[0], n, cols);
+                        System.arraycopy(v, 0, rowLoss, r, n);
+                    });
+            RowBlocks.writeRowLosses(rowLoss, reduction.perRow(), reduction.divisor(), value.data());
+            return;
+        }
+        try (CpuStaging s = new CpuStaging(device)) {
+            run(s.in(student).data(), s.in(teacher).data(), labels == null ? null : labels.data(), ignoreIndex,
+                    temperature, reverse, reduction, s.out(value).data(), s.out(grad).data(), student.rows(),
+                    student.cols());
+        }
+    }
+
     void run(float[] s, float[] t, int[] labels, int ignoreIndex, float temperature, boolean reverse,
              RowReduction reduction, float[] value, float[] o, int rows, int cols) {
         double[] loss = new double[rows];

@@ -19,6 +19,13 @@ final class CpuEntropy {
         this.schedule = schedule;
     }
 
+    void run(CpuDevice device, CpuTensor logits, RowReduction reduction, CpuTensor value, CpuTensor grad) {
+        try (CpuStaging s = new CpuStaging(device)) {
+            run(s.in(logits).data(), reduction, s.out(value).data(), s.out(grad).data(), logits.rows(),
+                    logits.cols());
+        }
+    }
+
     void run(float[] z, RowReduction reduction, float[] value, float[] o, int rows, int cols) {
         double[] loss = new double[rows];
         float k = -1f / reduction.divisor();

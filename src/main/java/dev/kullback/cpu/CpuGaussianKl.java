@@ -16,6 +16,17 @@ final class CpuGaussianKl {
         this.schedule = schedule;
     }
 
+    void run(CpuDevice device, CpuTensor mu1, CpuTensor logvar1, CpuTensor mu2, CpuTensor logvar2,
+             RowReduction reduction, CpuTensor value, CpuTensor gradMu1, CpuTensor gradLogvar1, CpuTensor gradMu2,
+             CpuTensor gradLogvar2) {
+        try (CpuStaging s = new CpuStaging(device)) {
+            run(s.in(mu1).data(), s.in(logvar1).data(), mu2 == null ? null : s.in(mu2).data(),
+                    logvar2 == null ? null : s.in(logvar2).data(), reduction, s.out(value).data(),
+                    s.out(gradMu1).data(), s.out(gradLogvar1).data(), gradMu2 == null ? null : s.out(gradMu2).data(),
+                    gradLogvar2 == null ? null : s.out(gradLogvar2).data(), mu1.rows(), mu1.cols());
+        }
+    }
+
     /** {@code m2}, {@code v2} (and their gradients) null: against the standard normal. */
     void run(float[] m1, float[] v1, float[] m2, float[] v2, RowReduction reduction, float[] value, float[] g1,
              float[] h1, float[] g2, float[] h2, int rows, int cols) {

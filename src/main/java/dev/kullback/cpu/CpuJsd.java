@@ -26,6 +26,22 @@ final class CpuJsd {
         this.arrays = arrays;
     }
 
+    void jsd(CpuDevice device, CpuTensor student, CpuTensor teacher, float beta, RowReduction reduction,
+             CpuTensor value, CpuTensor gradStudent, CpuTensor gradTeacher) {
+        try (CpuStaging s = new CpuStaging(device)) {
+            jsd(s.in(student).data(), s.in(teacher).data(), beta, reduction, s.out(value).data(),
+                    s.out(gradStudent).data(), s.out(gradTeacher).data(), student.rows(), student.cols());
+        }
+    }
+
+    void symmetricKl(CpuDevice device, CpuTensor p, CpuTensor q, RowReduction reduction, CpuTensor value,
+                     CpuTensor gradP, CpuTensor gradQ) {
+        try (CpuStaging s = new CpuStaging(device)) {
+            symmetricKl(s.in(p).data(), s.in(q).data(), reduction, s.out(value).data(), s.out(gradP).data(),
+                    s.out(gradQ).data(), p.rows(), p.cols());
+        }
+    }
+
     /** P = softmax(teacher), Q = softmax(student); KL_QP weights by Q, so Q is F there, P everywhere else. */
     void jsd(float[] s, float[] t, float beta, RowReduction reduction, float[] value, float[] gs, float[] gt, int rows,
              int cols) {

@@ -17,6 +17,14 @@ final class CpuKerasKl {
         this.schedule = schedule;
     }
 
+    void run(CpuDevice device, CpuTensor yTrue, CpuTensor yPred, boolean bits, RowReduction reduction,
+             CpuTensor value, CpuTensor gradPred) {
+        try (CpuStaging s = new CpuStaging(device)) {
+            run(s.in(yTrue).data(), s.in(yPred).data(), bits, reduction, s.out(value).data(),
+                    s.out(gradPred).data(), yTrue.rows(), yTrue.cols());
+        }
+    }
+
     void run(float[] t, float[] q, boolean bits, RowReduction reduction, float[] value, float[] o, int rows,
              int cols) {
         double[] loss = new double[rows];

@@ -17,6 +17,30 @@ final class CpuKlDiv {
         this.schedule = schedule;
     }
 
+    void pointwise(CpuDevice device, CpuTensor input, CpuTensor target, CpuTensor out, boolean logTarget) {
+        RowBlocks.runAny(device, new CpuTensor[] {input, target}, new CpuTensor[] {out}, input.rows(),
+                input.cols(), (f, r, a, o, rows) -> f.klDiv().pointwise(a[0], a[1], o[0], logTarget));
+    }
+
+    void sum(CpuDevice device, CpuTensor input, CpuTensor target, CpuTensor out, boolean logTarget, float divisor) {
+        try (CpuStaging s = new CpuStaging(device)) {
+            s.out(out).data()[0] = sum(s.in(input).data(), s.in(target).data(), logTarget, divisor);
+        }
+    }
+
+    /** A scalar gradOutput ([1, 1]) is read once, widened, before the blocks. */
+    void backward(CpuDevice device, CpuTensor gradOutput, CpuTensor target, CpuTensor gradInput, boolean logTarget,
+                  boolean scalarGrad, float divisor) {
+        float[] scalar = scalarGrad ? new float[1] : null;
+        if (scalarGrad) {
+            device.copies().widenRows(gradOutput, 0, 1, scalar);
+        }
+        CpuTensor[] in = scalarGrad ? new CpuTensor[] {target} : new CpuTensor[] {target, gradOutput};
+        RowBlocks.runAny(device, in, new CpuTensor[] {gradInput}, target.rows(), target.cols(),
+                (f, r, a, o, rows) -> f.klDiv().backward(scalarGrad ? scalar : a[1], a[0], o[0], logTarget,
+                        scalarGrad, divisor));
+    }
+
     void pointwise(float[] x, float[] t, float[] o, boolean logTarget) {
         if (logTarget) {
             schedule.elements(x.length, (from, to) -> kernels.klDivLogTarget(x, t, from, to, o));

@@ -13,6 +13,12 @@ final class CpuReductions {
         this.schedule = schedule;
     }
 
+    void sum(CpuDevice device, CpuTensor x, CpuTensor out, float divisor) {
+        try (CpuStaging s = new CpuStaging(device)) {
+            s.out(out).data()[0] = sum(s.in(x).data(), divisor);
+        }
+    }
+
     /** Σ x / divisor over the flattened tensor: block partials in parallel, added in double in block order. */
     float sum(float[] a, float divisor) {
         int n = a.length;

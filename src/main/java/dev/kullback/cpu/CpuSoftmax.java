@@ -22,10 +22,36 @@ import java.util.Arrays;
 final class CpuSoftmax {
     private final Kernels kernels;
     private final RowSchedule schedule;
+    private final Bf16LogSoftmax bf16;
 
     CpuSoftmax(Kernels kernels, RowSchedule schedule) {
         this.kernels = kernels;
         this.schedule = schedule;
+        this.bf16 = new Bf16LogSoftmax(kernels, schedule);
+    }
+
+    /** Softmax (log: log-softmax) of x into out, any storage: long bf16 rows on their 16-bit storage, else by rows. */
+    void softmax(CpuDevice device, CpuTensor x, CpuTensor out, boolean log) {
+        if (log && Bf16LogSoftmax.applies(x, out)) {
+            bf16.run(x, out);
+            return;
+        }
+        int cols = x.cols();
+        RowBlocks.runAny(device, new CpuTensor[] {x}, new CpuTensor[] {out}, x.rows(), cols, log
+                ? (f, r, a, o, rows) -> f.softmax().logSoftmax(a[0], o[0], rows, cols)
+                : (f, r, a, o, rows) -> f.softmax().softmax(a[0], o[0], rows, cols));
+    }
+
+    void logSoftmaxBackward(CpuDevice device, CpuTensor gradOutput, CpuTensor output, CpuTensor gradInput) {
+        int cols = output.cols();
+        RowBlocks.runAny(device, new CpuTensor[] {gradOutput, output}, new CpuTensor[] {gradInput}, output.rows(),
+                cols, (f, r, a, o, rows) -> f.softmax().logSoftmaxBackward(a[0], a[1], o[0], rows, cols));
+    }
+
+    void rowSum(CpuDevice device, CpuTensor x, CpuTensor out) {
+        try (CpuStaging s = new CpuStaging(device)) {
+            rowSum(s.in(x).data(), s.out(out).data(), x.rows(), x.cols());
+        }
     }
 
     void softmax(float[] a, float[] o, int rows, int cols) {

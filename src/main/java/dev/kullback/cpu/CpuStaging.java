@@ -39,7 +39,7 @@ final class CpuStaging implements AutoCloseable {
         }
         Scratch s = scratch(t);
         if (!s.filled) {
-            device.copy(t, s.plain);
+            device.copies().copy(t, s.plain);
             s.filled = true;
         }
         return s.plain;
@@ -66,7 +66,7 @@ final class CpuStaging implements AutoCloseable {
     public void close() {
         try {
             for (CpuTensor t : outputs) {
-                device.copy(staged.get(t).plain, t);
+                device.copies().copy(staged.get(t).plain, t);
             }
         } finally {
             for (Scratch s : staged.values()) {

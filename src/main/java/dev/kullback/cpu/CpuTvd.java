@@ -21,6 +21,15 @@ final class CpuTvd {
         this.schedule = schedule;
     }
 
+    void run(CpuDevice device, CpuTensor student, CpuTensor teacher, CpuLabels labels, int ignoreIndex,
+             RowReduction reduction, CpuTensor value, CpuTensor gradStudent, CpuTensor gradTeacher) {
+        try (CpuStaging s = new CpuStaging(device)) {
+            run(s.in(student).data(), s.in(teacher).data(), labels == null ? null : labels.data(), ignoreIndex,
+                    reduction, s.out(value).data(), s.out(gradStudent).data(), s.out(gradTeacher).data(),
+                    student.rows(), student.cols());
+        }
+    }
+
     void run(float[] s, float[] t, int[] labels, int ignoreIndex, RowReduction reduction, float[] value, float[] gs,
              float[] gt, int rows, int cols) {
         double[] loss = new double[rows];

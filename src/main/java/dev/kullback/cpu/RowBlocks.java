@@ -41,7 +41,7 @@ final class RowBlocks {
      * Whether {@link #run} applies: some tensor is not plain. Whether it does may not depend on the thread count (a loss
      * run by blocks rounds its value differently from one staged whole).
      */
-    static boolean applies(RowSchedule schedule, int rows, int cols, CpuTensor... tensors) {
+    static boolean applies(CpuTensor... tensors) {
         for (CpuTensor t : tensors) {
             if (t != null && !t.isPlain()) {
                 return true;
@@ -54,8 +54,9 @@ final class RowBlocks {
      * Runs {@code op} block by block over [rows, cols] tensors; {@code out} are written after their block is read, so
      * one may be an input (an in-place gradient).
      */
-    static void run(CpuDevice device, RowSchedule schedule, CpuTensor[] in, CpuTensor[] out, int rows, int cols,
-                    Op op) {
+    static void run(CpuDevice device, CpuTensor[] in, CpuTensor[] out, int rows, int cols, Op op) {
+        RowSchedule schedule = device.schedule();
+        RowCopies copies = device.copies();
         int blockRows = Math.max(1, BLOCK_VALUES / cols);
         boolean sequential = schedule.byChunks(rows, cols);
         // blocks across the threads: each block on its thread's inline families (see RowFamilies)
@@ -68,14 +69,14 @@ final class RowBlocks {
                 int values = n * cols;
                 for (int i = 0; i < a.length; i++) {
                     a[i] = sized(a[i], values);
-                    device.widenRows(in[i], r, n, a[i]);
+                    copies.widenRows(in[i], r, n, a[i]);
                 }
                 for (int i = 0; i < o.length; i++) {
                     o[i] = sized(o[i], values);
                 }
                 op.run(families, r, a, o, n);
                 for (int i = 0; i < o.length; i++) {
-                    device.narrowRows(o[i], out[i], r, n);
+                    copies.narrowRows(o[i], out[i], r, n);
                 }
             }
         };
@@ -84,6 +85,39 @@ final class RowBlocks {
         } else {
             schedule.rows(rows, cols, blocks);
         }
+    }
+
+    /**
+     * A row-separable operation whatever its tensors' storage: by blocks when {@link #applies}, else (every tensor
+     * plain, nothing to stage) once over the whole arrays on the device's own families.
+     */
+    static void runAny(CpuDevice device, CpuTensor[] in, CpuTensor[] out, int rows, int cols, Op op) {
+        if (applies(in) || applies(out)) {
+            run(device, in, out, rows, cols, op);
+            return;
+        }
+        float[][] a = new float[in.length][];
+        float[][] o = new float[out.length][];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = in[i].data();
+        }
+        for (int i = 0; i < o.length; i++) {
+            o[i] = out[i].data();
+        }
+        op.run(device.families(false), 0, a, o, rows);
+    }
+
+    /** value = the row losses, or their sum (in double, in row order) / divisor: a loss run by blocks. */
+    static void writeRowLosses(float[] rowLoss, boolean perRow, double divisor, float[] value) {
+        if (perRow) {
+            System.arraycopy(rowLoss, 0, value, 0, rowLoss.length);
+            return;
+        }
+        double total = 0;
+        for (float v : rowLoss) {
+            total += v;
+        }
+        value[0] = (float) (total / divisor);
     }
 
     /** The kernels size some loops by the array's length: blocks get arrays of exactly their values. */

@@ -12,6 +12,22 @@ final class SoftCap {
     private SoftCap() {
     }
 
+    static void forward(CpuDevice device, CpuTensor x, CpuTensor out, float cap) {
+        try (CpuStaging s = new CpuStaging(device)) {
+            forward(device.workers(), s.in(x).data(), s.out(out).data(), Math.toIntExact(x.size()), cap);
+        }
+    }
+
+    /** grad is read and written: staged as an input, then registered as an output. */
+    static void backward(CpuDevice device, CpuTensor capped, CpuTensor grad, float cap) {
+        try (CpuStaging s = new CpuStaging(device)) {
+            float[] c = s.in(capped).data();
+            float[] g = s.in(grad).data();
+            s.out(grad);
+            backward(device.workers(), c, g, Math.toIntExact(capped.size()), cap);
+        }
+    }
+
     static void forward(Workers workers, float[] x, float[] out, int n, float cap) {
         float inv = 1f / cap;
         workers.forEach(n, workers.grain(n, GRAIN), (from, to) -> {

@@ -20,6 +20,28 @@ final class VocabParallelRows {
     private VocabParallelRows() {
     }
 
+    static void max(CpuDevice device, VocabPass pass, CpuTensor a, CpuTensor b, CpuTensor maxes) {
+        try (CpuStaging s = new CpuStaging(device)) {
+            max(device.workers(), device.kernels(), pass, s.in(a), s.in(b), s.out(maxes));
+        }
+    }
+
+    static void sums(CpuDevice device, VocabPass pass, CpuTensor a, CpuTensor b, CpuLabels labels, CpuTensor maxes,
+                     CpuTensor sums, CpuTensor grad) {
+        try (CpuStaging s = new CpuStaging(device)) {
+            sums(device.workers(), device.kernels(), pass, s.in(a), s.in(b), labels, s.out(maxes), s.out(sums),
+                    s.out(grad));
+        }
+    }
+
+    static void write(CpuDevice device, VocabPass pass, CpuTensor a, CpuTensor b, CpuLabels labels, CpuTensor maxes,
+                      CpuTensor sums, CpuTensor grad, CpuTensor rowLoss) {
+        try (CpuStaging s = new CpuStaging(device)) {
+            write(device.workers(), device.kernels(), pass, s.in(a), s.in(b), labels, s.out(maxes), s.out(sums),
+                    s.out(grad), s.out(rowLoss));
+        }
+    }
+
     private static int grain(int cols) {
         return Math.max(1, GRAIN_VALUES / Math.max(1, cols));
     }
