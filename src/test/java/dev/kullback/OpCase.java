@@ -3,6 +3,7 @@ package dev.kullback;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
@@ -47,15 +48,37 @@ public final class OpCase {
     public final Reduction reduction;
     public final boolean logTarget;
     public final Targets targets;
+    /** Edge values planted in the inputs: see {@link #withEdges}. */
+    public final boolean edges;
 
     private float[][] inputs;
 
-    private OpCase(Op op, Shape shape, Reduction reduction, boolean logTarget, Targets targets) {
+    private OpCase(Op op, Shape shape, Reduction reduction, boolean logTarget, Targets targets, boolean edges) {
         this.op = op;
         this.shape = shape;
         this.reduction = reduction;
         this.logTarget = logTarget;
         this.targets = targets;
+        this.edges = edges;
+    }
+
+    /**
+     * This case with edge values in its inputs (the same inputs otherwise); those of row 0 where it has more than 2
+     * columns. Logits (and the forward logits of the log-softmax backward): row 0 holds -inf, +1000 and -1000, row 1
+     * is all -inf, row 2 holds a NaN. kl_div's log-probability input: row 0 holds -inf (a zero probability) and -2000,
+     * row 1 is all NaN (a log-softmax of an all -inf row), row 2 holds a NaN; its target: row 0 holds an exact zero
+     * (-inf as a log-target). NaNs make whole-tensor reductions NaN: the clean case is the other half.
+     */
+    public OpCase withEdges() {
+        return new OpCase(op, shape, reduction, logTarget, targets, true);
+    }
+
+    /**
+     * This case with its inputs not made yet: a suite whose cases JUnit keeps to the end of the class runs copies, so
+     * that only the running case's inputs are held (the CUDA contract's add up to gigabytes).
+     */
+    public OpCase copy() {
+        return new OpCase(op, shape, reduction, logTarget, targets, edges);
     }
 
     /** An op without options. */
@@ -63,7 +86,7 @@ public final class OpCase {
         if (op.kl()) {
             throw new IllegalArgumentException(op + " takes a reduction: use OpCase.kl");
         }
-        return new OpCase(op, shape, null, false, null);
+        return new OpCase(op, shape, null, false, null, false);
     }
 
     /** kl_div or its backward; log-probability targets are always DENSE. */
@@ -71,7 +94,7 @@ public final class OpCase {
         if (!op.kl() || logTarget && targets != Targets.DENSE) {
             throw new IllegalArgumentException(op + " logTarget=" + logTarget + " " + targets);
         }
-        return new OpCase(op, shape, reduction, logTarget, targets);
+        return new OpCase(op, shape, reduction, logTarget, targets, false);
     }
 
     /**
@@ -99,7 +122,8 @@ public final class OpCase {
     @Override
     public String toString() {
         String s = op.api + " " + shape;
-        return op.kl() ? s + " " + reduction + " logTarget=" + logTarget + " " + targets : s;
+        s = op.kl() ? s + " " + reduction + " logTarget=" + logTarget + " " + targets : s;
+        return edges ? s + " edges" : s;
     }
 
     // ---- inputs ----------------------------------------------------------------------------------------
@@ -120,16 +144,16 @@ public final class OpCase {
             Random rnd = random();
             switch (op) {
                 case LOG_SOFTMAX_BACKWARD: {
-                    float[] x = Data.logits(rnd, shape);
+                    float[] x = edgeLogits(Data.logits(rnd, shape));
                     float[] g = Data.normal(rnd, shape);
                     inputs = new float[][] {g, TorchOracle.logSoftmax(x, shape.rows(), shape.cols()), x};
                     break;
                 }
                 case KL_DIV:
-                    inputs = new float[][] {Data.logProbs(rnd, shape), target(rnd)};
+                    inputs = new float[][] {edgeLogProbs(Data.logProbs(rnd, shape)), target(rnd)};
                     break;
                 case KL_DIV_BACKWARD: {
-                    float[] input = Data.logProbs(rnd, shape);
+                    float[] input = edgeLogProbs(Data.logProbs(rnd, shape));
                     float[] target = target(rnd);
                     float[] g = reduction == Reduction.NONE ? Data.normal(rnd, shape)
                             : new float[] {(float) (0.5 + rnd.nextDouble())};
@@ -137,16 +161,53 @@ public final class OpCase {
                     break;
                 }
                 default:
-                    inputs = new float[][] {Data.logits(rnd, shape)};
+                    inputs = new float[][] {edgeLogits(Data.logits(rnd, shape))};
                     break;
             }
         }
         return inputs;
     }
 
+    /** Whether {@link #edges} plants values in row 0: it needs more than 2 columns. */
+    private boolean inRow0() {
+        return edges && shape.cols() > 2;
+    }
+
+    private float[] edgeLogits(float[] x) {
+        plantRows(x, Float.NEGATIVE_INFINITY);
+        if (inRow0()) {
+            x[1] = -1000f;
+            x[shape.cols() - 1] = 1000f;
+        }
+        return x;
+    }
+
+    private float[] edgeLogProbs(float[] x) {
+        plantRows(x, Float.NaN);
+        if (inRow0()) {
+            x[1] = -2000f;
+        }
+        return x;
+    }
+
+    /** With edges: row 0 a -inf in the middle (more than 2 columns), row 1 all {@code row1}, row 2 a NaN mid-row. */
+    private void plantRows(float[] x, float row1) {
+        int rows = shape.rows();
+        int cols = shape.cols();
+        if (inRow0()) {
+            x[cols / 2] = Float.NEGATIVE_INFINITY;
+        }
+        if (edges && rows > 1) {
+            Arrays.fill(x, cols, 2 * cols, row1);
+        }
+        if (edges && rows > 2) {
+            x[2 * cols + cols / 2] = Float.NaN;
+        }
+    }
+
     /** This case with every input rounded to nearest even in {@code type}, so every side sees the same values. */
     public OpCase roundedTo(DType type) {
-        OpCase c = new OpCase(op, shape, reduction, logTarget, targets);
+        OpCase c = new OpCase(op, shape, reduction, logTarget, targets, edges);
         float[][] in = inputs();
         c.inputs = new float[in.length][];
         for (int i = 0; i < in.length; i++) {
@@ -156,7 +217,12 @@ public final class OpCase {
     }
 
     private float[] target(Random rnd) {
-        return logTarget ? Data.logProbs(rnd, shape) : Data.probs(rnd, shape, targets == Targets.WITH_ZEROS ? 0.25 : 0);
+        float[] t = logTarget ? Data.logProbs(rnd, shape)
+                : Data.probs(rnd, shape, targets == Targets.WITH_ZEROS ? 0.25 : 0);
+        if (inRow0()) {
+            t[shape.cols() / 3] = logTarget ? Float.NEGATIVE_INFINITY : 0f;  // an exact zero in row 0
+        }
+        return t;
     }
 
     /** The logits whose log-softmax is the backward's output (LOG_SOFTMAX_BACKWARD only). */

@@ -1,6 +1,8 @@
 package dev.kullback;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntFunction;
 
 /** A [rows, cols] test shape; prints as "[rows, cols]" in test names. */
 public record Shape(int rows, int cols) {
@@ -49,6 +51,40 @@ public record Shape(int rows, int cols) {
      */
     public static final List<Shape> VIEWS = List.of(new Shape(5, 301), new Shape(2, 9001), new Shape(17, 64),
             new Shape(3, 512), new Shape(2, 2048), new Shape(2, 8192));
+
+    /**
+     * The CUDA contract suites' op shapes (CudaParityContract), which reach every CUDA launch branch: warp per row,
+     * block per row with every block size, float4 bodies and scalar tails, one partial block and many. Widths 1 to
+     * 262,147; 1, 3 and 257 rows (more than one block's threads) on each, 1,025 on the warp-per-row branch ([*, 33]),
+     * and only 1 and 3 on the widest (to keep the simulated time short).
+     */
+    public static final List<Shape> CUDA_CONTRACT = grid(new int[] {1, 2, 31, 32, 33, 127, 1000, 4097, 32000, 131072,
+            262147}, cols -> cols >= 131072 ? new int[] {1, 3} : cols == 33 ? new int[] {1, 3, 257, 1025}
+            : new int[] {1, 3, 257});
+
+    /**
+     * The CUDA loss contract's shapes (LossParityContract), which reach every loss launch branch: warp per row and
+     * block per row with each block size, float4 bodies and scalar tails. More rows than one block has threads (257
+     * and 1,025) on both branches, warp per row ([*, 33]) and block per row ([*, 1025]), so a kernel that sees only
+     * its first block's rows (a divisor counted by one block's threads, a grid one block short) fails; fewer rows on
+     * the widest.
+     */
+    public static final List<Shape> CUDA_LOSS_CONTRACT = grid(
+            new int[] {1, 2, 31, 33, 1000, 1025, 4097, 32000, 262147},
+            cols -> cols >= 262147 ? new int[] {1, 2} : cols >= 32000 ? new int[] {1, 3}
+                    : cols == 1025 ? new int[] {257, 1025} : cols == 33 ? new int[] {1, 3, 65, 257, 1025}
+                    : new int[] {1, 3, 65});
+
+    /** For each width in order, its rows in order. */
+    private static List<Shape> grid(int[] widths, IntFunction<int[]> rowsFor) {
+        List<Shape> out = new ArrayList<>();
+        for (int cols : widths) {
+            for (int rows : rowsFor.apply(cols)) {
+                out.add(new Shape(rows, cols));
+            }
+        }
+        return List.copyOf(out);
+    }
 
     public Shape {
         if (rows <= 0 || cols <= 0) {

@@ -26,38 +26,28 @@ import org.junit.jupiter.params.provider.MethodSource;
  * A subclass supplies the CUDA device: a real GPU, or the host simulator.
  */
 abstract class LossParityContract {
-    static final int[] COLS = {1, 2, 31, 33, 1000, 1025, 4097, 32000, 262147};
-
     /** The CUDA device under test; the same instance for the whole class. */
     abstract CudaDevice cuda();
 
     /**
-     * Rows for a width. More rows than one block has threads (257 and 1,025) on both launch branches: warp per row
-     * ([*, 33], every case) and block per row ([*, 1025], one case per kernel), so a kernel that sees only its first
-     * block's rows (a divisor counted by one block's threads, a grid one block short) fails. Fewer rows on the
-     * widest shapes.
+     * Each case on each shape of {@link Shape#CUDA_LOSS_CONTRACT}, with edge data on 3 rows (and on 2 for the cases
+     * that run on the widest shapes).
      */
-    static int[] rowsFor(int cols) {
-        return cols >= 262147 ? new int[] {1, 2} : cols >= 32000 ? new int[] {1, 3}
-                : cols == 1025 ? new int[] {257, 1025} : cols == 33 ? new int[] {1, 3, 65, 257, 1025}
-                : new int[] {1, 3, 65};
-    }
-
     static Stream<Arguments> cases() {
         List<Arguments> cases = new ArrayList<>();
-        for (int cols : COLS) {
-            for (int rows : rowsFor(cols)) {
-                for (Case c : Case.values()) {
-                    if ((cols >= 32000 || cols == 1025) && !c.wide) {
-                        continue;  // the largest shapes run one case of each kernel, to keep the simulated time short
-                    }
-                    if (cols == 1025 && rows == 1025 && !c.name().startsWith("CE_MEAN")) {
-                        continue;  // 1,025 long rows: only where a kernel counts the divisor (ce_divisors)
-                    }
-                    cases.add(Arguments.of(c, rows, cols, false));
-                    if (rows == 3 || (rows == 2 && c.wide)) {
-                        cases.add(Arguments.of(c, rows, cols, true));
-                    }
+        for (Shape s : Shape.CUDA_LOSS_CONTRACT) {
+            int rows = s.rows();
+            int cols = s.cols();
+            for (Case c : Case.values()) {
+                if ((cols >= 32000 || cols == 1025) && !c.wide) {
+                    continue;  // the largest shapes run one case of each kernel, to keep the simulated time short
+                }
+                if (cols == 1025 && rows == 1025 && !c.name().startsWith("CE_MEAN")) {
+                    continue;  // 1,025 long rows: only where a kernel counts the divisor (ce_divisors)
+                }
+                cases.add(Arguments.of(c, rows, cols, false));
+                if (rows == 3 || (rows == 2 && c.wide)) {
+                    cases.add(Arguments.of(c, rows, cols, true));
                 }
             }
         }

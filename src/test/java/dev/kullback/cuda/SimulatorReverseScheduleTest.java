@@ -1,5 +1,7 @@
 package dev.kullback.cuda;
 
+import dev.kullback.OpCase;
+import dev.kullback.Shape;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -42,10 +44,15 @@ class SimulatorReverseScheduleTest {
      */
     static Stream<Arguments> subset(Stream<Arguments> cases) {
         return cases.filter(a -> {
-            int rows = (Integer) a.get()[1];
-            int cols = (Integer) a.get()[2];
-            return rows <= 65 && (cols == 1 || cols == 33 || cols == 4097);
+            Shape s = shapeOf(a);
+            return s.rows() <= 65 && (s.cols() == 1 || s.cols() == 33 || s.cols() == 4097);
         });
+    }
+
+    /** An op case's shape (CudaParityContract), or a loss case's (LossParityContract: case, rows, cols, edges). */
+    private static Shape shapeOf(Arguments a) {
+        Object[] args = a.get();
+        return args[0] instanceof OpCase c ? c.shape : new Shape((Integer) args[1], (Integer) args[2]);
     }
 
     @Nested
