@@ -51,10 +51,7 @@ final class Bf16LogSoftmax {
         });
         float[] rowMax = new float[rows];
         float[] rowLogSum = new float[rows];
-        for (int r = 0; r < rows; r++) {
-            rowMax[r] = st.rowMax(r * chunks, chunks);
-            rowLogSum[r] = (float) Math.log(st.rowSum(r * chunks, chunks, rowMax[r], 1f));
-        }
+        st.rowLogSums(rows, chunks, rowMax, rowLogSum);
         schedule.units(rows, cols, (u0, u1) -> {
             for (int u = u0; u < u1; u++) {
                 int r = u / chunks;

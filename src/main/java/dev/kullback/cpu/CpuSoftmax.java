@@ -119,11 +119,8 @@ final class CpuSoftmax {
             }
         });
         float[] rowMax = new float[rows];
-        float[] rowLogSum = new float[rows]; // once per row, not per chunk
-        for (int r = 0; r < rows; r++) {
-            rowMax[r] = st.rowMax(r * chunks, chunks);
-            rowLogSum[r] = (float) Math.log(st.rowSum(r * chunks, chunks, rowMax[r], 1f));
-        }
+        float[] rowLogSum = new float[rows];
+        st.rowLogSums(rows, chunks, rowMax, rowLogSum);
         schedule.units(rows, cols, (u0, u1) -> {
             for (int u = u0; u < u1; u++) {
                 int r = u / chunks;

@@ -45,6 +45,17 @@ record SoftmaxStats(float[] max, double[] sum) {
         return m;
     }
 
+    /**
+     * For rows of {@code chunks} consecutive chunks each: row r's maximum into {@code rowMax[r]} and log Σ exp(x - max)
+     * (T = 1) into {@code rowLogSum[r]}, once per row (the log-softmax write then subtracts them).
+     */
+    void rowLogSums(int rows, int chunks, float[] rowMax, float[] rowLogSum) {
+        for (int r = 0; r < rows; r++) {
+            rowMax[r] = rowMax(r * chunks, chunks);
+            rowLogSum[r] = (float) Math.log(rowSum(r * chunks, chunks, rowMax[r], 1f));
+        }
+    }
+
     /** exp((m_c - M) / T): 1 for a chunk at the row maximum, 0 for an all -inf chunk. */
     double weight(int c, float rowMax, float invT) {
         float m = max[c];
